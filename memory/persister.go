@@ -1,0 +1,206 @@
+package memory
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/qsessions/qsessions"
+)
+
+var _ qsessions.Persister = (*Persister)(nil)
+
+// A Persister is an in-memory [qsessions.Persister], indexed by ID and by
+// user. The zero Persister is not usable; call [NewPersister].
+type Persister struct {
+	mu     sync.RWMutex
+	byID   map[string]qsessions.Record
+	byUser map[string]map[string]struct{}
+}
+
+// NewPersister returns an empty Persister.
+func NewPersister() *Persister {
+	return &Persister{
+		byID:   make(map[string]qsessions.Record),
+		byUser: make(map[string]map[string]struct{}),
+	}
+}
+
+// Load returns a copy of the record with the given ID, or an error wrapping
+// [qsessions.ErrNotFound].
+func (p *Persister) Load(ctx context.Context, id string) (qsessions.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return qsessions.Record{}, fmt.Errorf("memory: load: %w", err)
+	}
+	p.mu.RLock()
+	r, ok := p.byID[id]
+	p.mu.RUnlock()
+	if !ok {
+		return qsessions.Record{}, fmt.Errorf("memory: load %q: %w", id, qsessions.ErrNotFound)
+	}
+	return r.Clone(), nil
+}
+
+// Create stores a copy of r, or returns an error wrapping
+// [qsessions.ErrExists] when its ID is taken.
+func (p *Persister) Create(ctx context.Context, r qsessions.Record) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memory: create: %w", err)
+	}
+	if r.ID == "" {
+		return fmt.Errorf("memory: create: empty record ID")
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.byID[r.ID]; ok {
+		return fmt.Errorf("memory: create %q: %w", r.ID, qsessions.ErrExists)
+	}
+	p.put(normalize(r))
+	return nil
+}
+
+// Update replaces the record with r's ID, or returns an error wrapping
+// [qsessions.ErrNotFound] and stores nothing when there is none.
+func (p *Persister) Update(ctx context.Context, r qsessions.Record) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memory: update: %w", err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old, ok := p.byID[r.ID]
+	if !ok {
+		return fmt.Errorf("memory: update %q: %w", r.ID, qsessions.ErrNotFound)
+	}
+	p.unindex(old)
+	p.put(normalize(r))
+	return nil
+}
+
+// Delete removes the records with the given IDs; missing IDs are ignored.
+func (p *Persister) Delete(ctx context.Context, ids ...string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memory: delete: %w", err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, id := range ids {
+		if r, ok := p.byID[id]; ok {
+			p.remove(r)
+		}
+	}
+	return nil
+}
+
+// ListByUser returns copies of userID's records, newest UpdatedAt first.
+func (p *Persister) ListByUser(ctx context.Context, userID string) ([]qsessions.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memory: list: %w", err)
+	}
+	p.mu.RLock()
+	out := make([]qsessions.Record, 0, len(p.byUser[userID]))
+	for id := range p.byUser[userID] {
+		out = append(out, p.byID[id].Clone())
+	}
+	p.mu.RUnlock()
+	slices.SortFunc(out, func(a, b qsessions.Record) int {
+		if c := b.UpdatedAt.Compare(a.UpdatedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+// DeleteByUser removes userID's records except those listed in except and
+// returns the removed IDs.
+func (p *Persister) DeleteByUser(ctx context.Context, userID string, except ...string) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memory: delete by user: %w", err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	deleted := []string{}
+	for id := range p.byUser[userID] {
+		if slices.Contains(except, id) {
+			continue
+		}
+		deleted = append(deleted, id)
+	}
+	for _, id := range deleted {
+		p.remove(p.byID[id])
+	}
+	slices.Sort(deleted)
+	return deleted, nil
+}
+
+// DeleteExpired removes at most limit records whose ExpiresAt is before
+// before, oldest first. A limit of zero or less means no limit.
+func (p *Persister) DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("memory: delete expired: %w", err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var expired []qsessions.Record
+	for _, r := range p.byID {
+		if r.ExpiresAt.Before(before) {
+			expired = append(expired, r)
+		}
+	}
+	slices.SortFunc(expired, func(a, b qsessions.Record) int {
+		if c := a.ExpiresAt.Compare(b.ExpiresAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	if limit > 0 && len(expired) > limit {
+		expired = expired[:limit]
+	}
+	for _, r := range expired {
+		p.remove(r)
+	}
+	return len(expired), nil
+}
+
+// Len returns the number of records held. It is meant for tests.
+func (p *Persister) Len() int {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return len(p.byID)
+}
+
+func (p *Persister) put(r qsessions.Record) {
+	p.byID[r.ID] = r
+	ids := p.byUser[r.UserID]
+	if ids == nil {
+		ids = make(map[string]struct{})
+		p.byUser[r.UserID] = ids
+	}
+	ids[r.ID] = struct{}{}
+}
+
+func (p *Persister) remove(r qsessions.Record) {
+	delete(p.byID, r.ID)
+	p.unindex(r)
+}
+
+func (p *Persister) unindex(r qsessions.Record) {
+	ids := p.byUser[r.UserID]
+	delete(ids, r.ID)
+	if len(ids) == 0 {
+		delete(p.byUser, r.UserID)
+	}
+}
+
+// normalize copies r and stores its times in UTC without monotonic readings,
+// as a database would.
+func normalize(r qsessions.Record) qsessions.Record {
+	r = r.Clone()
+	r.CreatedAt = r.CreatedAt.UTC().Round(0)
+	r.UpdatedAt = r.UpdatedAt.UTC().Round(0)
+	r.ExpiresAt = r.ExpiresAt.UTC().Round(0)
+	return r
+}

@@ -1,0 +1,408 @@
+package qsessions
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+type ctxKey struct{}
+
+// FromContext returns the session of the request whose context ctx is, as
+// set up by Store.Middleware, or nil when ctx did not pass through it.
+func FromContext(ctx context.Context) *Session {
+	s, _ := ctx.Value(ctxKey{}).(*Session)
+	return s
+}
+
+// errReplaced is returned by Write when the ErrorHandler has replaced the
+// handler's response.
+var errReplaced = errors.New("qsessions: response replaced by the ErrorHandler after a session failure")
+
+// Middleware loads the session of each request from its cookie, lazily, on
+// the handler's first use of FromContext(r.Context()), and saves it.
+//
+// # Order of events
+//
+// The session is saved, and its cookie set or deleted, at the first of:
+// the handler's first WriteHeader (other than 1xx), Write, Flush, ReadFrom
+// or Hijack, or the handler's return. So the save happens before the first
+// byte of the response leaves, while a cookie can still be set, and a
+// failed save can still be answered by the ErrorHandler, whose response
+// replaces the handler's (later writes by the handler are discarded and
+// return an error). A change made to the session after the response has
+// started cannot be saved: it is dropped and logged. A handler that panics
+// saves nothing.
+//
+// The session is written only when something changed (values, user, IP,
+// User-Agent, expiry) or when TouchInterval has passed since its last
+// write. The response gets "Vary: Cookie" when the handler used the
+// session, and `Cache-Control: no-cache="Set-Cookie"` when it carries a
+// session cookie.
+func (st *Store) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, had := st.requestToken(r)
+		s := st.newSession(r.Context(), token)
+		s.hadCookie = had
+		var ip, ua string
+		if st.recordIP {
+			ip = st.clientIP(r)
+		}
+		if st.recordUA {
+			ua = truncateUserAgent(r.Header.Get("User-Agent"), st.maxUA)
+		}
+		s.observe(ip, ua)
+		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, s))
+		sw := &responseWriter{ResponseWriter: w, st: st, s: s, r: r}
+		next.ServeHTTP(sw, r)
+		if !sw.committed {
+			sw.commit()
+			return
+		}
+		s.mu.Lock()
+		late := s.changed && !s.ended
+		s.mu.Unlock()
+		if late {
+			st.log.LogAttrs(r.Context(), slog.LevelWarn, "qsessions: session changed after the response started; the change is not saved",
+				slog.String("path", r.URL.Path))
+		}
+	})
+}
+
+// requestToken returns the first session cookie value of valid shape, and
+// whether the request carried a session cookie at all.
+func (st *Store) requestToken(r *http.Request) (token string, had bool) {
+	for _, c := range r.CookiesNamed(st.cookie.Name) {
+		had = true
+		if ValidToken(c.Value) {
+			return c.Value, true
+		}
+	}
+	return "", had
+}
+
+// finish saves the session and writes the cookie headers. It runs once per
+// request, before the response starts.
+func (st *Store) finish(w http.ResponseWriter, r *http.Request, s *Session) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.accessed {
+		return nil
+	}
+	h := w.Header()
+	addVary(h)
+	if err := s.saveLocked(context.WithoutCancel(r.Context())); err != nil {
+		return err
+	}
+	switch {
+	case s.issued || (s.expiryChanged && !s.isNew):
+		st.setCookie(w, r, s)
+	case s.hadCookie && s.isNew:
+		st.deleteCookie(w, r)
+	}
+	return nil
+}
+
+func addVary(h http.Header) {
+	for _, v := range h.Values("Vary") {
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f == "*" || strings.EqualFold(f, "Cookie") {
+				return
+			}
+		}
+	}
+	h.Add("Vary", "Cookie")
+}
+
+func (st *Store) setCookie(w http.ResponseWriter, r *http.Request, s *Session) {
+	c := st.cookieFor(r)
+	c.Value = s.token
+	if !s.browserClose {
+		exp := s.rec.CreatedAt.Add(st.lifetime)
+		if !s.customExpiry.IsZero() {
+			exp = s.customExpiry
+		}
+		c.Expires = exp
+		c.MaxAge = max(1, int(exp.Sub(st.clock())/time.Second))
+	}
+	st.writeCookie(w, c)
+}
+
+// deleteCookie expires the session cookie in the browser.
+func (st *Store) deleteCookie(w http.ResponseWriter, r *http.Request) {
+	c := st.cookieFor(r)
+	c.MaxAge = -1
+	c.Expires = time.Unix(0, 0)
+	st.writeCookie(w, c)
+}
+
+func (st *Store) cookieFor(r *http.Request) *http.Cookie {
+	o := &st.cookie
+	return &http.Cookie{
+		Name:        o.Name,
+		Path:        o.Path,
+		Domain:      o.Domain,
+		Secure:      o.Secure.or(st.requestIsHTTPS(r)),
+		HttpOnly:    o.HttpOnly.or(true),
+		SameSite:    o.SameSite,
+		Partitioned: o.Partitioned,
+	}
+}
+
+func (st *Store) writeCookie(w http.ResponseWriter, c *http.Cookie) {
+	h := w.Header()
+	h.Add("Set-Cookie", c.String())
+	const directive = `no-cache="Set-Cookie"`
+	switch cc := h.Get("Cache-Control"); {
+	case cc == "":
+		h.Set("Cache-Control", directive)
+	case !strings.Contains(cc, "no-cache") && !strings.Contains(cc, "no-store"):
+		h.Set("Cache-Control", cc+", "+directive)
+	}
+}
+
+// requestIsHTTPS reports whether the client used TLS: directly, or through
+// a trusted proxy that says so.
+func (st *Store) requestIsHTTPS(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	if len(st.trusted) == 0 {
+		return false
+	}
+	peer, ok := remoteAddr(r)
+	if !ok || !st.isTrusted(peer) {
+		return false
+	}
+	return strings.EqualFold(strings.TrimSpace(r.Header.Get("X-Forwarded-Proto")), "https")
+}
+
+func (st *Store) defaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, ErrNotFound) {
+		st.deleteCookie(w, r)
+		http.Error(w, "Your session has ended. Please sign in again.", http.StatusUnauthorized)
+		return
+	}
+	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+}
+
+// responseWriter saves the session before the response starts.
+type responseWriter struct {
+	http.ResponseWriter
+	st        *Store
+	s         *Session
+	r         *http.Request
+	committed bool
+	failed    bool
+}
+
+// commit saves the session once; it reports whether the handler's response
+// may go ahead.
+func (w *responseWriter) commit() bool {
+	if w.committed {
+		return !w.failed
+	}
+	w.committed = true
+	err := w.st.finish(w.ResponseWriter, w.r, w.s)
+	if err == nil {
+		return true
+	}
+	w.failed = true
+	level := slog.LevelError
+	if errors.Is(err, ErrNotFound) {
+		level = slog.LevelInfo
+	}
+	w.st.log.LogAttrs(w.r.Context(), level, "qsessions: session save failed", slog.String("path", w.r.URL.Path), slog.Any("error", err))
+	w.st.onError(w.ResponseWriter, w.r, err)
+	return false
+}
+
+func (w *responseWriter) WriteHeader(code int) {
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		if !w.committed || !w.failed {
+			w.ResponseWriter.WriteHeader(code)
+		}
+		return
+	}
+	if w.commit() {
+		w.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (w *responseWriter) Write(b []byte) (int, error) {
+	if !w.commit() {
+		return 0, errReplaced
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// ReadFrom keeps io.Copy's fast path (sendfile) after the save.
+func (w *responseWriter) ReadFrom(src io.Reader) (int64, error) {
+	if !w.commit() {
+		return 0, errReplaced
+	}
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		return rf.ReadFrom(src)
+	}
+	return io.Copy(writerOnly{w.ResponseWriter}, src)
+}
+
+// writerOnly hides ReadFrom so io.Copy does not recurse.
+type writerOnly struct{ io.Writer }
+
+func (w *responseWriter) Flush() {
+	w.FlushError()
+}
+
+// FlushError is what http.ResponseController.Flush calls.
+func (w *responseWriter) FlushError() error {
+	if !w.commit() {
+		return errReplaced
+	}
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Hijack saves the session before handing over the connection. Headers,
+// and so cookies, are not sent on a hijacked connection.
+func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if !w.commit() {
+		return nil, nil, errReplaced
+	}
+	return http.NewResponseController(w.ResponseWriter).Hijack()
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// clientIP returns the IP to record for r: the connection's peer, or, when
+// the peer is a trusted proxy, the rightmost untrusted address of the
+// forwarding headers. It returns "" when no address can be parsed.
+func (st *Store) clientIP(r *http.Request) string {
+	peer, ok := remoteAddr(r)
+	if !ok {
+		return ""
+	}
+	if len(st.trusted) == 0 || !st.isTrusted(peer) {
+		return peer.String()
+	}
+	hops := forwardedHops(r.Header)
+	if len(hops) == 0 {
+		return peer.String()
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		ip, ok := parseHop(hops[i])
+		if !ok {
+			return ""
+		}
+		if !st.isTrusted(ip) || i == 0 {
+			return ip.String()
+		}
+	}
+	return ""
+}
+
+func (st *Store) isTrusted(ip netip.Addr) bool {
+	for _, p := range st.trusted {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+func remoteAddr(r *http.Request) (netip.Addr, bool) {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err == nil {
+		return normalizeAddr(ap.Addr()), true
+	}
+	ip, err := netip.ParseAddr(r.RemoteAddr)
+	if err == nil {
+		return normalizeAddr(ip), true
+	}
+	return netip.Addr{}, false
+}
+
+func normalizeAddr(ip netip.Addr) netip.Addr { return ip.Unmap().WithZone("") }
+
+// forwardedHops returns the client-side addresses listed by proxies, oldest
+// first: from the standard Forwarded header when present, else from
+// X-Forwarded-For.
+func forwardedHops(h http.Header) []string {
+	var hops []string
+	if fwd := h.Values("Forwarded"); len(fwd) > 0 {
+		for _, line := range fwd {
+			for _, elem := range strings.Split(line, ",") {
+				for _, pair := range strings.Split(elem, ";") {
+					k, v, ok := strings.Cut(strings.TrimSpace(pair), "=")
+					if ok && strings.EqualFold(k, "for") {
+						hops = append(hops, v)
+					}
+				}
+			}
+		}
+		return hops
+	}
+	for _, line := range h.Values("X-Forwarded-For") {
+		for _, hop := range strings.Split(line, ",") {
+			hops = append(hops, hop)
+		}
+	}
+	return hops
+}
+
+// parseHop parses one forwarded address: "192.0.2.1", "192.0.2.1:443",
+// "2001:db8::1", "[2001:db8::1]:443", each possibly quoted.
+func parseHop(s string) (netip.Addr, bool) {
+	s = strings.Trim(strings.TrimSpace(s), `"`)
+	if ip, err := netip.ParseAddr(s); err == nil {
+		return normalizeAddr(ip), true
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return normalizeAddr(ap.Addr()), true
+	}
+	if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
+		if ip, err := netip.ParseAddr(s[1 : len(s)-1]); err == nil {
+			return normalizeAddr(ip), true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// truncateUserAgent replaces invalid UTF-8 and cuts ua to at most max bytes
+// on a rune boundary.
+func truncateUserAgent(ua string, max int) string {
+	if !utf8.ValidString(ua) {
+		ua = strings.ToValidUTF8(ua, "\uFFFD")
+	}
+	if len(ua) <= max {
+		return ua
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(ua[cut]) {
+		cut--
+	}
+	return ua[:cut]
+}
+
+// validCookieName reports whether name is a valid cookie name (an RFC 7230
+// token).
+func validCookieName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?={}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,87 @@
+package qsessions
+
+import (
+	"context"
+	"time"
+)
+
+// A Record is one session as the [Persister] stores it.
+//
+// The Store fills every field. Times are in UTC, truncated to the
+// millisecond, so that every Persister can store them without loss.
+type Record struct {
+	ID        string    // SHA-256 of the session token, base64url; the token itself is never stored
+	Data      []byte    // encoded session values, opaque to the Persister
+	UserID    string    // "" for an anonymous session
+	IP        string    // last client IP, "" when unknown or not recorded
+	UserAgent string    // last User-Agent, truncated
+	CreatedAt time.Time // when the session was created
+	UpdatedAt time.Time // last write: the session's last recorded activity
+	ExpiresAt time.Time // when the session stops being valid
+}
+
+// Clone returns a deep copy of r whose Data does not share memory with r's.
+func (r Record) Clone() Record {
+	if r.Data != nil {
+		r.Data = append(make([]byte, 0, len(r.Data)), r.Data...)
+	}
+	return r
+}
+
+// A Persister is the durable source of truth for sessions.
+//
+// A Persister stores and returns what it is given: it applies no expiry
+// policy of its own (the Store does), except that DeleteExpired removes rows
+// whose ExpiresAt has passed.
+//
+// The contract, one sentence per behaviour (the conformance package checks
+// each one):
+//
+//   - Load returns the record stored under id, or an error wrapping
+//     [ErrNotFound]; expired records are returned like any other.
+//   - Create stores a new record, or returns an error wrapping [ErrExists]
+//     and changes nothing when its ID is taken.
+//   - Update replaces every field of the record with r's ID, or returns an
+//     error wrapping ErrNotFound and writes nothing when there is no such
+//     record: Update never inserts.
+//   - Delete removes the records with the given ids; missing ids are not an
+//     error.
+//   - ListByUser returns every record whose UserID is userID (and no other),
+//     newest UpdatedAt first, or an empty slice when there are none.
+//   - DeleteByUser removes every record of userID except those whose ID is
+//     listed in except, and returns the IDs it removed.
+//   - DeleteExpired removes at most limit records whose ExpiresAt is before
+//     the given time, oldest ExpiresAt first, and returns how many it
+//     removed; a limit of zero or less means no limit.
+//   - Times round-trip with at least millisecond precision and come back in
+//     UTC; byte and string fields round-trip exactly, including empty Data,
+//     binary Data and any valid UTF-8 text.
+//   - Records passed in and returned are not retained or shared: the caller
+//     may mutate them afterwards.
+//   - A cancelled or expired ctx makes a method return an error wrapping
+//     ctx.Err() without changing anything.
+//   - All methods are safe for concurrent use by multiple goroutines.
+type Persister interface {
+	// Load returns the record with the given ID.
+	Load(ctx context.Context, id string) (Record, error)
+
+	// Create stores a new record.
+	Create(ctx context.Context, r Record) error
+
+	// Update overwrites an existing record; it never inserts.
+	Update(ctx context.Context, r Record) error
+
+	// Delete removes the records with the given IDs.
+	Delete(ctx context.Context, ids ...string) error
+
+	// ListByUser returns a user's records, newest UpdatedAt first.
+	ListByUser(ctx context.Context, userID string) ([]Record, error)
+
+	// DeleteByUser removes a user's records, except the listed IDs, and
+	// returns the IDs it removed.
+	DeleteByUser(ctx context.Context, userID string, except ...string) ([]string, error)
+
+	// DeleteExpired removes at most limit records that expired before the
+	// given time, oldest first, and returns how many it removed.
+	DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error)
+}

@@ -1,0 +1,554 @@
+package qsessions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+)
+
+// Defaults for the zero Options.
+const (
+	DefaultLifetime      = 14 * 24 * time.Hour // Django's SESSION_COOKIE_AGE
+	DefaultTouchInterval = time.Minute
+	DefaultMaxUserAgent  = 300
+	DefaultKeyPrefix     = "qsessions:"
+	DefaultCookieName    = "sessionid"
+	DefaultDeleteBatch   = 1000
+)
+
+// A Switch is an option that is on, off, or left at its documented default.
+// Its zero value is [Default].
+type Switch int8
+
+const (
+	Default Switch = iota // the option's documented default
+	On                    // on, whatever the default
+	Off                   // off, whatever the default
+)
+
+func (s Switch) or(def bool) bool {
+	switch s {
+	case On:
+		return true
+	case Off:
+		return false
+	}
+	return def
+}
+
+// Options configure a [Store]. The zero value of every field is a safe
+// default, and a nil *Options means all defaults.
+type Options struct {
+	// Lifetime is how long a session lives after it is created (or after
+	// Login or Rotate gave it a new token), whatever its activity.
+	// Default 14 days. A session can override it with SetMaxAge or
+	// SetExpiresAt.
+	Lifetime time.Duration
+
+	// IdleTimeout, when positive, ends a session that has had no recorded
+	// activity for that long. Activity is recorded at most once per
+	// TouchInterval, so keep IdleTimeout well above it; TouchInterval is
+	// lowered to IdleTimeout/2 when it is larger. Default: no idle timeout.
+	IdleTimeout time.Duration
+
+	// TouchInterval is how often an unchanged session has its last activity
+	// written back. Requests that change nothing write at most once per
+	// interval. Default 1 minute; a negative value writes on every request.
+	TouchInterval time.Duration
+
+	// ExpireAtBrowserClose makes new sessions use cookies without Max-Age,
+	// which browsers drop when they close (Django's
+	// SESSION_EXPIRE_AT_BROWSER_CLOSE). The server still ends them after
+	// Lifetime. Default false.
+	ExpireAtBrowserClose bool
+
+	// Cookie configures the session cookie written by Middleware.
+	Cookie CookieOptions
+
+	// TrustedProxies lists the networks of reverse proxies whose
+	// X-Forwarded-For and Forwarded headers are believed. Default: none,
+	// so the client IP is the connection's remote address.
+	TrustedProxies []netip.Prefix
+
+	// RecordIP and RecordUserAgent control whether each session keeps its
+	// last client IP and User-Agent. Both default to On; turn them Off
+	// where privacy rules require it.
+	RecordIP        Switch
+	RecordUserAgent Switch
+
+	// MaxUserAgent is the longest User-Agent recorded, in bytes; longer ones
+	// are cut on a rune boundary. Default 300.
+	MaxUserAgent int
+
+	// Locator and DeviceParser give SessionInfo its Location and Device.
+	// Default: none (both methods return zero values).
+	Locator      Locator
+	DeviceParser DeviceParser
+
+	// KeyPrefix is prepended to session IDs to form cache keys.
+	// Default "qsessions:".
+	KeyPrefix string
+
+	// DeleteBatch is how many expired sessions DeleteExpired removes per
+	// Persister call. Default 1000.
+	DeleteBatch int
+
+	// Logger receives cache faults and save failures. Default slog.Default().
+	Logger *slog.Logger
+
+	// Clock tells the time. Default time.Now.
+	Clock func() time.Time
+
+	// ErrorHandler writes the response when Middleware cannot load or save
+	// a session. Default: 401 with the cookie deleted when the session was
+	// revoked while the request ran (err wraps ErrNotFound), 500 otherwise.
+	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+}
+
+// CookieOptions configure the session cookie.
+type CookieOptions struct {
+	Name     string        // default "sessionid"
+	Path     string        // default "/"
+	Domain   string        // default: host-only
+	Secure   Switch        // default: Secure when the request came over TLS
+	HttpOnly Switch        // default On
+	SameSite http.SameSite // default http.SameSiteLaxMode
+	// Partitioned sets the CHIPS Partitioned attribute (it requires Secure).
+	Partitioned bool
+}
+
+// A Store is the portable session store that application code uses. It
+// puts a Cache in front of a Persister with Django's cached_db semantics and
+// owns every policy: expiry, idle timeout, when to write, revocation.
+//
+// A Store is safe for concurrent use. Several Stores, in one process or in
+// many, may share the same backends.
+type Store struct {
+	cache     Cache
+	persister Persister
+
+	lifetime     time.Duration
+	idle         time.Duration
+	touch        time.Duration
+	browserClose bool
+	cookie       CookieOptions
+	trusted      []netip.Prefix
+	recordIP     bool
+	recordUA     bool
+	maxUA        int
+	locator      Locator
+	parser       DeviceParser
+	prefix       string
+	batch        int
+	log          *slog.Logger
+	now          func() time.Time
+	onError      func(http.ResponseWriter, *http.Request, error)
+}
+
+// New returns a Store over cache and persister. A nil cache means no cache:
+// every request reads the Persister (Django's db backend). persister must
+// not be nil. opts may be nil.
+func New(cache Cache, persister Persister, opts *Options) (*Store, error) {
+	if persister == nil {
+		return nil, errors.New("qsessions: New: nil Persister")
+	}
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Lifetime < 0 || o.IdleTimeout < 0 || o.MaxUserAgent < 0 || o.DeleteBatch < 0 {
+		return nil, errors.New("qsessions: New: negative Lifetime, IdleTimeout, MaxUserAgent or DeleteBatch")
+	}
+	st := &Store{
+		cache:        cache,
+		persister:    persister,
+		lifetime:     o.Lifetime,
+		idle:         o.IdleTimeout,
+		touch:        o.TouchInterval,
+		browserClose: o.ExpireAtBrowserClose,
+		cookie:       o.Cookie,
+		trusted:      append([]netip.Prefix(nil), o.TrustedProxies...),
+		recordIP:     o.RecordIP.or(true),
+		recordUA:     o.RecordUserAgent.or(true),
+		maxUA:        o.MaxUserAgent,
+		locator:      o.Locator,
+		parser:       o.DeviceParser,
+		prefix:       o.KeyPrefix,
+		batch:        o.DeleteBatch,
+		log:          o.Logger,
+		now:          o.Clock,
+		onError:      o.ErrorHandler,
+	}
+	if st.lifetime == 0 {
+		st.lifetime = DefaultLifetime
+	}
+	if st.touch == 0 {
+		st.touch = DefaultTouchInterval
+	}
+	if st.idle > 0 && st.touch > st.idle/2 {
+		st.touch = st.idle / 2
+	}
+	if st.maxUA == 0 {
+		st.maxUA = DefaultMaxUserAgent
+	}
+	if st.prefix == "" {
+		st.prefix = DefaultKeyPrefix
+	}
+	if st.batch == 0 {
+		st.batch = DefaultDeleteBatch
+	}
+	if st.log == nil {
+		st.log = slog.Default()
+	}
+	if st.now == nil {
+		st.now = time.Now
+	}
+	if st.onError == nil {
+		st.onError = st.defaultErrorHandler
+	}
+	for i, p := range st.trusted {
+		if !p.IsValid() {
+			return nil, fmt.Errorf("qsessions: New: invalid trusted proxy prefix at index %d", i)
+		}
+		st.trusted[i] = p.Masked()
+	}
+	c := &st.cookie
+	if c.Name == "" {
+		c.Name = DefaultCookieName
+	}
+	if !validCookieName(c.Name) {
+		return nil, fmt.Errorf("qsessions: New: invalid cookie name %q", c.Name)
+	}
+	if c.Path == "" {
+		c.Path = "/"
+	}
+	if c.SameSite == 0 {
+		c.SameSite = http.SameSiteLaxMode
+	}
+	return st, nil
+}
+
+// clock returns the current time as the Store records it: UTC, truncated to
+// the millisecond, without a monotonic reading.
+func (st *Store) clock() time.Time {
+	return st.now().UTC().Truncate(time.Millisecond)
+}
+
+func (st *Store) key(id string) string { return st.prefix + id }
+
+// Load returns the session for a token, as found in a cookie. A token that
+// is empty, malformed, unknown, revoked or expired yields a new, empty
+// session under a fresh token (never under the token given), and a nil
+// error. An error means a backend failed: it is never a silent logout.
+//
+// Middleware calls Load for you; use it directly outside HTTP.
+func (st *Store) Load(ctx context.Context, token string) (*Session, error) {
+	s := st.newSession(ctx, token)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.ensureLocked(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// newSession returns a session that loads token lazily, on first use.
+func (st *Store) newSession(ctx context.Context, token string) *Session {
+	return &Session{store: st, ctx: ctx, pending: token}
+}
+
+// load reads the record for a token through the cache. found is false when
+// there is no live session for it.
+func (st *Store) load(ctx context.Context, token string) (r Record, found bool, err error) {
+	if !ValidToken(token) {
+		return Record{}, false, nil
+	}
+	id := hashToken(token)
+	now := st.clock()
+	if st.cache != nil {
+		r, hit := st.cacheGet(ctx, id)
+		if hit {
+			if !now.Before(r.ExpiresAt) {
+				return Record{}, false, nil
+			}
+			return r, true, nil
+		}
+	}
+	r, err = st.persister.Load(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return Record{}, false, nil
+	}
+	if err != nil {
+		return Record{}, false, fmt.Errorf("qsessions: load session: %w", err)
+	}
+	if r.ID != id {
+		return Record{}, false, fmt.Errorf("qsessions: load session: persister returned record %q for %q", r.ID, id)
+	}
+	if !now.Before(r.ExpiresAt) {
+		return Record{}, false, nil
+	}
+	if st.cache != nil {
+		if !st.refill(ctx, r, now) {
+			return Record{}, false, nil
+		}
+	}
+	return r, true, nil
+}
+
+// cacheGet reads and decodes a cache entry. Every failure is a miss; faults
+// are logged and corrupt entries removed.
+func (st *Store) cacheGet(ctx context.Context, id string) (Record, bool) {
+	b, err := st.cache.Get(ctx, st.key(id))
+	if err != nil {
+		if !errors.Is(err, ErrCacheMiss) && ctx.Err() == nil {
+			st.log.LogAttrs(ctx, slog.LevelWarn, "qsessions: cache get failed; reading the persister", slog.Any("error", err))
+		}
+		return Record{}, false
+	}
+	r, err := decodeRecord(b)
+	if err == nil && r.ID != id {
+		err = errCorrupt
+	}
+	if err != nil {
+		st.log.LogAttrs(ctx, slog.LevelWarn, "qsessions: corrupt cache entry removed", slog.String("key", st.key(id)))
+		st.cacheDelete(ctx, id)
+		return Record{}, false
+	}
+	return r, true
+}
+
+// refill puts a record just read from the persister into the cache. A
+// revocation may have deleted the row and evicted the cache between the
+// read and this write, which would leave a live copy of a revoked session
+// in the cache; so once the entry is written the row is read again, and the
+// entry removed if the row is gone. It reports whether the session still
+// exists.
+func (st *Store) refill(ctx context.Context, r Record, now time.Time) bool {
+	if err := st.cache.Set(ctx, st.key(r.ID), encodeRecord(r), r.ExpiresAt.Sub(now)); err != nil {
+		st.cacheFault(ctx, "set", r.ID, err)
+		return true
+	}
+	_, err := st.persister.Load(ctx, r.ID)
+	if err == nil {
+		return true
+	}
+	st.cacheDelete(ctx, r.ID)
+	return !errors.Is(err, ErrNotFound)
+}
+
+// cacheFault logs a failed cache write and removes the key, which may now be
+// stale, where the cache still allows it.
+func (st *Store) cacheFault(ctx context.Context, op, id string, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	st.log.LogAttrs(ctx, slog.LevelWarn, "qsessions: cache "+op+" failed", slog.String("key", st.key(id)), slog.Any("error", err))
+	st.cacheDelete(ctx, id)
+}
+
+// cacheDelete evicts ids, logging a failure.
+func (st *Store) cacheDelete(ctx context.Context, ids ...string) {
+	if st.cache == nil || len(ids) == 0 {
+		return
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = st.key(id)
+	}
+	if err := st.cache.Delete(context.WithoutCancel(ctx), keys...); err != nil {
+		st.log.LogAttrs(ctx, slog.LevelError, "qsessions: cache delete failed; entries may outlive their sessions until their TTL",
+			slog.Int("keys", len(keys)), slog.Any("error", err))
+	}
+}
+
+// write stores r, new or existing. The cache is written first and the
+// persister second: if the session was revoked while this request ran, the
+// persister's Update fails with ErrNotFound and the cache entry is removed
+// again, so a revoked session never keeps a live copy in the cache. (Writing
+// the persister first would leave a window in which a revocation's eviction
+// could run before this write's cache Set.)
+func (st *Store) write(ctx context.Context, r Record, create bool, now time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("qsessions: save session: %w", err)
+	}
+	cached := false
+	if st.cache != nil {
+		if err := st.cache.Set(ctx, st.key(r.ID), encodeRecord(r), r.ExpiresAt.Sub(now)); err != nil {
+			st.cacheFault(ctx, "set", r.ID, err)
+		} else {
+			cached = true
+		}
+	}
+	var err error
+	if create {
+		err = st.persister.Create(ctx, r)
+	} else {
+		err = st.persister.Update(ctx, r)
+	}
+	if err != nil {
+		if cached {
+			st.cacheDelete(ctx, r.ID)
+		}
+		return fmt.Errorf("qsessions: save session: %w", err)
+	}
+	return nil
+}
+
+// destroy deletes a session's row and cache entry.
+func (st *Store) destroy(ctx context.Context, id string) error {
+	if err := st.persister.Delete(ctx, id); err != nil {
+		return fmt.Errorf("qsessions: delete session: %w", err)
+	}
+	st.cacheDelete(ctx, id)
+	return nil
+}
+
+// Revoke ends the session with the given ID (a Session's ID, or a
+// SessionInfo's), in every process sharing the backends: its row is deleted,
+// then its cache entry, so its next request is refused. Revoking a session
+// that does not exist is not an error.
+//
+// Revoke does not check who owns the session: when a user picks a session
+// to sign out, look it up among Sessions(ctx, thatUser) first, or use
+// RevokeUserSession.
+func (st *Store) Revoke(ctx context.Context, id string) error {
+	if !ValidID(id) {
+		return fmt.Errorf("qsessions: revoke %q: %w", id, ErrInvalidID)
+	}
+	return st.destroy(ctx, id)
+}
+
+// RevokeUserSession ends the session id only if it belongs to userID, and
+// reports whether it did. It is what a "sign out that device" button needs.
+func (st *Store) RevokeUserSession(ctx context.Context, userID, id string) (bool, error) {
+	if userID == "" {
+		return false, ErrNoUser
+	}
+	if !ValidID(id) {
+		return false, fmt.Errorf("qsessions: revoke %q: %w", id, ErrInvalidID)
+	}
+	r, err := st.persister.Load(ctx, id)
+	if errors.Is(err, ErrNotFound) || (err == nil && r.UserID != userID) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("qsessions: revoke: %w", err)
+	}
+	if err := st.destroy(ctx, id); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// RevokeUser ends every session of userID except those whose IDs are listed
+// in except, and returns how many it ended. RevokeUser(ctx, u, s.ID()) is
+// "sign out everywhere else"; RevokeUser(ctx, u) signs out everywhere, as
+// after a password change.
+func (st *Store) RevokeUser(ctx context.Context, userID string, except ...string) (int, error) {
+	if userID == "" {
+		return 0, ErrNoUser
+	}
+	ids, err := st.persister.DeleteByUser(ctx, userID, except...)
+	if err != nil {
+		return 0, fmt.Errorf("qsessions: revoke user sessions: %w", err)
+	}
+	st.cacheDelete(ctx, ids...)
+	return len(ids), nil
+}
+
+// Sessions returns the live sessions of userID, most recently active first:
+// the "where you're signed in" list. It reads the Persister, the source of
+// truth.
+func (st *Store) Sessions(ctx context.Context, userID string) ([]SessionInfo, error) {
+	if userID == "" {
+		return nil, ErrNoUser
+	}
+	recs, err := st.persister.ListByUser(ctx, userID)
+	if err != nil {
+		return nil, fmt.Errorf("qsessions: list sessions: %w", err)
+	}
+	now := st.clock()
+	infos := make([]SessionInfo, 0, len(recs))
+	for _, r := range recs {
+		if !now.Before(r.ExpiresAt) || r.UserID != userID {
+			continue
+		}
+		infos = append(infos, SessionInfo{
+			ID:        r.ID,
+			UserID:    r.UserID,
+			IP:        r.IP,
+			UserAgent: r.UserAgent,
+			CreatedAt: r.CreatedAt,
+			UpdatedAt: r.UpdatedAt,
+			ExpiresAt: r.ExpiresAt,
+			locator:   st.locator,
+			parser:    st.parser,
+		})
+	}
+	return infos, nil
+}
+
+// DeleteExpired removes every expired session from the Persister, in batches
+// of Options.DeleteBatch, and returns how many it removed: the job Django
+// calls clearsessions. Schedule it (hourly, say); the Store starts no
+// goroutines. Cache entries expire on their own. On error it returns the
+// count removed so far.
+func (st *Store) DeleteExpired(ctx context.Context) (int, error) {
+	before := st.clock()
+	total := 0
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, fmt.Errorf("qsessions: delete expired: %w", err)
+		}
+		n, err := st.persister.DeleteExpired(ctx, before, st.batch)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("qsessions: delete expired: %w", err)
+		}
+		if n < st.batch {
+			return total, nil
+		}
+	}
+}
+
+// A SessionInfo describes one of a user's sessions, for listing.
+type SessionInfo struct {
+	ID        string // pass to Store.Revoke; compare with Session.ID to mark "this device"
+	UserID    string
+	IP        string
+	UserAgent string
+	CreatedAt time.Time
+	UpdatedAt time.Time // last recorded activity
+	ExpiresAt time.Time
+
+	locator Locator
+	parser  DeviceParser
+}
+
+// Location returns where the session's IP is, through the Store's Locator.
+// It returns the zero Location and no error when no Locator is configured,
+// no IP was recorded, or the IP is unknown to the database.
+func (i SessionInfo) Location() (Location, error) {
+	if i.locator == nil || i.IP == "" {
+		return Location{}, nil
+	}
+	ip, err := netip.ParseAddr(i.IP)
+	if err != nil {
+		return Location{}, nil
+	}
+	return i.locator.Locate(ip.Unmap())
+}
+
+// Device returns what the session's User-Agent says about its browser, OS
+// and hardware, through the Store's DeviceParser. It returns the zero
+// Device when no DeviceParser is configured or no User-Agent was recorded.
+func (i SessionInfo) Device() Device {
+	if i.parser == nil || i.UserAgent == "" {
+		return Device{}
+	}
+	return i.parser.Parse(i.UserAgent)
+}

@@ -1,0 +1,49 @@
+package qsessions
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+)
+
+// tokenBytes is the entropy of a session token: 256 bits from crypto/rand.
+const tokenBytes = 32
+
+// TokenLen is the length of a session token as it appears in a cookie, and of
+// a session ID: 32 bytes in unpadded base64url.
+const TokenLen = 43
+
+var b64 = base64.RawURLEncoding.Strict()
+
+// newToken returns a fresh token. crypto/rand.Read never fails (it crashes
+// the program rather than return weak bytes), so neither does this.
+func newToken() string {
+	var b [tokenBytes]byte
+	rand.Read(b[:])
+	return b64.EncodeToString(b[:])
+}
+
+// ValidToken reports whether s has the shape of a session token: 43
+// characters of unpadded base64url that decode to exactly 32 bytes. It does
+// not say whether a session exists for it.
+func ValidToken(s string) bool {
+	if len(s) != TokenLen {
+		return false
+	}
+	var b [tokenBytes]byte
+	n, err := b64.Decode(b[:], []byte(s))
+	return err == nil && n == tokenBytes
+}
+
+// ValidID reports whether s has the shape of a session ID. IDs and tokens
+// share a shape; an ID is the hash of a token.
+func ValidID(s string) bool { return ValidToken(s) }
+
+// hashToken returns the session ID for a token of valid shape: the SHA-256
+// of its 32 bytes, in unpadded base64url. Backends see only this value.
+func hashToken(token string) string {
+	var raw [tokenBytes]byte
+	b64.Decode(raw[:], []byte(token))
+	sum := sha256.Sum256(raw[:])
+	return b64.EncodeToString(sum[:])
+}
