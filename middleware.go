@@ -68,7 +68,7 @@ func (st *Store) Middleware(next http.Handler) http.Handler {
 			return
 		}
 		s.mu.Lock()
-		late := s.changed && !s.ended
+		late := s.late
 		s.mu.Unlock()
 		if late {
 			st.log.LogAttrs(r.Context(), slog.LevelWarn, "qsessions: session changed after the response started; the change is not saved",
@@ -94,6 +94,7 @@ func (st *Store) requestToken(r *http.Request) (token string, had bool) {
 func (st *Store) finish(w http.ResponseWriter, r *http.Request, s *Session) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.committed = true
 	if !s.accessed {
 		return nil
 	}

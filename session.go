@@ -59,6 +59,16 @@ type Session struct {
 	ended         bool // the stored session is gone (logged out, revoked, emptied)
 	accessed      bool
 	hadCookie     bool
+	committed     bool // the middleware has saved; the response has started
+	late          bool // changed after committed: the change cannot be saved
+}
+
+// modifiedLocked records a change to something the Persister holds.
+func (s *Session) modifiedLocked() {
+	s.dataChanged, s.changed = true, true
+	if s.committed {
+		s.late = true
+	}
 }
 
 // ensure loads the session on first use. Callers hold s.mu.
@@ -371,7 +381,7 @@ func (s *Session) Set(key string, value any) error {
 		return nil
 	}
 	s.values[key] = b
-	s.dataChanged, s.changed = true, true
+	s.modifiedLocked()
 	return nil
 }
 
@@ -422,7 +432,7 @@ func (s *Session) Delete(key string) error {
 	}
 	if _, ok := s.values[key]; ok {
 		delete(s.values, key)
-		s.dataChanged, s.changed = true, true
+		s.modifiedLocked()
 	}
 	return nil
 }
@@ -452,7 +462,7 @@ func (s *Session) Clear() error {
 	}
 	if len(s.values) > 0 {
 		clear(s.values)
-		s.dataChanged, s.changed = true, true
+		s.modifiedLocked()
 	}
 	return nil
 }
@@ -475,7 +485,8 @@ func (s *Session) SetExpiresAt(t time.Time) error {
 	}
 	s.customExpiry = t.UTC().Truncate(time.Millisecond)
 	s.browserClose = false
-	s.dataChanged, s.changed, s.expiryChanged = true, true, true
+	s.expiryChanged = true
+	s.modifiedLocked()
 	return nil
 }
 
@@ -493,7 +504,8 @@ func (s *Session) SetExpireAtBrowserClose(on bool) error {
 		if on {
 			s.customExpiry = time.Time{}
 		}
-		s.dataChanged, s.changed, s.expiryChanged = true, true, true
+		s.expiryChanged = true
+		s.modifiedLocked()
 	}
 	return nil
 }
@@ -553,7 +565,7 @@ func (s *Session) rotate(ctx context.Context, change func() error) error {
 	s.ensureTokenLocked()
 	s.isNew, s.ended = true, false
 	s.rec.CreatedAt = now
-	s.dataChanged, s.changed = true, true
+	s.modifiedLocked()
 	if s.rec.UserID == "" && len(s.values) == 0 {
 		return nil // an empty session has nothing to store yet
 	}
@@ -576,6 +588,9 @@ func (s *Session) Logout(ctx context.Context) error {
 	}
 	ip, ua := s.rec.IP, s.rec.UserAgent
 	s.endLocked()
+	if s.committed {
+		s.late = true
+	}
 	s.rec.IP, s.rec.UserAgent = ip, ua
 	return nil
 }

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -147,6 +149,55 @@ type Store struct {
 	log          *slog.Logger
 	now          func() time.Time
 	onError      func(http.ResponseWriter, *http.Request, error)
+
+	stale staleSet // cache keys whose eviction failed
+}
+
+// maxStale bounds the staleSet.
+const maxStale = 100_000
+
+// A staleSet remembers sessions whose cache entry could not be evicted
+// during a cache fault, so that this Store neither reads nor trusts those
+// entries once the cache answers again, and retries the eviction.
+type staleSet struct {
+	n   atomic.Int64 // fast path: len(ids)
+	mu  sync.Mutex
+	ids map[string]struct{}
+}
+
+func (s *staleSet) add(ids []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ids == nil {
+		s.ids = make(map[string]struct{})
+	}
+	for _, id := range ids {
+		if len(s.ids) >= maxStale {
+			break
+		}
+		s.ids[id] = struct{}{}
+	}
+	s.n.Store(int64(len(s.ids)))
+}
+
+func (s *staleSet) has(id string) bool {
+	if s.n.Load() == 0 {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.ids[id]
+	return ok
+}
+
+func (s *staleSet) remove(id string) {
+	if s.n.Load() == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.ids, id)
+	s.n.Store(int64(len(s.ids)))
 }
 
 // New returns a Store over cache and persister. A nil cache means no cache:
@@ -302,6 +353,12 @@ func (st *Store) load(ctx context.Context, token string) (r Record, found bool, 
 // cacheGet reads and decodes a cache entry. Every failure is a miss; faults
 // are logged and corrupt entries removed.
 func (st *Store) cacheGet(ctx context.Context, id string) (Record, bool) {
+	if st.stale.has(id) {
+		if st.cache.Delete(ctx, st.key(id)) == nil {
+			st.stale.remove(id)
+		}
+		return Record{}, false
+	}
 	b, err := st.cache.Get(ctx, st.key(id))
 	if err != nil {
 		if !errors.Is(err, ErrCacheMiss) && ctx.Err() == nil {
@@ -332,6 +389,7 @@ func (st *Store) refill(ctx context.Context, r Record, now time.Time) bool {
 		st.cacheFault(ctx, "set", r.ID, err)
 		return true
 	}
+	st.stale.remove(r.ID)
 	_, err := st.persister.Load(ctx, r.ID)
 	if err == nil {
 		return true
@@ -360,8 +418,9 @@ func (st *Store) cacheDelete(ctx context.Context, ids ...string) {
 		keys[i] = st.key(id)
 	}
 	if err := st.cache.Delete(context.WithoutCancel(ctx), keys...); err != nil {
-		st.log.LogAttrs(ctx, slog.LevelError, "qsessions: cache delete failed; entries may outlive their sessions until their TTL",
+		st.log.LogAttrs(ctx, slog.LevelError, "qsessions: cache delete failed; retrying when the cache answers again",
 			slog.Int("keys", len(keys)), slog.Any("error", err))
+		st.stale.add(ids)
 	}
 }
 
@@ -381,6 +440,7 @@ func (st *Store) write(ctx context.Context, r Record, create bool, now time.Time
 			st.cacheFault(ctx, "set", r.ID, err)
 		} else {
 			cached = true
+			st.stale.remove(r.ID)
 		}
 	}
 	var err error

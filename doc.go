@@ -1,0 +1,82 @@
+// Package qsessions is server-side web sessions that know who they belong
+// to: every session records its user, last client IP and User-Agent, so an
+// application can list a user's sessions ("where you're signed in"), show
+// where and on what each one is, and sign out one, all others, or all.
+//
+// Create a [Store] with [New] over a [Cache] and a [Persister], wrap your
+// handler with [Store.Middleware], and reach the request's [Session] with
+// [FromContext]:
+//
+//	st, err := qsessions.New(memory.NewCache(), sqlitePersister, nil)
+//	http.ListenAndServe(addr, st.Middleware(mux))
+//
+//	func handler(w http.ResponseWriter, r *http.Request) {
+//		s := qsessions.FromContext(r.Context())
+//		s.Set("cart", cart)
+//		err := s.Login(r.Context(), userID) // new token, user bound
+//	}
+//
+//	infos, err := st.Sessions(ctx, userID)   // each with Location() and Device()
+//	n, err := st.RevokeUser(ctx, userID, s.ID()) // sign out everywhere else
+//
+// It is the Go counterpart of django-qsessions, with Django's cached_db
+// semantics.
+//
+// # Caching
+//
+// Each session is one record: its values (JSON) and metadata. The Cache
+// holds the whole record under Options.KeyPrefix + ID, so a request from
+// the same IP and User-Agent is served from the cache without touching the
+// Persister, and a changed IP or User-Agent is noticed on a cache hit. On a
+// miss the record is read from the Persister and put back in the cache.
+//
+// A session is written only when something changed (values, user, IP,
+// User-Agent, expiry), or once per Options.TouchInterval to record
+// activity; read-only requests do not write. A write goes to the Cache and
+// then to the Persister. This order is what keeps revocation exact: if the
+// session was revoked while the request ran, the Persister's Update finds
+// no row, writes nothing, and the Store removes the cache entry it just
+// wrote. Likewise a cache refill re-checks the Persister after writing the
+// entry. A revoked session is therefore refused on its very next request,
+// in every process sharing the backends.
+//
+// The Cache is lossy and optional: pass a nil Cache to read the Persister on
+// every request (Django's db backend). A cache outage is never fatal: failed
+// reads fall back to the Persister, failed writes are logged, and keys that
+// could not be evicted are skipped and evicted again once the cache answers.
+//
+// # Persistence
+//
+// The Persister is the source of truth. Implementations in this module:
+// memory (tests, single process), sqlite (single machine, cgo-free) and
+// postgres (many machines). Expired sessions stay in the Persister until
+// [Store.DeleteExpired] removes them; schedule it, as Django's
+// clearsessions. The conformance package tests any Cache or Persister
+// against the contracts written on the interfaces.
+//
+// Sessions expire Options.Lifetime after creation (default 14 days, as
+// Django), after Options.IdleTimeout without activity when set, or at the
+// time a session sets for itself with [Session.SetMaxAge].
+//
+// # Security
+//
+// A session token is 32 bytes from crypto/rand, base64url-encoded in the
+// cookie. Backends see only its SHA-256, the session ID, so a leaked
+// database or cache dump holds no usable token. Tokens of the wrong shape are
+// rejected before any backend is called, and an unknown token starts a new
+// session under a new token, so an attacker cannot choose a victim's session
+// token (session fixation); [Session.Login] rotates the token and deletes
+// the old record. The cookie is HttpOnly and SameSite=Lax, and Secure on TLS
+// requests, by default. Client IPs come from the connection unless the peer
+// is one of Options.TrustedProxies; forwarding headers from anyone else are
+// ignored. IP and User-Agent recording can be switched off.
+//
+// # Errors
+//
+// Errors wrap the sentinels [ErrNotFound], [ErrExists], [ErrCacheMiss],
+// [ErrInvalidToken], [ErrInvalidID], [ErrReservedKey] and [ErrNoUser]; match
+// them with errors.Is. A Persister error is always returned, never
+// swallowed: there is no silent logout and no silently dropped write. In
+// the middleware, a failure to load or save goes to Options.ErrorHandler
+// before the response starts.
+package qsessions

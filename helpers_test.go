@@ -1,0 +1,201 @@
+package qsessions_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/qsessions/qsessions"
+	"github.com/qsessions/qsessions/memory"
+)
+
+// fakeClock is a settable clock.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *fakeClock {
+	return &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// countingPersister counts calls and can fail or run hooks.
+type countingPersister struct {
+	qsessions.Persister
+	loads, creates, updates, deletes atomic.Int64
+	fail                             atomic.Bool
+	beforeUpdate                     func(r qsessions.Record)
+}
+
+var errBackend = errors.New("backend down")
+
+func (p *countingPersister) Load(ctx context.Context, id string) (qsessions.Record, error) {
+	p.loads.Add(1)
+	if p.fail.Load() {
+		return qsessions.Record{}, errBackend
+	}
+	return p.Persister.Load(ctx, id)
+}
+
+func (p *countingPersister) Create(ctx context.Context, r qsessions.Record) error {
+	p.creates.Add(1)
+	if p.fail.Load() {
+		return errBackend
+	}
+	return p.Persister.Create(ctx, r)
+}
+
+func (p *countingPersister) Update(ctx context.Context, r qsessions.Record) error {
+	p.updates.Add(1)
+	if p.fail.Load() {
+		return errBackend
+	}
+	if p.beforeUpdate != nil {
+		p.beforeUpdate(r)
+	}
+	return p.Persister.Update(ctx, r)
+}
+
+func (p *countingPersister) Delete(ctx context.Context, ids ...string) error {
+	p.deletes.Add(1)
+	if p.fail.Load() {
+		return errBackend
+	}
+	return p.Persister.Delete(ctx, ids...)
+}
+
+func (p *countingPersister) writes() int64 {
+	return p.creates.Load() + p.updates.Load() + p.deletes.Load()
+}
+
+func (p *countingPersister) calls() int64 { return p.loads.Load() + p.writes() }
+
+// countingCache counts calls and can fail or run hooks.
+type countingCache struct {
+	qsessions.Cache
+	gets, sets, dels atomic.Int64
+	fail             atomic.Bool
+	beforeSet        func(key string)
+}
+
+func (c *countingCache) Get(ctx context.Context, key string) ([]byte, error) {
+	c.gets.Add(1)
+	if c.fail.Load() {
+		return nil, errBackend
+	}
+	return c.Cache.Get(ctx, key)
+}
+
+func (c *countingCache) Set(ctx context.Context, key string, v []byte, ttl time.Duration) error {
+	c.sets.Add(1)
+	if c.fail.Load() {
+		return errBackend
+	}
+	if c.beforeSet != nil {
+		c.beforeSet(key)
+	}
+	return c.Cache.Set(ctx, key, v, ttl)
+}
+
+func (c *countingCache) Delete(ctx context.Context, keys ...string) error {
+	c.dels.Add(1)
+	if c.fail.Load() {
+		return errBackend
+	}
+	return c.Cache.Delete(ctx, keys...)
+}
+
+func (c *countingCache) calls() int64 { return c.gets.Load() + c.sets.Load() + c.dels.Load() }
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+type fixture struct {
+	cache     *countingCache
+	persister *countingPersister
+	mem       *memory.Persister
+	memCache  *memory.Cache
+	clock     *fakeClock
+	logs      *syncBuffer
+	opts      qsessions.Options
+}
+
+func newFixture(t testing.TB) *fixture {
+	t.Helper()
+	f := &fixture{clock: newClock(), logs: &syncBuffer{}, mem: memory.NewPersister(), memCache: memory.NewCache()}
+	f.cache = &countingCache{Cache: f.memCache}
+	f.persister = &countingPersister{Persister: f.mem}
+	f.opts = qsessions.Options{
+		Clock:  f.clock.Now,
+		Logger: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	return f
+}
+
+// store returns a new Store over the fixture's shared backends.
+func (f *fixture) store(t testing.TB) *qsessions.Store {
+	t.Helper()
+	st, err := qsessions.New(f.cache, f.persister, &f.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// newSession stores a session with one value (and a user, if given) and
+// returns its token.
+func newSession(t testing.TB, st *qsessions.Store, userID string) (*qsessions.Session, string) {
+	t.Helper()
+	ctx := context.Background()
+	s, err := st.Load(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set("k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	if userID != "" {
+		if err := s.Login(ctx, userID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Save(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Token() == "" {
+		t.Fatal("saved session has no token")
+	}
+	return s, s.Token()
+}
