@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -70,6 +71,26 @@ func app(st *qsessions.Store) http.Handler {
 		fmt.Fprint(w, n)
 	})
 	return st.Middleware(mux)
+}
+
+// newServer starts a loopback HTTP server, or skips the test where the
+// platform cannot listen (js/wasm, wasip1).
+func newServer(t *testing.T, h http.Handler) *httptest.Server {
+	t.Helper()
+	skipWithoutNetwork(t)
+	return httptest.NewServer(h)
+}
+
+func newTLSServer(t *testing.T, h http.Handler) *httptest.Server {
+	t.Helper()
+	skipWithoutNetwork(t)
+	return httptest.NewTLSServer(h)
+}
+
+func skipWithoutNetwork(t *testing.T) {
+	if runtime.GOOS == "js" || runtime.GOOS == "wasip1" {
+		t.Skipf("no loopback listener on %s; the same behaviour is covered through httptest.NewRecorder", runtime.GOOS)
+	}
 }
 
 // client is one browser: its own cookie jar.
@@ -141,7 +162,7 @@ func user(whoami string) string { return strings.Split(whoami, "|")[0] }
 
 func TestHTTPLoginRotatesCookie(t *testing.T) {
 	f := newFixture(t)
-	srv := httptest.NewServer(app(f.store(t)))
+	srv := newServer(t, app(f.store(t)))
 	defer srv.Close()
 	a := newClient(t, srv)
 	a.post("/set", "k", "theme", "v", "dark")
@@ -168,7 +189,7 @@ func TestHTTPLoginRotatesCookie(t *testing.T) {
 
 func TestHTTPRevokeFromOtherClient(t *testing.T) {
 	f := newFixture(t)
-	srv := httptest.NewServer(app(f.store(t)))
+	srv := newServer(t, app(f.store(t)))
 	defer srv.Close()
 	a, b := newClient(t, srv), newClient(t, srv)
 	a.post("/login", "user", "alice")
@@ -203,7 +224,7 @@ func TestHTTPRevokeFromOtherClient(t *testing.T) {
 
 func TestHTTPSignOutEverywhereElse(t *testing.T) {
 	f := newFixture(t)
-	srv := httptest.NewServer(app(f.store(t)))
+	srv := newServer(t, app(f.store(t)))
 	defer srv.Close()
 	clients := []*client{newClient(t, srv), newClient(t, srv), newClient(t, srv)}
 	for _, c := range clients {
@@ -241,7 +262,7 @@ func TestHTTPRevokedMidFlight(t *testing.T) {
 		}
 		io.WriteString(w, "handler body")
 	})
-	srv := httptest.NewServer(st.Middleware(mux))
+	srv := newServer(t, st.Middleware(mux))
 	defer srv.Close()
 	a := newClient(t, srv)
 	a.get("/?login")
@@ -258,7 +279,7 @@ func TestHTTPRevokedMidFlight(t *testing.T) {
 func TestHTTPWritesOnlyWhenChanged(t *testing.T) {
 	f := newFixture(t)
 	f.opts.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
-	srv := httptest.NewServer(app(f.store(t)))
+	srv := newServer(t, app(f.store(t)))
 	defer srv.Close()
 	a := newClient(t, srv)
 	a.xff = "198.51.100.10"
@@ -407,7 +428,7 @@ func TestHTTPMalformedCookies(t *testing.T) {
 func TestHTTPHeadersAndCookieAttributes(t *testing.T) {
 	f := newFixture(t)
 	st := f.store(t)
-	srv := httptest.NewTLSServer(app(st))
+	srv := newTLSServer(t, app(st))
 	defer srv.Close()
 	a := newClient(t, srv)
 	resp := a.post("/login", "user", "alice")
