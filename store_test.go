@@ -720,3 +720,41 @@ func TestCancelledContextChangesNothing(t *testing.T) {
 		t.Fatalf("a cancelled context changed the session: new=%v k=%q", got.IsNew(), v)
 	}
 }
+
+func TestSessionConcurrentUse(t *testing.T) {
+	f := newFixture(t)
+	st := f.store(t)
+	_, token := newSession(t, st, "alice")
+	s, err := st.Load(ctx, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	for g := range 8 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range 200 {
+				key := fmt.Sprint("g", g)
+				s.Set(key, i)
+				var v int
+				s.Get(key, &v)
+				_ = s.Keys()
+				_ = s.UserID()
+				_ = s.ID()
+			}
+		}()
+	}
+	for range 8 {
+		<-done
+	}
+	if err := st.Save(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := st.Load(ctx, token)
+	for g := range 8 {
+		var v int
+		if ok, _ := got.Get(fmt.Sprint("g", g), &v); !ok || v != 199 {
+			t.Fatalf("g%d = %d (ok=%v), want 199", g, v, ok)
+		}
+	}
+}

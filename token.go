@@ -30,9 +30,19 @@ func ValidToken(s string) bool {
 	if len(s) != TokenLen {
 		return false
 	}
-	var b [tokenBytes]byte
-	n, err := b64.Decode(b[:], []byte(s))
-	return err == nil && n == tokenBytes
+	_, ok := decodeToken(s)
+	return ok
+}
+
+// decodeToken decodes a token of valid shape without allocating.
+func decodeToken(s string) (raw [tokenBytes]byte, ok bool) {
+	if len(s) != TokenLen {
+		return raw, false
+	}
+	var src [TokenLen]byte
+	copy(src[:], s)
+	n, err := b64.Decode(raw[:], src[:])
+	return raw, err == nil && n == tokenBytes
 }
 
 // ValidID reports whether s has the shape of a session ID. IDs and tokens
@@ -42,8 +52,7 @@ func ValidID(s string) bool { return ValidToken(s) }
 // hashToken returns the session ID for a token of valid shape: the SHA-256
 // of its 32 bytes, in unpadded base64url. Backends see only this value.
 func hashToken(token string) string {
-	var raw [tokenBytes]byte
-	b64.Decode(raw[:], []byte(token))
+	raw, _ := decodeToken(token)
 	sum := sha256.Sum256(raw[:])
 	return b64.EncodeToString(sum[:])
 }
