@@ -74,4 +74,3 @@ func Example_loginFlow() {
 	// hello, stranger
 	// hello, alice: 1 sessions
 }
-
