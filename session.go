@@ -553,7 +553,12 @@ func (s *Session) rotate(ctx context.Context, change func() error) error {
 		return err
 	}
 	if !s.isNew {
-		if err := s.store.destroy(ctx, s.rec.ID); err != nil {
+		// A stale cache copy of an anonymous session binds no user, so
+		// failing to evict it must not block a sign-in; the Store retries
+		// the eviction. A copy that carries a user must go, or the
+		// rotation is not done.
+		var evict *evictError
+		if err := s.store.destroy(ctx, s.rec.ID); err != nil && !(errors.As(err, &evict) && s.rec.UserID == "") {
 			return err
 		}
 	}

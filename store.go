@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -409,9 +410,9 @@ func (st *Store) cacheFault(ctx context.Context, op, id string, err error) {
 }
 
 // cacheDelete evicts ids, logging a failure.
-func (st *Store) cacheDelete(ctx context.Context, ids ...string) {
+func (st *Store) cacheDelete(ctx context.Context, ids ...string) error {
 	if st.cache == nil || len(ids) == 0 {
-		return
+		return nil
 	}
 	keys := make([]string, len(ids))
 	for i, id := range ids {
@@ -421,7 +422,9 @@ func (st *Store) cacheDelete(ctx context.Context, ids ...string) {
 		st.log.LogAttrs(ctx, slog.LevelError, "qsessions: cache delete failed; retrying when the cache answers again",
 			slog.Int("keys", len(keys)), slog.Any("error", err))
 		st.stale.add(ids)
+		return err
 	}
+	return nil
 }
 
 // write stores r, new or existing. The cache is written first and the
@@ -463,14 +466,29 @@ func (st *Store) destroy(ctx context.Context, id string) error {
 	if err := st.persister.Delete(ctx, id); err != nil {
 		return fmt.Errorf("qsessions: delete session: %w", err)
 	}
-	st.cacheDelete(ctx, id)
+	if err := st.cacheDelete(ctx, id); err != nil {
+		return &evictError{err}
+	}
 	return nil
 }
+
+// An evictError reports a session whose row is deleted but whose cache
+// entry could not be evicted: other processes may still serve it from the
+// cache until the eviction is retried.
+type evictError struct{ err error }
+
+func (e *evictError) Error() string {
+	return "qsessions: session deleted, but its cache entry could not be evicted (other processes may still serve it; retry): " + e.err.Error()
+}
+
+func (e *evictError) Unwrap() error { return e.err }
 
 // Revoke ends the session with the given ID (a Session's ID, or a
 // SessionInfo's), in every process sharing the backends: its row is deleted,
 // then its cache entry, so its next request is refused. Revoking a session
-// that does not exist is not an error.
+// that does not exist is not an error. When the row is deleted but the
+// cache entry cannot be evicted, Revoke returns an error: other processes
+// may still serve the session from the cache, so retry until it succeeds.
 //
 // Revoke does not check who owns the session: when a user picks a session
 // to sign out, look it up among Sessions(ctx, thatUser) first, or use
@@ -507,16 +525,38 @@ func (st *Store) RevokeUserSession(ctx context.Context, userID, id string) (bool
 // RevokeUser ends every session of userID except those whose IDs are listed
 // in except, and returns how many it ended. RevokeUser(ctx, u, s.ID()) is
 // "sign out everywhere else"; RevokeUser(ctx, u) signs out everywhere, as
-// after a password change.
+// after a password change. When the cache cannot be reached it revokes
+// nothing and returns an error, so that a retry finds the same sessions.
 func (st *Store) RevokeUser(ctx context.Context, userID string, except ...string) (int, error) {
 	if userID == "" {
 		return 0, ErrNoUser
+	}
+	if st.cache != nil {
+		// Evict first: if that fails, nothing is revoked and a retry finds
+		// the same sessions. (Evicting only after DeleteByUser would leave
+		// sessions whose rows are gone but whose cache entries live on in
+		// other processes, and that a retry could no longer find.)
+		recs, err := st.persister.ListByUser(ctx, userID)
+		if err != nil {
+			return 0, fmt.Errorf("qsessions: revoke user sessions: %w", err)
+		}
+		var ids []string
+		for _, r := range recs {
+			if !slices.Contains(except, r.ID) {
+				ids = append(ids, r.ID)
+			}
+		}
+		if err := st.cacheDelete(ctx, ids...); err != nil {
+			return 0, fmt.Errorf("qsessions: revoke user sessions: cache entries could not be evicted, nothing revoked: %w", err)
+		}
 	}
 	ids, err := st.persister.DeleteByUser(ctx, userID, except...)
 	if err != nil {
 		return 0, fmt.Errorf("qsessions: revoke user sessions: %w", err)
 	}
-	st.cacheDelete(ctx, ids...)
+	if err := st.cacheDelete(ctx, ids...); err != nil {
+		return len(ids), fmt.Errorf("qsessions: sessions deleted, but their cache entries could not be evicted (other processes may still serve them; retry): %w", err)
+	}
 	return len(ids), nil
 }
 

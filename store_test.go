@@ -758,3 +758,36 @@ func TestSessionConcurrentUse(t *testing.T) {
 		}
 	}
 }
+
+func TestEvictionFailures(t *testing.T) {
+	f := newFixture(t)
+	st := f.store(t)
+	anon, _ := newSession(t, st, "")
+	f.cache.fail.Store(true)
+	// Signing in is not blocked by a cache that cannot evict the old,
+	// anonymous session: its stale copy binds no user.
+	if err := anon.Login(ctx, "alice"); err != nil {
+		t.Fatalf("Login during a cache outage: %v", err)
+	}
+	// Signing out is: a stale copy would keep alice signed in elsewhere.
+	if err := anon.Logout(ctx); err == nil || !errors.Is(err, errBackend) {
+		t.Fatalf("Logout with a failing cache: err = %v, want the eviction error", err)
+	}
+	s2, _ := newSession(t, st, "bob")
+	if err := st.Revoke(ctx, s2.ID()); !errors.Is(err, errBackend) {
+		t.Fatalf("Revoke with a failing cache: err = %v", err)
+	}
+	s3, _ := newSession(t, st, "bob")
+	if _, err := st.RevokeUser(ctx, "bob"); !errors.Is(err, errBackend) {
+		t.Fatalf("RevokeUser with a failing cache: err = %v", err)
+	}
+	f.cache.fail.Store(false)
+	if err := st.Revoke(ctx, s2.ID()); err != nil {
+		t.Fatalf("retried Revoke: %v", err)
+	}
+	assertGone(t, f, s2.ID())
+	if n, err := st.RevokeUser(ctx, "bob"); n != 1 || err != nil {
+		t.Fatalf("retried RevokeUser = %d, %v; want 1 (nothing was revoked while the cache failed)", n, err)
+	}
+	assertGone(t, f, s3.ID())
+}

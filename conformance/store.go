@@ -1,0 +1,632 @@
+package conformance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/qsessions/qsessions"
+)
+
+// TestStore checks the invariants that a [qsessions.Store] keeps over the
+// Cache and Persister returned by newBackends, with two Stores sharing them
+// as two processes would. newBackends is called once per subtest and may
+// return a nil Cache (no cache); the subtests that need a cache are then
+// skipped. See the package documentation for the subtests.
+func TestStore(t *testing.T, newBackends func(t *testing.T) (qsessions.Cache, qsessions.Persister)) {
+	t.Helper()
+	testStore(realT{t}, defaultConfig, func(t tester) (qsessions.Cache, qsessions.Persister) { return newBackends(testingT(t)) })
+}
+
+// storeTest is one named subtest of TestStore.
+type storeTest struct {
+	name       string
+	needsCache bool
+	run        func(t tester, s *storeT)
+}
+
+var storeTests = []storeTest{
+	// Sessions saved through one Store are read through the other.
+	{"SaveLoad", false, testStoreSaveLoad},
+	{"Login", false, testStoreLogin},
+	// A revoked session is refused on the very next request, in every
+	// process that shares the backends.
+	{"Revoke", false, testStoreRevoke},
+	{"RevokeUser", false, testStoreRevokeUser},
+	{"Logout", false, testStoreLogout},
+	// An in-flight request of a revoked session can neither re-create its
+	// row nor leave a live copy in the cache.
+	{"RevokeInFlight", false, testStoreRevokeInFlight},
+	{"RevokeUserInFlight", false, testStoreRevokeUserInFlight},
+	{"RevokeInFlightRace", false, testStoreRevokeInFlightRace},
+	// Expired sessions are refused, and DeleteExpired removes them.
+	{"Expiry", false, testStoreExpiry},
+	// A cache outage is never fatal.
+	{"CacheOutage", true, testStoreCacheOutage},
+	{"CacheOutageRevoke", true, testStoreCacheOutageRevoke},
+	{"CacheOutageRevokeUser", true, testStoreCacheOutageRevokeUser},
+	{"CacheFlaky", true, testStoreCacheFlaky},
+}
+
+func testStore(t tester, cfg config, newBackends func(t tester) (qsessions.Cache, qsessions.Persister)) {
+	t.Helper()
+	for _, tc := range storeTests {
+		t.Run(tc.name, func(t tester) {
+			cache, persister := newBackends(t)
+			if persister == nil {
+				t.Fatalf("newBackends returned a nil Persister")
+			}
+			if cache == nil && tc.needsCache {
+				t.Skipf("no Cache: %s needs one", tc.name)
+			}
+			s := &storeT{t: t, cfg: cfg, persister: persister}
+			s.now.Store(time.Now().UnixMilli())
+			if cache != nil {
+				s.faulty = NewFaultyCache(cache)
+				s.cache = s.faulty
+			}
+			s.a = s.newStore("A")
+			s.b = s.newStore("B")
+			tc.run(t, s)
+		})
+	}
+}
+
+// storeT holds two Stores over the same backends.
+type storeT struct {
+	t         tester
+	cfg       config
+	cache     qsessions.Cache // nil: no cache
+	faulty    *FaultyCache    // wraps the cache; nil when there is none
+	persister qsessions.Persister
+	a, b      *qsessions.Store
+	now       atomic.Int64 // the Stores' clock, in Unix milliseconds
+}
+
+const storeLifetime = 24 * time.Hour
+
+func (s *storeT) newStore(name string) *qsessions.Store {
+	s.t.Helper()
+	st, err := qsessions.New(s.cache, s.persister, &qsessions.Options{
+		Lifetime: storeLifetime,
+		Clock:    func() time.Time { return time.UnixMilli(s.now.Load()) },
+		Logger:   slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		s.t.Fatalf("qsessions.New for Store %s: %v", name, err)
+	}
+	return st
+}
+
+// advance moves the Stores' clock on by d.
+func (s *storeT) advance(d time.Duration) { s.now.Add(d.Milliseconds()) }
+
+// name returns "A" or "B" for one of the Stores.
+func (s *storeT) name(st *qsessions.Store) string {
+	if st == s.a {
+		return "Store A"
+	}
+	return "Store B"
+}
+
+// load loads token through st, failing the test on error.
+func (s *storeT) load(st *qsessions.Store, token string) *qsessions.Session {
+	s.t.Helper()
+	sess, err := call1(s.t, s.cfg, context.Background(), "Store.Load", func(ctx context.Context) (*qsessions.Session, error) {
+		return st.Load(ctx, token)
+	})
+	if err != nil {
+		s.t.Fatalf("%s.Load: %v", s.name(st), err)
+	}
+	return sess
+}
+
+func (s *storeT) save(st *qsessions.Store, sess *qsessions.Session) error {
+	s.t.Helper()
+	return call(s.t, s.cfg, context.Background(), "Store.Save", func(ctx context.Context) error { return st.Save(ctx, sess) })
+}
+
+func (s *storeT) mustSave(st *qsessions.Store, sess *qsessions.Session) {
+	s.t.Helper()
+	if err := s.save(st, sess); err != nil {
+		s.t.Fatalf("%s.Save: %v", s.name(st), err)
+	}
+}
+
+func (s *storeT) login(st *qsessions.Store, sess *qsessions.Session, userID string) {
+	s.t.Helper()
+	if err := call(s.t, s.cfg, context.Background(), "Session.Login", func(ctx context.Context) error { return sess.Login(ctx, userID) }); err != nil {
+		s.t.Fatalf("Login through %s: %v", s.name(st), err)
+	}
+}
+
+func (s *storeT) revoke(st *qsessions.Store, id string) {
+	s.t.Helper()
+	if err := call(s.t, s.cfg, context.Background(), "Store.Revoke", func(ctx context.Context) error { return st.Revoke(ctx, id) }); err != nil {
+		s.t.Fatalf("%s.Revoke: %v", s.name(st), err)
+	}
+}
+
+// session is a stored session as a client knows it.
+type session struct {
+	token, id string
+	value     string // the value stored under "v"
+}
+
+// create saves a new session through st holding value under "v", logged in
+// as userID unless that is "".
+func (s *storeT) create(st *qsessions.Store, userID, value string) session {
+	s.t.Helper()
+	sess := s.load(st, "")
+	if !sess.IsNew() {
+		s.t.Fatalf("%s.Load(\"\") returned a stored session", s.name(st))
+	}
+	if err := sess.Set("v", value); err != nil {
+		s.t.Fatalf("Set: %v", err)
+	}
+	if userID != "" {
+		s.login(st, sess, userID)
+	}
+	s.mustSave(st, sess)
+	c := session{token: sess.Token(), id: sess.ID(), value: value}
+	if c.token == "" || c.id == "" {
+		s.t.Fatalf("a session saved through %s has token %q and ID %q", s.name(st), c.token, c.id)
+	}
+	return c
+}
+
+// wantLive checks that st loads c with its value.
+func (s *storeT) wantLive(st *qsessions.Store, c session, what string) {
+	s.t.Helper()
+	sess := s.load(st, c.token)
+	if sess.IsNew() || sess.ID() != c.id {
+		s.t.Errorf("%s.Load of %s returned a new session; want the stored one", s.name(st), what)
+		return
+	}
+	var v string
+	if ok, err := sess.Get("v", &v); !ok || err != nil || v != c.value {
+		s.t.Errorf("%s.Load of %s: Get(\"v\") = %q, %v, %v; want %q, true, nil", s.name(st), what, v, ok, err, c.value)
+	}
+}
+
+// wantGone checks that c is refused by both Stores and held by neither
+// backend.
+func (s *storeT) wantGone(c session, what string) {
+	s.t.Helper()
+	for _, st := range []*qsessions.Store{s.a, s.b} {
+		sess := s.load(st, c.token)
+		if !sess.IsNew() || sess.ID() == c.id {
+			var v string
+			sess.Get("v", &v)
+			s.t.Errorf("%s.Load of %s returned it (value %q); want a new, empty session", s.name(st), what, v)
+		}
+	}
+	_, err := call1(s.t, s.cfg, context.Background(), "Persister.Load", func(ctx context.Context) (qsessions.Record, error) {
+		return s.persister.Load(ctx, c.id)
+	})
+	if !errors.Is(err, qsessions.ErrNotFound) {
+		s.t.Errorf("the Persister still holds %s (Load error: %v)", what, err)
+	}
+	if s.cache == nil {
+		return
+	}
+	key := qsessions.DefaultKeyPrefix + c.id
+	_, err = call1(s.t, s.cfg, context.Background(), "Cache.Get", func(ctx context.Context) ([]byte, error) {
+		return s.faulty.Unwrap().Get(ctx, key)
+	})
+	if !errors.Is(err, qsessions.ErrCacheMiss) {
+		s.t.Errorf("the Cache still holds %s under %q (Get error: %v)", what, key, err)
+	}
+}
+
+func testStoreSaveLoad(t tester, s *storeT) {
+	c := s.create(s.a, "", "saved by A")
+	s.wantLive(s.b, c, "a session saved by Store A")
+	s.wantLive(s.a, c, "a session it saved")
+
+	// A change saved through B is seen through A.
+	sess := s.load(s.b, c.token)
+	if err := sess.Set("v", "changed by B"); err != nil {
+		t.Fatalf("Set: %v", err)
+	}
+	s.mustSave(s.b, sess)
+	c.value = "changed by B"
+	s.wantLive(s.a, c, "a session changed by Store B")
+}
+
+func testStoreLogin(t tester, s *storeT) {
+	u := user("alice")
+	anon := s.create(s.a, "", "before login")
+	sess := s.load(s.b, anon.token)
+	s.login(s.b, sess, u)
+	s.mustSave(s.b, sess)
+	c := session{token: sess.Token(), id: sess.ID(), value: "before login"}
+	if c.id == anon.id {
+		t.Fatalf("Login kept the session ID; want a new token")
+	}
+	s.wantLive(s.a, c, "a session after Login")
+	s.wantGone(anon, "the session's token from before Login")
+	if got := s.load(s.a, c.token).UserID(); got != u {
+		t.Errorf("Store A sees the logged-in session's UserID as %q; want %q", got, u)
+	}
+	infos, err := call1(t, s.cfg, context.Background(), "Store.Sessions", func(ctx context.Context) ([]qsessions.SessionInfo, error) {
+		return s.a.Sessions(ctx, u)
+	})
+	if err != nil {
+		t.Fatalf("Store A.Sessions: %v", err)
+	}
+	if len(infos) != 1 || infos[0].ID != c.id {
+		t.Errorf("Store A.Sessions lists %d sessions; want just the one logged in through B", len(infos))
+	}
+}
+
+func testStoreRevoke(t tester, s *storeT) {
+	c := s.create(s.a, user("alice"), "to be revoked")
+	other := s.create(s.a, user("alice"), "another session")
+	// Both Stores have read it, so that it is cached wherever it can be.
+	s.wantLive(s.a, c, "a session")
+	s.wantLive(s.b, c, "a session")
+	s.revoke(s.b, c.id)
+	s.wantGone(c, "a session revoked by Store B")
+	s.wantLive(s.a, other, "another session of the same user")
+	s.revoke(s.b, c.id) // revoking it again is no error
+}
+
+func testStoreRevokeUser(t tester, s *storeT) {
+	u := user("alice")
+	var cs []session
+	for i := range 4 {
+		cs = append(cs, s.create(s.a, u, fmt.Sprintf("session %d", i)))
+	}
+	other := s.create(s.a, user("bob"), "bob's")
+	for _, c := range cs {
+		s.wantLive(s.a, c, "a session")
+		s.wantLive(s.b, c, "a session")
+	}
+	n, err := call1(t, s.cfg, context.Background(), "Store.RevokeUser", func(ctx context.Context) (int, error) {
+		return s.b.RevokeUser(ctx, u, cs[2].id)
+	})
+	if err != nil {
+		t.Fatalf("Store B.RevokeUser: %v", err)
+	}
+	if n != 3 {
+		t.Errorf("Store B.RevokeUser with one exception = %d; want 3", n)
+	}
+	for i, c := range cs {
+		if i == 2 {
+			s.wantLive(s.a, c, "the session RevokeUser was told to keep")
+			continue
+		}
+		s.wantGone(c, fmt.Sprintf("session %d, revoked by RevokeUser through Store B", i))
+	}
+	s.wantLive(s.a, other, "another user's session")
+}
+
+func testStoreLogout(t tester, s *storeT) {
+	c := s.create(s.a, user("alice"), "to be logged out")
+	s.wantLive(s.b, c, "a session")
+	sess := s.load(s.b, c.token)
+	if err := call(t, s.cfg, context.Background(), "Session.Logout", func(ctx context.Context) error { return sess.Logout(ctx) }); err != nil {
+		t.Fatalf("Logout: %v", err)
+	}
+	s.mustSave(s.b, sess)
+	s.wantGone(c, "a session logged out through Store B")
+}
+
+// wantSaveNotFound checks that saving sess through st fails with ErrNotFound.
+func (s *storeT) wantSaveNotFound(st *qsessions.Store, sess *qsessions.Session, what string) {
+	s.t.Helper()
+	err := s.save(st, sess)
+	switch {
+	case err == nil:
+		s.t.Errorf("%s.Save of %s: nil error; want an error wrapping ErrNotFound", s.name(st), what)
+	case !errors.Is(err, qsessions.ErrNotFound):
+		s.t.Errorf("%s.Save of %s: error %q does not wrap ErrNotFound", s.name(st), what, err)
+	}
+}
+
+func testStoreRevokeInFlight(t tester, s *storeT) {
+	c := s.create(s.a, user("alice"), "in flight")
+	s.wantLive(s.b, c, "a session")
+	// A request through A loads the session and changes it...
+	sess := s.load(s.a, c.token)
+	if err := sess.Set("v", "written by the request in flight"); err != nil {
+		t.Fatalf("Set: %v", err)
+	}
+	// ...B revokes it meanwhile...
+	s.revoke(s.b, c.id)
+	// ...and A's save must not bring it back.
+	s.wantSaveNotFound(s.a, sess, "a session revoked while its request ran")
+	s.wantGone(c, "a session revoked while a request changed it")
+}
+
+func testStoreRevokeUserInFlight(t tester, s *storeT) {
+	u := user("alice")
+	c := s.create(s.a, u, "in flight")
+	s.wantLive(s.b, c, "a session")
+	sess := s.load(s.a, c.token)
+	if err := sess.Set("v", "written by the request in flight"); err != nil {
+		t.Fatalf("Set: %v", err)
+	}
+	// An unchanged session whose TouchInterval has passed is written too.
+	touched := s.create(s.a, u, "touched")
+	tsess := s.load(s.a, touched.token)
+	if _, err := call1(t, s.cfg, context.Background(), "Store.RevokeUser", func(ctx context.Context) (int, error) {
+		return s.b.RevokeUser(ctx, u)
+	}); err != nil {
+		t.Fatalf("Store B.RevokeUser: %v", err)
+	}
+	s.advance(2 * time.Hour)
+	s.wantSaveNotFound(s.a, sess, "a session whose user was signed out everywhere while its request ran")
+	s.wantSaveNotFound(s.a, tsess, "an unchanged session due for its activity write, whose user was signed out everywhere while its request ran")
+	s.wantGone(c, "a changed session revoked by RevokeUser while its request ran")
+	s.wantGone(touched, "a touched session revoked by RevokeUser while its request ran")
+}
+
+func testStoreRevokeInFlightRace(t tester, s *storeT) {
+	// Two requests of a session run through A, one after the other, each
+	// loading it, working a little and saving a change, while B revokes it.
+	// The timings vary by round so that the revocation lands before, inside
+	// and after the requests' loads and saves.
+	const rounds = 10
+	for round := range rounds {
+		c := s.create(s.a, user("alice"), "racing")
+		s.wantLive(s.b, c, "a session")
+		work := time.Duration(round%3) * 300 * time.Microsecond
+		delay := time.Duration(round%5) * 200 * time.Microsecond
+		errs := make(chan error, 3)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for r := range 2 {
+			wg.Go(func() {
+				<-start
+				for i := range 10 {
+					var sess *qsessions.Session
+					err := s.cfg.run(context.Background(), "Store.Load", func(ctx context.Context) (err error) {
+						sess, err = s.a.Load(ctx, c.token)
+						return err
+					})
+					if err != nil {
+						errs <- fmt.Errorf("Store A.Load: %w", err)
+						return
+					}
+					if sess.IsNew() {
+						return // revoked: a new session, which it does not save
+					}
+					if err := sess.Set("v", fmt.Sprintf("request %d.%d", r, i)); err != nil {
+						errs <- err
+						return
+					}
+					time.Sleep(work) // the handler at work
+					err = s.cfg.run(context.Background(), "Store.Save", func(ctx context.Context) error { return s.a.Save(ctx, sess) })
+					if err != nil && !errors.Is(err, qsessions.ErrNotFound) {
+						errs <- fmt.Errorf("Store A.Save racing with a revocation: %w (want nil or ErrNotFound)", err)
+						return
+					}
+				}
+			})
+		}
+		wg.Go(func() {
+			<-start
+			time.Sleep(delay)
+			if err := s.cfg.run(context.Background(), "Store.Revoke", func(ctx context.Context) error { return s.b.Revoke(ctx, c.id) }); err != nil {
+				errs <- fmt.Errorf("Store B.Revoke: %w", err)
+			}
+		})
+		close(start)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Errorf("round %d: %v", round, err)
+		}
+		s.wantGone(c, fmt.Sprintf("a session revoked while requests saved it (round %d)", round))
+		if t.Failed() {
+			return
+		}
+	}
+}
+
+func testStoreExpiry(t tester, s *storeT) {
+	old := s.create(s.a, user("alice"), "old")
+	s.wantLive(s.b, old, "a session")
+	s.advance(storeLifetime - time.Hour)
+	young := s.create(s.b, user("alice"), "young")
+	s.advance(time.Hour + time.Minute)
+	for _, st := range []*qsessions.Store{s.a, s.b} {
+		if sess := s.load(st, old.token); !sess.IsNew() {
+			t.Errorf("%s.Load of a session past its lifetime returned it; want a new session", s.name(st))
+		}
+	}
+	s.wantLive(s.a, young, "a session within its lifetime")
+	n, err := call1(t, s.cfg, context.Background(), "Store.DeleteExpired", func(ctx context.Context) (int, error) {
+		return s.b.DeleteExpired(ctx)
+	})
+	if err != nil {
+		t.Fatalf("Store B.DeleteExpired: %v", err)
+	}
+	if n != 1 {
+		t.Errorf("Store B.DeleteExpired = %d; want 1", n)
+	}
+	_, err = call1(t, s.cfg, context.Background(), "Persister.Load", func(ctx context.Context) (qsessions.Record, error) {
+		return s.persister.Load(ctx, old.id)
+	})
+	if !errors.Is(err, qsessions.ErrNotFound) {
+		t.Errorf("the Persister still holds an expired session after DeleteExpired (Load error: %v)", err)
+	}
+	s.wantLive(s.b, young, "a session within its lifetime, after DeleteExpired")
+}
+
+// revokeDuringFault revokes id through st while the cache fails. The Store
+// may report that it could not evict the session's cache entry: then the
+// revocation is not complete, and it is retried once the cache is back
+// (retry reports true). Otherwise the revocation must be complete at once.
+func (s *storeT) revokeDuringFault(st *qsessions.Store, id string) (retry bool) {
+	s.t.Helper()
+	err := call(s.t, s.cfg, context.Background(), "Store.Revoke", func(ctx context.Context) error { return st.Revoke(ctx, id) })
+	if err != nil {
+		s.t.Logf("%s.Revoke reported the cache failure: %v", s.name(st), err)
+		return true
+	}
+	return false
+}
+
+// wantRefused checks that both Stores refuse c's token.
+func (s *storeT) wantRefused(c session, what string) {
+	s.t.Helper()
+	for _, st := range []*qsessions.Store{s.a, s.b} {
+		if sess := s.load(st, c.token); !sess.IsNew() {
+			s.t.Errorf("%s.Load of %s returned it; want a new session", s.name(st), what)
+		}
+	}
+}
+
+func testStoreCacheOutage(t tester, s *storeT) {
+	before := s.create(s.a, user("alice"), "saved before the outage")
+	s.wantLive(s.b, before, "a session")
+	s.faulty.Fail(OpAll)
+
+	// Everything still works, from the Persister.
+	s.wantLive(s.a, before, "a session saved before the outage")
+	during := s.create(s.a, user("alice"), "saved during the outage")
+	s.wantLive(s.b, during, "a session saved during the outage")
+	sess := s.load(s.b, during.token)
+	if err := sess.Set("v", "changed during the outage"); err != nil {
+		t.Fatalf("Set: %v", err)
+	}
+	s.mustSave(s.b, sess)
+	during.value = "changed during the outage"
+	s.wantLive(s.a, during, "a session changed during the outage")
+	retry := s.revokeDuringFault(s.a, before.id)
+	if !retry {
+		s.wantRefused(before, "a session revoked during the outage")
+	}
+	if s.faulty.Injected() == 0 {
+		t.Fatalf("the Stores made no cache call during the outage")
+	}
+
+	// Once the cache is back, nothing stale is served.
+	s.faulty.Fail(OpNone)
+	s.wantLive(s.b, during, "a session changed during the outage, after it")
+	s.wantLive(s.a, during, "a session changed during the outage, after it")
+	if retry {
+		s.revoke(s.a, before.id)
+	}
+	s.wantGone(before, "a session revoked by Store A during the outage, after it")
+	after := s.create(s.b, user("alice"), "saved after the outage")
+	s.wantLive(s.a, after, "a session saved after the outage")
+}
+
+func testStoreCacheOutageRevoke(t tester, s *storeT) {
+	c := s.create(s.a, user("alice"), "cached")
+	s.wantLive(s.a, c, "a session")
+	s.wantLive(s.b, c, "a session")
+	// The cache goes down while B revokes the session: its eviction fails.
+	s.faulty.Fail(OpAll)
+	retry := s.revokeDuringFault(s.b, c.id)
+	if !retry {
+		s.wantRefused(c, "a session revoked during the outage")
+	}
+	// When the cache is back, the session must not come back with it, for
+	// either Store; A, which did not revoke it, reads first. (A Store whose
+	// Revoke returned nil has finished the revocation; one that reported the
+	// failed eviction is asked again.)
+	s.faulty.Fail(OpNone)
+	if retry {
+		s.revoke(s.b, c.id)
+	}
+	s.wantGone(c, "a session revoked during a cache outage, once the cache is back")
+}
+
+func testStoreCacheOutageRevokeUser(t tester, s *storeT) {
+	u := user("alice")
+	keep := s.create(s.a, u, "kept")
+	var cs []session
+	for i := range 3 {
+		c := s.create(s.a, u, fmt.Sprintf("session %d", i))
+		s.wantLive(s.a, c, "a session")
+		s.wantLive(s.b, c, "a session")
+		cs = append(cs, c)
+	}
+	s.faulty.Fail(OpAll)
+	_, err := call1(t, s.cfg, context.Background(), "Store.RevokeUser", func(ctx context.Context) (int, error) {
+		return s.b.RevokeUser(ctx, u, keep.id)
+	})
+	retry := err != nil
+	if retry {
+		t.Logf("Store B.RevokeUser reported the cache failure: %v", err)
+	} else {
+		for _, c := range cs {
+			s.wantRefused(c, "a session revoked by RevokeUser during the outage")
+		}
+	}
+	s.faulty.Fail(OpNone)
+	if retry {
+		n, err := call1(t, s.cfg, context.Background(), "Store.RevokeUser", func(ctx context.Context) (int, error) {
+			return s.b.RevokeUser(ctx, u, keep.id)
+		})
+		if err != nil {
+			t.Fatalf("Store B.RevokeUser, retried once the cache is back: %v", err)
+		}
+		t.Logf("the retried RevokeUser ended %d sessions", n)
+	}
+	for i, c := range cs {
+		s.wantGone(c, fmt.Sprintf("session %d, revoked by RevokeUser during a cache outage, once the cache is back", i))
+	}
+	s.wantLive(s.a, keep, "the session RevokeUser was told to keep")
+}
+
+func testStoreCacheFlaky(t tester, s *storeT) {
+	// Each kind of cache failure alone, failing before or after reaching the
+	// cache: sessions still save, load and revoke, and revoked ones stay
+	// gone once the cache heals.
+	for _, fail := range []Op{OpGet, OpSet, OpDelete, OpSet | OpDelete} {
+		for _, after := range []bool{false, true} {
+			what := fmt.Sprintf("while cache %s calls fail", fail)
+			if after {
+				what += " after reaching the cache"
+			}
+			live := s.create(s.a, user("alice"), "live "+what)
+			revoked := s.create(s.a, user("alice"), "revoked "+what)
+			s.wantLive(s.b, revoked, "a session")
+			if after {
+				s.faulty.FailAfter(fail)
+			} else {
+				s.faulty.Fail(fail)
+			}
+			c := s.create(s.b, user("alice"), "saved "+what)
+			s.wantLive(s.a, c, "a session saved "+what)
+			s.wantLive(s.b, live, "a session loaded "+what)
+			retry := s.revokeDuringFault(s.b, revoked.id)
+			s.faulty.Fail(OpNone)
+			if retry {
+				s.revoke(s.b, revoked.id)
+			}
+			s.wantGone(revoked, "a session revoked "+what+", once the cache is back")
+			s.wantLive(s.a, c, "a session saved "+what+", once the cache is back")
+			s.wantLive(s.b, live, "a session loaded "+what+", once the cache is back")
+		}
+	}
+}
+
+// String names the operations in o.
+func (o Op) String() string {
+	var names []string
+	for _, n := range []struct {
+		op   Op
+		name string
+	}{{OpGet, "Get"}, {OpSet, "Set"}, {OpDelete, "Delete"}} {
+		if o&n.op != 0 {
+			names = append(names, n.name)
+		}
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, "+")
+}
