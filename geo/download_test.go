@@ -1,0 +1,542 @@
+package geo_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/qsessions/qsessions/geo"
+)
+
+const (
+	testAccount = "acct-314159"
+	testKey     = "lk_SECRET_0123456789abcdef"
+)
+
+type member struct {
+	name string
+	body []byte
+	typ  byte // tar.TypeReg when 0
+}
+
+// archive builds a tar.gz shaped like MaxMind's: a dated directory holding
+// the database and its licence files.
+func archive(t testing.TB, members ...member) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	for _, m := range members {
+		typ := m.typ
+		if typ == 0 {
+			typ = tar.TypeReg
+		}
+		hdr := &tar.Header{Name: m.name, Typeflag: typ, Mode: 0o644, Size: int64(len(m.body)), ModTime: time.Unix(1700000000, 0)}
+		if typ == tar.TypeDir || typ == tar.TypeSymlink {
+			hdr.Size = 0
+			hdr.Mode = 0o755
+			hdr.Linkname = string(m.body)
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		if typ == tar.TypeReg {
+			if _, err := tw.Write(m.body); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func maxmindArchive(t testing.TB, edition string, db []byte) []byte {
+	dir := edition + "_20260101"
+	return archive(t,
+		member{name: dir + "/", typ: tar.TypeDir},
+		member{name: dir + "/COPYRIGHT.txt", body: []byte("Database and Contents Copyright (c) MaxMind, Inc.\n")},
+		member{name: dir + "/LICENSE.txt", body: []byte("Use of this MaxMind product is governed by ...\n")},
+		member{name: dir + "/" + edition + ".mmdb", body: db},
+	)
+}
+
+func sum(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// fakeMaxMind serves /geoip/databases/{edition}/download like MaxMind:
+// basic auth, then a redirect to storage for the archive, and the
+// archive's sha256sum line for suffix=tar.gz.sha256.
+type fakeMaxMind struct {
+	mu       sync.Mutex
+	archives map[string][]byte // edition → archive
+	sums     map[string]string // edition → published checksum, overriding the real one
+	truncate bool              // send half the archive with the full Content-Length
+	status   int               // answer every request with this status, if set
+	requests []string          // "edition suffix" per authenticated request
+	storage  int               // archive requests that reached storage
+}
+
+func newFakeMaxMind() *fakeMaxMind {
+	return &fakeMaxMind{archives: map[string][]byte{}, sums: map[string]string{}}
+}
+
+func (f *fakeMaxMind) set(edition string, archive []byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.archives[edition] = archive
+	delete(f.sums, edition)
+}
+
+func (f *fakeMaxMind) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if strings.HasPrefix(r.URL.Path, "/storage/") {
+		// Pre-signed storage, reached through a redirect.
+		f.storage++
+		a := f.archives[strings.TrimPrefix(r.URL.Path, "/storage/")]
+		w.Header().Set("Content-Type", "application/gzip")
+		if f.truncate {
+			w.Header().Set("Content-Length", strconv.Itoa(len(a)))
+			w.WriteHeader(http.StatusOK)
+			w.Write(a[:len(a)/2])
+			return
+		}
+		w.Write(a)
+		return
+	}
+	if f.status != 0 {
+		http.Error(w, http.StatusText(f.status), f.status)
+		return
+	}
+	user, pass, ok := r.BasicAuth()
+	if !ok || user != testAccount || pass != testKey {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		w.Write([]byte(`{"code":"INVALID_LICENSE_KEY","error":"Invalid license key for account ` + user + `"}`))
+		return
+	}
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	if len(parts) != 4 || parts[0] != "geoip" || parts[1] != "databases" || parts[3] != "download" {
+		http.NotFound(w, r)
+		return
+	}
+	edition, suffix := parts[2], r.URL.Query().Get("suffix")
+	a, ok := f.archives[edition]
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	f.requests = append(f.requests, edition+" "+suffix)
+	switch suffix {
+	case "tar.gz":
+		http.Redirect(w, r, "/storage/"+edition+"?X-Amz-Signature=deadbeef", http.StatusFound)
+	case "tar.gz.sha256":
+		s, ok := f.sums[edition]
+		if !ok {
+			s = sum(a)
+		}
+		w.Write([]byte(s + "  " + edition + "_20260101.tar.gz\n"))
+	default:
+		http.Error(w, "bad suffix", http.StatusBadRequest)
+	}
+}
+
+func (f *fakeMaxMind) archiveRequests() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.storage
+}
+
+// serve starts f and returns options pointing Download at it. Where the
+// platform has no sockets (js and wasip1), requests go straight to the
+// handler through the client's transport instead of over loopback.
+func (f *fakeMaxMind) serve(t *testing.T, dir string) geo.DownloadOptions {
+	opts := geo.DownloadOptions{AccountID: testAccount, LicenseKey: testKey, Dir: dir}
+	if runtime.GOOS == "js" || runtime.GOOS == "wasip1" {
+		opts.BaseURL = "http://maxmind.test"
+		opts.Client = &http.Client{Transport: handlerTransport{f}}
+		return opts
+	}
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	opts.BaseURL = srv.URL
+	opts.Client = srv.Client()
+	return opts
+}
+
+type handlerTransport struct{ h http.Handler }
+
+func (ht handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if err := r.Context().Err(); err != nil {
+		return nil, err
+	}
+	rec := httptest.NewRecorder()
+	ht.h.ServeHTTP(rec, r)
+	resp := rec.Result()
+	resp.Request = r
+	return resp, nil
+}
+
+// dirEntries lists dir, to show that failed downloads leave no litter.
+func dirEntries(t *testing.T, dir string) []string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range es {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+func TestDownload(t *testing.T) {
+	dir := t.TempDir()
+	f := newFakeMaxMind()
+	db := cityDB(t)
+	a := maxmindArchive(t, "GeoLite2-City", db)
+	f.set("GeoLite2-City", a)
+	opts := f.serve(t, dir)
+	var phases []geo.Phase
+	var last geo.Progress
+	opts.Progress = func(p geo.Progress) {
+		if p.Edition != "GeoLite2-City" {
+			t.Errorf("progress for edition %q", p.Edition)
+		}
+		if len(phases) == 0 || phases[len(phases)-1] != p.Phase {
+			phases = append(phases, p.Phase)
+		}
+		last = p
+	}
+
+	res, err := geo.Download(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantPath := filepath.Join(dir, "GeoLite2-City.mmdb")
+	if !res.Updated || res.Path != wantPath || res.SHA256 != sum(a) {
+		t.Errorf("Download = %+v, want Updated, Path %s, SHA256 %s", res, wantPath, sum(a))
+	}
+	got, err := os.ReadFile(wantPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, db) {
+		t.Error("installed database differs from the one in the archive")
+	}
+	wantPhases := []geo.Phase{geo.PhaseChecking, geo.PhaseDownloading, geo.PhaseVerifying, geo.PhaseDone}
+	if !equalPhases(phases, wantPhases) {
+		t.Errorf("phases %v, want %v", phases, wantPhases)
+	}
+	if last.Bytes != int64(len(a)) {
+		t.Errorf("last progress reports %d bytes, archive has %d", last.Bytes, len(a))
+	}
+	if names := dirEntries(t, dir); strings.Join(names, " ") != "GeoLite2-City.mmdb GeoLite2-City.mmdb.sha256" {
+		t.Errorf("directory holds %v", names)
+	}
+
+	// The installed file is usable.
+	gdb, err := geo.Open(wantPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gdb.Close()
+	if loc := locate(t, gdb, "192.0.2.1"); loc.City != "Berlin" {
+		t.Errorf("installed database locates 192.0.2.1 at %+v", loc)
+	}
+
+	// Same published checksum: nothing is downloaded.
+	phases = nil
+	res, err = geo.Download(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Updated || f.archiveRequests() != 1 {
+		t.Errorf("second Download: %+v after %d archive requests; want no download", res, f.archiveRequests())
+	}
+	if !equalPhases(phases, []geo.Phase{geo.PhaseChecking, geo.PhaseUpToDate}) {
+		t.Errorf("second Download phases %v", phases)
+	}
+
+	// A new release is installed, and a DB that has the file open sees it
+	// on Reload.
+	next := buildDB(t, "GeoLite2-City", 6, []place{{network: "192.0.2.0/24", city: "Paris", country: "France"}})
+	f.set("GeoLite2-City", maxmindArchive(t, "GeoLite2-City", next))
+	if res, err = geo.Download(context.Background(), opts); err != nil || !res.Updated {
+		t.Fatalf("Download of a new release = %+v, %v", res, err)
+	}
+	if err := gdb.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if loc := locate(t, gdb, "192.0.2.1"); loc.City != "Paris" {
+		t.Errorf("after a new release and Reload: %+v", loc)
+	}
+
+	// A database changed by hand no longer matches the recorded checksum,
+	// so the published one is installed again.
+	writeFile(t, dir, "GeoLite2-City.mmdb", db)
+	if res, err = geo.Download(context.Background(), opts); err != nil || !res.Updated {
+		t.Fatalf("Download over a hand-changed file = %+v, %v", res, err)
+	}
+	if got, _ := os.ReadFile(wantPath); !bytes.Equal(got, next) {
+		t.Error("hand-changed database was not replaced")
+	}
+}
+
+func equalPhases(a, b []geo.Phase) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestDownloadCountryEdition(t *testing.T) {
+	dir := t.TempDir()
+	f := newFakeMaxMind()
+	f.set("GeoLite2-Country", maxmindArchive(t, "GeoLite2-Country", countryDB(t)))
+	opts := f.serve(t, dir)
+	opts.Edition = "GeoLite2-Country"
+	res, err := geo.Download(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Path != filepath.Join(dir, "GeoLite2-Country.mmdb") {
+		t.Errorf("Path = %s", res.Path)
+	}
+	gdb, err := geo.Open(res.Path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gdb.Close()
+	if info, _ := gdb.Info(); info.Type != "GeoLite2-Country" {
+		t.Errorf("installed a %s database", info.Type)
+	}
+}
+
+// installOld puts a database in dir as a previous Download would have, and
+// returns its bytes.
+func installOld(t *testing.T, f *fakeMaxMind, opts geo.DownloadOptions) []byte {
+	t.Helper()
+	old := buildDB(t, "GeoLite2-City", 6, places[:1])
+	f.set("GeoLite2-City", maxmindArchive(t, "GeoLite2-City", old))
+	if _, err := geo.Download(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	return old
+}
+
+// checkUntouched checks that a failed Download left the old database and
+// its checksum as they were, and no temporary files.
+func checkUntouched(t *testing.T, dir string, old []byte, oldSum []byte) {
+	t.Helper()
+	got, err := os.ReadFile(filepath.Join(dir, "GeoLite2-City.mmdb"))
+	if err != nil || !bytes.Equal(got, old) {
+		t.Errorf("old database changed (err %v)", err)
+	}
+	if s, _ := os.ReadFile(filepath.Join(dir, "GeoLite2-City.mmdb.sha256")); !bytes.Equal(s, oldSum) {
+		t.Errorf("checksum record changed: %q, was %q", s, oldSum)
+	}
+	if names := dirEntries(t, dir); len(names) != 2 {
+		t.Errorf("directory holds %v, want only the database and its checksum", names)
+	}
+}
+
+func TestDownloadFailuresKeepOldDatabase(t *testing.T) {
+	newDB := buildDB(t, "GeoLite2-City", 6, places)
+	cases := []struct {
+		name    string
+		prepare func(f *fakeMaxMind)
+		is      error  // errors.Is target, if any
+		msg     string // in the error
+	}{
+		{"wrong checksum", func(f *fakeMaxMind) {
+			f.archives["GeoLite2-City"] = maxmindArchive(t, "GeoLite2-City", newDB)
+			f.sums["GeoLite2-City"] = sum([]byte("something else"))
+		}, geo.ErrChecksum, "SHA-256"},
+		{"truncated archive, checksum of the whole", func(f *fakeMaxMind) {
+			f.archives["GeoLite2-City"] = maxmindArchive(t, "GeoLite2-City", newDB)
+			f.truncate = true
+		}, nil, "GeoLite2-City"},
+		{"truncated archive, checksum of the truncated bytes", func(f *fakeMaxMind) {
+			a := maxmindArchive(t, "GeoLite2-City", newDB)
+			f.archives["GeoLite2-City"] = a[:len(a)*2/3]
+		}, nil, "unexpected EOF"},
+		{"member escaping with ..", func(f *fakeMaxMind) {
+			f.archives["GeoLite2-City"] = archive(t, member{name: "../GeoLite2-City.mmdb", body: newDB})
+		}, nil, "unsafe path"},
+		{"member escaping later in the archive", func(f *fakeMaxMind) {
+			f.archives["GeoLite2-City"] = archive(t,
+				member{name: "GeoLite2-City_20260101/GeoLite2-City.mmdb", body: newDB},
+				member{name: "GeoLite2-City_20260101/../../evil.txt", body: []byte("pwned")})
+		}, nil, "unsafe path"},
+		{"absolute member", func(f *fakeMaxMind) {
+			f.archives["GeoLite2-City"] = archive(t, member{name: "/tmp/GeoLite2-City.mmdb", body: newDB})
+		}, nil, "unsafe path"},
+		{"no database in archive", func(f *fakeMaxMind) {
+			f.archives["GeoLite2-City"] = archive(t, member{name: "x/README.txt", body: []byte("hi")})
+		}, nil, "no .mmdb"},
+		{"symlink named .mmdb", func(f *fakeMaxMind) {
+			f.archives["GeoLite2-City"] = archive(t, member{name: "x/GeoLite2-City.mmdb", typ: tar.TypeSymlink, body: []byte("/etc/passwd")})
+		}, nil, "no .mmdb"},
+		{"two databases", func(f *fakeMaxMind) {
+			f.archives["GeoLite2-City"] = archive(t, member{name: "a/GeoLite2-City.mmdb", body: newDB}, member{name: "b/GeoLite2-City.mmdb", body: newDB})
+		}, nil, "more than one"},
+		{"database is not a database", func(f *fakeMaxMind) {
+			f.archives["GeoLite2-City"] = maxmindArchive(t, "GeoLite2-City", []byte("<html>not found</html>"))
+		}, nil, "not valid"},
+		{"database truncated inside the archive", func(f *fakeMaxMind) {
+			f.archives["GeoLite2-City"] = maxmindArchive(t, "GeoLite2-City", newDB[:len(newDB)-40])
+		}, nil, "not valid"},
+		{"not gzip", func(f *fakeMaxMind) {
+			f.archives["GeoLite2-City"] = []byte("PK\x03\x04 a zip file")
+		}, nil, "gzip"},
+		{"published checksum is not a checksum", func(f *fakeMaxMind) {
+			f.sums["GeoLite2-City"] = "<html>"
+		}, nil, "not a SHA-256"},
+		{"401", func(f *fakeMaxMind) { f.status = http.StatusUnauthorized }, geo.ErrUnauthorized, "GeoLite2-City"},
+		{"500", func(f *fakeMaxMind) { f.status = http.StatusInternalServerError }, nil, "500"},
+	}
+	for _, c := range cases {
+		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
+			parent := t.TempDir()
+			dir := filepath.Join(parent, "geoip")
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			f := newFakeMaxMind()
+			opts := f.serve(t, dir)
+			old := installOld(t, f, opts)
+			oldSum, err := os.ReadFile(filepath.Join(dir, "GeoLite2-City.mmdb.sha256"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.mu.Lock()
+			c.prepare(f)
+			f.mu.Unlock()
+
+			res, err := geo.Download(context.Background(), opts)
+			if err == nil {
+				t.Fatalf("Download succeeded: %+v", res)
+			}
+			if c.is != nil && !errors.Is(err, c.is) {
+				t.Errorf("error %v is not %v", err, c.is)
+			}
+			t.Logf("error: %v", err)
+			msg := err.Error()
+			if !strings.Contains(msg, c.msg) || !strings.Contains(msg, "GeoLite2-City") {
+				t.Errorf("error %q should mention %q and the edition", msg, c.msg)
+			}
+			if strings.Contains(msg, testAccount) || strings.Contains(msg, testKey) || strings.Contains(msg, "X-Amz-Signature") {
+				t.Errorf("error %q leaks credentials", msg)
+			}
+			checkUntouched(t, dir, old, oldSum)
+			if names := dirEntries(t, parent); len(names) != 1 {
+				t.Errorf("something was written beside the target directory: %v", names)
+			}
+		})
+	}
+}
+
+func TestDownloadBadCredentials(t *testing.T) {
+	dir := t.TempDir()
+	f := newFakeMaxMind()
+	f.set("GeoLite2-City", maxmindArchive(t, "GeoLite2-City", cityDB(t)))
+	opts := f.serve(t, dir)
+	opts.LicenseKey = "lk_WRONG_KEY_42"
+	_, err := geo.Download(context.Background(), opts)
+	if !errors.Is(err, geo.ErrUnauthorized) {
+		t.Fatalf("Download with a wrong key = %v, want ErrUnauthorized", err)
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "GeoLite2-City") || strings.Contains(msg, testAccount) || strings.Contains(msg, "lk_WRONG_KEY_42") {
+		t.Errorf("error %q should name the edition and no credentials", msg)
+	}
+	if names := dirEntries(t, dir); len(names) != 0 {
+		t.Errorf("failed Download left %v", names)
+	}
+}
+
+func TestDownloadValidatesBeforeAnyRequest(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := newFakeMaxMind()
+	f.set("GeoLite2-City", maxmindArchive(t, "GeoLite2-City", cityDB(t)))
+	base := f.serve(t, dir)
+	cases := []struct {
+		name   string
+		change func(o *geo.DownloadOptions)
+		msg    string
+	}{
+		{"no account", func(o *geo.DownloadOptions) { o.AccountID = "" }, "account ID"},
+		{"no key", func(o *geo.DownloadOptions) { o.LicenseKey = "" }, "licence key"},
+		{"no dir", func(o *geo.DownloadOptions) { o.Dir = "" }, "directory"},
+		{"missing dir", func(o *geo.DownloadOptions) { o.Dir = filepath.Join(dir, "nope") }, "directory"},
+		{"dir is a file", func(o *geo.DownloadOptions) { o.Dir = file }, "not a directory"},
+		{"edition with a path", func(o *geo.DownloadOptions) { o.Edition = "../GeoLite2-City" }, "invalid edition"},
+		{"edition with a slash", func(o *geo.DownloadOptions) { o.Edition = "a/b" }, "invalid edition"},
+		{"bad base URL", func(o *geo.DownloadOptions) { o.BaseURL = "ftp://example.com" }, "base URL"},
+	}
+	for _, c := range cases {
+		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
+			opts := base
+			c.change(&opts)
+			_, err := geo.Download(context.Background(), opts)
+			if err == nil || !strings.Contains(err.Error(), c.msg) {
+				t.Errorf("Download = %v, want an error about %q", err, c.msg)
+			}
+			if err != nil && (strings.Contains(err.Error(), testKey) || strings.Contains(err.Error(), testAccount)) {
+				t.Errorf("error %q leaks credentials", err)
+			}
+		})
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.requests) != 0 {
+		t.Errorf("invalid options still sent requests: %v", f.requests)
+	}
+}
+
+func TestDownloadCancelled(t *testing.T) {
+	dir := t.TempDir()
+	f := newFakeMaxMind()
+	f.set("GeoLite2-City", maxmindArchive(t, "GeoLite2-City", cityDB(t)))
+	opts := f.serve(t, dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := geo.Download(ctx, opts); !errors.Is(err, context.Canceled) {
+		t.Errorf("Download with a cancelled context = %v, want context.Canceled", err)
+	}
+	if names := dirEntries(t, dir); len(names) != 0 {
+		t.Errorf("cancelled Download left %v", names)
+	}
+}
