@@ -1,0 +1,155 @@
+package gocache_test
+
+// The tests run every check over each gocache store: go-cache (always),
+// ristretto (not on wasm: ristretto does not build there; see
+// ristretto_test.go) and Redis through go-redis v9.
+//
+// Environment:
+//
+//	QSESSIONS_REDIS_ADDR=host:port  a Redis server to test against; the
+//	                                Redis tests skip without it
+//	QSESSIONS_REQUIRE_SERVICES=1    fail instead of skipping when Redis (or,
+//	                                for the fault test, the redis-server
+//	                                binary) is missing
+//
+// On js/wasm and wasip1/wasm there are no services by design: the Redis
+// tests always skip there, whatever QSESSIONS_REQUIRE_SERVICES says.
+//
+// Each Redis test keeps its keys under a prefix of its own and deletes
+// them (and nothing else) when it ends, so test packages can share one
+// server.
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"runtime"
+	"testing"
+	"time"
+
+	gocachestore "github.com/eko/gocache/store/go_cache/v4"
+	redisstore "github.com/eko/gocache/store/redis/v4"
+	gocache "github.com/patrickmn/go-cache"
+	"github.com/redis/go-redis/v9"
+
+	adapter "github.com/qsessions/qsessions/adapters/gocache"
+)
+
+// A backend opens a fresh, isolated gocache store for one test.
+type backend struct {
+	name string
+	// open returns the store and the key prefix the test must use with it.
+	open func(t testing.TB) (s adapter.Backend, prefix string)
+	// redis is set for stores that keep values as Redis strings.
+	redis bool
+}
+
+// backends lists the stores under test; ristretto_test.go adds ristretto
+// where it builds.
+var backends = []backend{
+	{name: "GoCache", open: openGoCache},
+	{name: "Redis", open: openRedis, redis: true},
+}
+
+// openGoCache returns a go-cache store whose default expiration is 1ms, so
+// that any entry the adapter sets with an expiration of 0 (go-cache's
+// "default") instead of NoExpiration vanishes at once and fails the test.
+func openGoCache(testing.TB) (adapter.Backend, string) {
+	return gocachestore.NewGoCache(gocache.New(time.Millisecond, 0)), ""
+}
+
+// servicesUnavailable reports whether this platform has no services by
+// design (WebAssembly: no sockets, no processes).
+func servicesUnavailable() bool {
+	return runtime.GOARCH == "wasm"
+}
+
+// needService skips the test, or fails it when QSESSIONS_REQUIRE_SERVICES=1,
+// because a service it needs is missing.
+func needService(t testing.TB, why string) {
+	t.Helper()
+	if servicesUnavailable() {
+		t.Skipf("%s: no services on %s/%s", why, runtime.GOOS, runtime.GOARCH)
+	}
+	if os.Getenv("QSESSIONS_REQUIRE_SERVICES") == "1" {
+		t.Fatalf("%s, and QSESSIONS_REQUIRE_SERVICES=1", why)
+	}
+	t.Skip(why)
+}
+
+// redisClient returns a client for QSESSIONS_REDIS_ADDR, closed when the
+// test ends.
+func redisClient(t testing.TB) *redis.Client {
+	t.Helper()
+	addr := os.Getenv("QSESSIONS_REDIS_ADDR")
+	if addr == "" || servicesUnavailable() {
+		needService(t, "QSESSIONS_REDIS_ADDR is not set")
+	}
+	client := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { client.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := client.Ping(ctx).Err(); err != nil {
+		t.Fatalf("redis at %s: %v", addr, err)
+	}
+	return client
+}
+
+func openRedis(t testing.TB) (adapter.Backend, string) {
+	client := redisClient(t)
+	prefix := uniquePrefix(t)
+	t.Cleanup(func() { deleteKeys(t, client, prefix) })
+	return redisstore.NewRedis(client), prefix
+}
+
+// uniquePrefix returns a key prefix no other test uses. It holds no glob
+// characters, so it can be SCANned with prefix+"*".
+func uniquePrefix(t testing.TB) string {
+	t.Helper()
+	b := make([]byte, 8)
+	rand.Read(b)
+	return "qsessions-test:gocache:" + hex.EncodeToString(b) + ":"
+}
+
+// deleteKeys deletes every Redis key under prefix, and nothing else.
+func deleteKeys(t testing.TB, client *redis.Client, prefix string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	iter := client.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	var keys []string
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		t.Errorf("scan %s*: %v", prefix, err)
+		return
+	}
+	for len(keys) > 0 {
+		n := min(len(keys), 1000)
+		if err := client.Del(ctx, keys[:n]...).Err(); err != nil {
+			t.Errorf("delete test keys: %v", err)
+			return
+		}
+		keys = keys[n:]
+	}
+}
+
+// newCache opens b and returns an adapter over it with the test's prefix.
+func newCache(t testing.TB, b backend) (*adapter.Cache, adapter.Backend, string) {
+	t.Helper()
+	s, prefix := b.open(t)
+	c, err := adapter.New(s, &adapter.Options{Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, s, prefix
+}
+
+// eachBackend runs f as a subtest per backend.
+func eachBackend(t *testing.T, f func(t *testing.T, b backend)) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { f(t, b) })
+	}
+}
