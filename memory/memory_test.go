@@ -1,4 +1,4 @@
-package conformance_test
+package memory_test
 
 import (
 	"testing"
@@ -8,8 +8,8 @@ import (
 	"github.com/qsessions/qsessions/memory"
 )
 
-// The reference backends pass the suite; run a single check with, for
-// example, go test -run 'TestPersister/UpdateRevoked' ./conformance/.
+// The reference implementations pass the conformance suite. Run a single
+// check with, for example, go test -run 'TestPersister/UpdateRevoked' ./memory/.
 
 func TestCache(t *testing.T) {
 	conformance.TestCache(t, func(t *testing.T) qsessions.Cache { return memory.NewCache() })
