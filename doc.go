@@ -32,13 +32,18 @@
 //
 // A session is written only when something changed (values, user, IP,
 // User-Agent, expiry), or once per Options.TouchInterval to record
-// activity; read-only requests do not write. A write goes to the Cache and
-// then to the Persister. This order is what keeps revocation exact: if the
-// session was revoked while the request ran, the Persister's Update finds
-// no row, writes nothing, and the Store removes the cache entry it just
-// wrote. Likewise a cache refill re-checks the Persister after writing the
-// entry. A revoked session is therefore refused on its very next request,
-// in every process sharing the backends.
+// activity; read-only requests do not write. A write updates the Persister
+// and then evicts the cache entry, which the next request refills; a cache
+// write after the update could race a revocation and put a revoked session
+// back. Update never inserts, so a save of a session revoked meanwhile
+// fails with ErrNotFound and re-creates nothing. A refill re-reads the row
+// after writing the cache entry and evicts it again if the row is gone. A
+// revoked session is therefore refused on its next request, in every
+// process sharing the backends. (The one window left needs a revocation to
+// land inside a concurrent cache refill of the same session: the refilled
+// copy lives until the refill's re-read, one Persister read later. Closing
+// it would take a conditional cache write, which the Cache interface does
+// not have.)
 //
 // The Cache is lossy and optional: pass a nil Cache to read the Persister on
 // every request (Django's db backend). A cache outage is never fatal: failed

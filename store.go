@@ -427,15 +427,29 @@ func (st *Store) cacheDelete(ctx context.Context, ids ...string) error {
 	return nil
 }
 
-// write stores r, new or existing. The cache is written first and the
-// persister second: if the session was revoked while this request ran, the
-// persister's Update fails with ErrNotFound and the cache entry is removed
-// again, so a revoked session never keeps a live copy in the cache. (Writing
-// the persister first would leave a window in which a revocation's eviction
-// could run before this write's cache Set.)
+// write stores r, new or existing, so that a revoked session never gets a
+// live copy back into the cache:
+//
+//   - An existing session is updated in the Persister and then evicted from
+//     the cache; the next request refills it. Writing the new record into
+//     the cache instead would race a revocation: whichever order the two
+//     writes took, a revocation landing between them could be followed by
+//     a cache write of the revoked session. Eviction can only remove.
+//   - A new session is written to the cache first and then created in the
+//     Persister (and evicted again if that fails). No revocation can name
+//     it before its row exists, and one that deletes the row afterwards
+//     evicts the entry after it was written.
 func (st *Store) write(ctx context.Context, r Record, create bool, now time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("qsessions: save session: %w", err)
+	}
+	if !create {
+		err := st.persister.Update(ctx, r)
+		st.cacheDelete(ctx, r.ID) // a failure is logged and retried
+		if err != nil {
+			return fmt.Errorf("qsessions: save session: %w", err)
+		}
+		return nil
 	}
 	cached := false
 	if st.cache != nil {
@@ -446,13 +460,7 @@ func (st *Store) write(ctx context.Context, r Record, create bool, now time.Time
 			st.stale.remove(r.ID)
 		}
 	}
-	var err error
-	if create {
-		err = st.persister.Create(ctx, r)
-	} else {
-		err = st.persister.Update(ctx, r)
-	}
-	if err != nil {
+	if err := st.persister.Create(ctx, r); err != nil {
 		if cached {
 			st.cacheDelete(ctx, r.ID)
 		}

@@ -122,8 +122,8 @@ func assertGone(t *testing.T, f *fixture, id string) {
 	}
 }
 
-// A revocation that runs between the persister write and the cache write of
-// a save must not leave a live copy in the cache.
+// A revocation that lands while a save is in flight must not leave a live
+// copy in the cache, not even for the duration of the save.
 func TestRevokeRacingSave(t *testing.T) {
 	f := newFixture(t)
 	a, b := f.store(t), f.store(t)
@@ -140,6 +140,11 @@ func TestRevokeRacingSave(t *testing.T) {
 		f.persister.beforeUpdate = nil
 		if err := b.Revoke(ctx, id); err != nil {
 			t.Error(err)
+		}
+		// While A's save is still in flight, the revoked session is
+		// already refused everywhere.
+		if got, err := b.Load(ctx, token); err != nil || !got.IsNew() {
+			t.Errorf("revoked session loads while a save is in flight (new=%v, err=%v)", got.IsNew(), err)
 		}
 	}
 	if err := a.Save(ctx, s); !errors.Is(err, qsessions.ErrNotFound) {
