@@ -1,0 +1,62 @@
+// Package postgres provides a [qsessions.Persister] on PostgreSQL through
+// github.com/jackc/pgx/v5: the durable store for deployments in which
+// several app servers share their sessions.
+//
+// Use [Open] to connect with a DSN, or [New] to use a [pgxpool.Pool] that the
+// application already owns:
+//
+//	p, err := postgres.Open(ctx, "postgres://app@db.internal/app", nil)
+//	if err != nil { ... }
+//	defer p.Close()
+//	st, err := qsessions.New(cache, p, nil)
+//
+// # Schema and migrations
+//
+// The schema is embedded in the package. New creates the PostgreSQL schema
+// (when missing), the sessions table and its indexes, and records every
+// migration it applies, with its version, in a companion table named
+// "<table>_migrations". Migrations run in one transaction that first takes
+// pg_advisory_xact_lock on a key derived from the schema and table names, so
+// any number of app servers may start at once: exactly one of them migrates
+// and the others wait for it, then find the schema up to date. When the
+// schema is already current, New only reads the version and runs no DDL, so
+// the database role of a running app server needs no CREATE privilege once
+// the first deployment has migrated. A database migrated by a newer version
+// of this package is refused rather than silently misused.
+//
+// [Options] choose the schema (default "public") and table (default
+// "qsessions"). Names must be plain SQL identifiers (ASCII letters, digits
+// and underscores, not starting with a digit); they are always quoted, so
+// they are case-sensitive.
+//
+// The table has one row per session: id (text, primary key), data (bytea),
+// user_id, ip and user_agent (text), and created_at, updated_at and
+// expires_at (timestamptz). An index on (user_id, updated_at DESC) serves
+// ListByUser and DeleteByUser, and one on expires_at serves DeleteExpired.
+//
+// # Behaviour
+//
+// Times are stored as timestamptz, with microsecond precision, and returned
+// in UTC. Update never inserts: a row that is gone (revoked meanwhile) makes
+// it return an error wrapping [qsessions.ErrNotFound]. Create maps a unique
+// violation (SQLSTATE 23505) to [qsessions.ErrExists].
+//
+// DeleteExpired deletes in batches of [Options.BatchSize] rows, each batch
+// its own short statement that locks its rows with FOR UPDATE SKIP LOCKED:
+// two sweepers running on two machines share the work instead of waiting
+// for each other, and neither holds locks for long.
+//
+// Every method honours its context: a context that is already cancelled
+// returns an error wrapping ctx.Err() before anything is sent to the server.
+// Connection failures surface as errors and the pool replaces broken
+// connections, so a restarted or failed-over server costs the requests in
+// flight, not the process.
+//
+// # Connection pools
+//
+// A pool passed to New belongs to the caller, who closes it; [Persister.Close]
+// closes only a pool that [Open] created. By default pgx prepares and caches
+// statements on each connection; behind a transaction-pooling proxy such as
+// PgBouncer, set default_query_exec_mode=exec (or simple_protocol) in the
+// DSN.
+package postgres

@@ -1,0 +1,4 @@
+package postgres
+
+// AdvisoryKey exposes the migration lock key to the external tests.
+var AdvisoryKey = advisoryKey
