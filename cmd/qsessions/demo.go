@@ -1,0 +1,549 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/qsessions/qsessions"
+	"github.com/qsessions/qsessions/geo"
+	"github.com/qsessions/qsessions/sqlite"
+)
+
+//go:embed templates
+var templateFS embed.FS
+
+// Demo timings.
+const (
+	shutdownTimeout = 10 * time.Second
+	sweepInterval   = 10 * time.Minute // DeleteExpired, the clearsessions job
+	maxFormBytes    = 64 << 10
+	maxNameRunes    = 64
+)
+
+func defaultDemoDB() string { return filepath.Join(os.TempDir(), "qsessions-demo.db") }
+
+func runDemo(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("demo", "qsessions demo [flags]", `
+Run a small web app that shows what qsessions does: sign in under any name
+(no password: it is a demo), from two browsers or a normal and a private
+window, and see both sessions listed with their device, location, IP and
+last activity; sign one out, or sign out everywhere else, and watch the
+other browser be signed out on its next request.
+
+Sessions are kept in an SQLite file behind an in-process cache (go-cache),
+so they survive a restart. Locations need a GeoIP database: see
+'qsessions download-geoip --help', then pass --geoip. Stop with Ctrl-C.`)
+	addr := fs.String("addr", "127.0.0.1:8080", "listen on this `host:port` (port 0 picks a free one)")
+	dbPath := fs.String("sqlite", defaultDemoDB(), "keep sessions in this SQLite `file` (created when missing)")
+	geoPath := fs.String("geoip", "", "a GeoIP2/GeoLite2 City or Country database `file`, to show locations")
+	redisAddr := fs.String("redis", "", "use the Redis at `ADDR` (host:port or redis:// URL) as the cache instead of an in-process one,\nso that 'qsessions sessions revoke --redis ADDR' takes effect at once")
+	prefix := fs.String("key-prefix", qsessions.DefaultKeyPrefix, "the cache key `prefix`")
+	trust := fs.String("trust-proxy", "", "comma-separated `networks` of reverse proxies whose X-Forwarded-For is believed,\nsuch as 127.0.0.1/32 behind a local proxy")
+	lifetime := fs.Duration("lifetime", qsessions.DefaultLifetime, "how long a session lives after sign-in")
+	idle := fs.Duration("idle-timeout", 0, "sign out sessions idle for this `duration` (0: never)")
+	pos, err := fs.parse(e, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef(fs.cmd, "unexpected argument %q", pos[0])
+	}
+	if *dbPath == "" {
+		return usagef(fs.cmd, "--sqlite must name a file")
+	}
+	if *lifetime <= 0 || *idle < 0 {
+		return usagef(fs.cmd, "--lifetime must be positive and --idle-timeout not negative")
+	}
+	if *prefix == "" {
+		return usagef(fs.cmd, "--key-prefix must not be empty")
+	}
+	var proxies []netip.Prefix
+	for _, s := range strings.Split(*trust, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return usagef(fs.cmd, "--trust-proxy: %q is not a network such as 127.0.0.1/32", s)
+		}
+		proxies = append(proxies, p)
+	}
+
+	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	app := &demoApp{dbPath: *dbPath, geoPath: *geoPath, log: logger}
+	parser := newDeviceParser()
+	opts := &qsessions.Options{
+		Lifetime:       *lifetime,
+		IdleTimeout:    *idle,
+		TrustedProxies: proxies,
+		KeyPrefix:      *prefix,
+		DeviceParser:   parser,
+		Logger:         logger,
+	}
+	if *geoPath != "" {
+		g, err := geo.Open(*geoPath, nil)
+		if err != nil {
+			return fmt.Errorf("GeoIP database: %w", err)
+		}
+		defer g.Close()
+		opts.Locator = g
+	}
+	var cache qsessions.Cache
+	if *redisAddr != "" {
+		c, closeRedis, err := openRedis(ctx, *redisAddr)
+		if err != nil {
+			return err
+		}
+		defer closeRedis()
+		cache, app.cacheName = c, "Redis at "+*redisAddr
+	} else {
+		c, err := newMemoryCache()
+		if err != nil {
+			return err
+		}
+		cache, app.cacheName = c, "in-process go-cache"
+	}
+	p, err := sqlite.Open(*dbPath, nil)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	if app.st, err = qsessions.New(cache, p, opts); err != nil {
+		return err
+	}
+	if err := app.parseTemplates(); err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("%w (is another demo running? pick another port with --addr)", err)
+	}
+	parser.Warm() // compile uap-core's regexes now, not on the first page
+	srv := &http.Server{
+		Handler:           app.handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+
+	abs, _ := filepath.Abs(*dbPath)
+	fmt.Fprintf(e.stdout, "qsessions demo: sessions in the SQLite database %s, cached in %s\n", abs, app.cacheName)
+	if *geoPath == "" {
+		fmt.Fprintln(e.stdout, "qsessions demo: no GeoIP database configured, so locations show as unknown; see 'qsessions download-geoip --help', then pass --geoip FILE")
+	} else {
+		fmt.Fprintf(e.stdout, "qsessions demo: locations from the GeoIP database %s\n", *geoPath)
+	}
+	fmt.Fprintf(e.stdout, "qsessions demo listening on %s\n", listenURL(ln.Addr()))
+	fmt.Fprintln(e.stdout, "Open it in two browsers (or a normal and a private window), sign in with the same name in both, and sign one out from the other. Ctrl-C stops.")
+
+	var wg sync.WaitGroup
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	defer func() {
+		stopSweep()
+		wg.Wait()
+	}()
+	wg.Go(func() { app.sweep(sweepCtx) })
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	fmt.Fprintln(e.stdout, "qsessions demo: shutting down")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	stopSweep()
+	wg.Wait()
+	if err := p.Close(); err != nil {
+		return fmt.Errorf("closing the database: %w", err)
+	}
+	fmt.Fprintln(e.stdout, "qsessions demo: stopped")
+	return nil
+}
+
+// listenURL is the URL to print for a listener: an unspecified address
+// (all interfaces) is reached through localhost.
+func listenURL(a net.Addr) string {
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return "http://" + a.String()
+	}
+	host := ap.Addr().Unmap().WithZone("").String()
+	if ap.Addr().IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, fmt.Sprint(ap.Port()))
+}
+
+// demoApp is the demo's web app.
+type demoApp struct {
+	st        *qsessions.Store
+	tmpl      *template.Template
+	style     template.CSS
+	csp       string
+	dbPath    string
+	geoPath   string
+	cacheName string
+	log       *slog.Logger
+}
+
+func (a *demoApp) parseTemplates() error {
+	css, err := templateFS.ReadFile("templates/style.css")
+	if err != nil {
+		return err
+	}
+	a.style = template.CSS(css)
+	sum := sha256.Sum256(css)
+	// The stylesheet is inline; the policy allows exactly it and nothing
+	// else: no scripts, no frames, forms only to this origin.
+	a.csp = "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
+		"'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+	a.tmpl, err = template.ParseFS(templateFS, "templates/*.html")
+	return err
+}
+
+// handler is the app: routes behind the session middleware, behind
+// cross-origin (CSRF) protection, behind security headers.
+func (a *demoApp) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", a.index)
+	mux.HandleFunc("GET /sessions.json", a.sessionsJSON)
+	mux.HandleFunc("POST /login", a.login)
+	mux.HandleFunc("POST /logout", a.logout)
+	mux.HandleFunc("POST /revoke", a.revoke)
+	mux.HandleFunc("POST /revoke-others", a.revokeOthers)
+	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	})
+
+	// Browsers send Sec-Fetch-Site (or Origin) with every form post;
+	// CrossOriginProtection refuses posts from other sites. Clients that
+	// send neither (curl, Go's http.Client) are not browsers, and have no
+	// ambient cookies for an attacker to ride on, so they are let through.
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "Cross-origin request refused: this form can only be sent from this site.", http.StatusForbidden)
+	}))
+	h := cop.Handler(a.st.Middleware(mux))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", a.csp)
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Referrer-Policy", "same-origin")
+		hd.Set("Cache-Control", "no-store")
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// pageData is what templates/page.html shows.
+type pageData struct {
+	Style     template.CSS
+	User      string
+	Flash     string
+	Error     string // sign-in form error
+	Name      string // sign-in form value
+	Ended     bool   // the request's session was revoked or expired
+	SignedOut bool   // the user just signed out
+	Sessions  []sessionView
+	Others    int // sessions other than this one
+	GeoIP     string
+	DBPath    string
+	Cache     string
+}
+
+// session returns the request's session, or nil after answering the
+// request when it could not be loaded.
+func (a *demoApp) session(w http.ResponseWriter, r *http.Request) *qsessions.Session {
+	s := qsessions.FromContext(r.Context())
+	if err := s.Err(); err != nil {
+		// The middleware answers through its ErrorHandler.
+		return nil
+	}
+	return s
+}
+
+func (a *demoApp) index(w http.ResponseWriter, r *http.Request) {
+	s := a.session(w, r)
+	if s == nil {
+		return
+	}
+	data := a.newPage(r)
+	status := http.StatusOK
+	if data.User = s.UserID(); data.User == "" {
+		data.Ended = hadSessionCookie(r) && r.URL.Query().Get("signed-out") == ""
+		data.SignedOut = r.URL.Query().Get("signed-out") != ""
+		a.render(w, status, data)
+		return
+	}
+	var flash string
+	if ok, _ := s.Get("flash", &flash); ok {
+		data.Flash = flash
+		if err := s.Delete("flash"); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+	}
+	infos, err := a.st.Sessions(r.Context(), data.User)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	now := time.Now()
+	for _, in := range infos {
+		v := newSessionView(in, s.ID(), a.geoPath != "", now)
+		if !v.Current {
+			data.Others++
+		}
+		data.Sessions = append(data.Sessions, v)
+	}
+	a.render(w, status, data)
+}
+
+func (a *demoApp) newPage(r *http.Request) pageData {
+	return pageData{Style: a.style, GeoIP: a.geoPath, DBPath: a.dbPath, Cache: a.cacheName}
+}
+
+// hadSessionCookie reports whether r carried a session cookie of valid
+// shape: when its session is gone, it was revoked or it expired.
+func hadSessionCookie(r *http.Request) bool {
+	for _, c := range r.CookiesNamed(qsessions.DefaultCookieName) {
+		if qsessions.ValidToken(c.Value) {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *demoApp) render(w http.ResponseWriter, status int, data pageData) {
+	var buf bytes.Buffer
+	if err := a.tmpl.ExecuteTemplate(&buf, "page.html", data); err != nil {
+		a.log.Error("qsessions demo: rendering the page", "error", err)
+		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+func (a *demoApp) fail(w http.ResponseWriter, r *http.Request, err error) {
+	a.log.Error("qsessions demo: request failed", "path", r.URL.Path, "error", err)
+	http.Error(w, "Something went wrong; the details are in the demo's log.", http.StatusInternalServerError)
+}
+
+func redirectHome(w http.ResponseWriter, r *http.Request, query string) {
+	http.Redirect(w, r, "/"+query, http.StatusSeeOther)
+}
+
+// checkName validates a sign-in name and returns what is wrong with it, or
+// "" when nothing is.
+func checkName(name string) string {
+	switch {
+	case name == "":
+		return "Enter a name: any name will do."
+	case !utf8.ValidString(name):
+		return "That name is not valid text."
+	case utf8.RuneCountInString(name) > maxNameRunes:
+		return fmt.Sprintf("Use at most %d characters.", maxNameRunes)
+	}
+	for _, c := range name {
+		if !unicode.IsPrint(c) {
+			return "Use letters, digits, spaces and punctuation only."
+		}
+	}
+	return ""
+}
+
+func (a *demoApp) login(w http.ResponseWriter, r *http.Request) {
+	s := a.session(w, r)
+	if s == nil {
+		return
+	}
+	name := strings.TrimSpace(r.PostFormValue("name"))
+	if problem := checkName(name); problem != "" {
+		data := a.newPage(r)
+		data.Error, data.Name = problem, name
+		if !utf8.ValidString(name) {
+			data.Name = ""
+		}
+		a.render(w, http.StatusBadRequest, data)
+		return
+	}
+	if err := s.Login(r.Context(), name); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if err := s.Set("flash", "Signed in as "+name+". Sign in with the same name from another browser to see a second session here."); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	redirectHome(w, r, "")
+}
+
+func (a *demoApp) logout(w http.ResponseWriter, r *http.Request) {
+	s := a.session(w, r)
+	if s == nil {
+		return
+	}
+	if err := s.Logout(r.Context()); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	redirectHome(w, r, "?signed-out=1")
+}
+
+func (a *demoApp) revoke(w http.ResponseWriter, r *http.Request) {
+	s := a.session(w, r)
+	if s == nil {
+		return
+	}
+	user := s.UserID()
+	if user == "" {
+		redirectHome(w, r, "")
+		return
+	}
+	id := r.PostFormValue("id")
+	if !qsessions.ValidID(id) {
+		http.Error(w, "Bad Request: not a session ID", http.StatusBadRequest)
+		return
+	}
+	if id == s.ID() {
+		a.logout(w, r)
+		return
+	}
+	what := "that session"
+	if infos, err := a.st.Sessions(r.Context(), user); err == nil {
+		for _, in := range infos {
+			if in.ID == id {
+				what = "the session on " + newSessionView(in, "", false, time.Now()).Device
+			}
+		}
+	}
+	ok, err := a.st.RevokeUserSession(r.Context(), user, id)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	msg := "Signed out " + what + ": its next request will find it signed out."
+	if !ok {
+		msg = "That session had already ended."
+	}
+	if err := s.Set("flash", msg); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	redirectHome(w, r, "")
+}
+
+func (a *demoApp) revokeOthers(w http.ResponseWriter, r *http.Request) {
+	s := a.session(w, r)
+	if s == nil {
+		return
+	}
+	user := s.UserID()
+	if user == "" {
+		redirectHome(w, r, "")
+		return
+	}
+	n, err := a.st.RevokeUser(r.Context(), user, s.ID())
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if err := s.Set("flash", fmt.Sprintf("Signed out %s everywhere else.", plural(n, "session"))); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	redirectHome(w, r, "")
+}
+
+// demoJSON is GET /sessions.json.
+type demoJSON struct {
+	User     string            `json:"user"`
+	Current  string            `json:"current"` // the ID of this request's session
+	GeoIP    bool              `json:"geoip"`
+	Sessions []demoSessionJSON `json:"sessions"`
+}
+
+type demoSessionJSON struct {
+	sessionJSON
+	Current bool `json:"current"`
+}
+
+func (a *demoApp) sessionsJSON(w http.ResponseWriter, r *http.Request) {
+	s := a.session(w, r)
+	if s == nil {
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	user := s.UserID()
+	if user == "" {
+		w.WriteHeader(http.StatusUnauthorized)
+		writeJSON(w, map[string]string{"error": "not signed in"})
+		return
+	}
+	infos, err := a.st.Sessions(r.Context(), user)
+	if err != nil {
+		w.Header().Del("Content-Type")
+		a.fail(w, r, err)
+		return
+	}
+	out := demoJSON{User: user, Current: s.ID(), GeoIP: a.geoPath != "", Sessions: []demoSessionJSON{}}
+	for _, in := range infos {
+		out.Sessions = append(out.Sessions, demoSessionJSON{newSessionJSON(in, out.GeoIP), in.ID == out.Current})
+	}
+	writeJSON(w, out)
+}
+
+// sweep deletes expired sessions now and every sweepInterval until ctx
+// ends: the clearsessions job, scheduled by the application.
+func (a *demoApp) sweep(ctx context.Context) {
+	t := time.NewTicker(sweepInterval)
+	defer t.Stop()
+	for {
+		n, err := a.st.DeleteExpired(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			a.log.Warn("qsessions demo: deleting expired sessions", "error", err)
+		case n > 0:
+			a.log.Info("qsessions demo: deleted expired sessions", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// errHelpShown reports that --help was asked for and answered.
+var errHelpShown = errors.New("help shown")
+
+// A usageError is a bad command line: exit status 2.
+type usageError struct {
+	cmd string // the command whose --help to suggest, "sessions list"
+	err error
+}
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+func usagef(cmd, format string, a ...any) error {
+	return &usageError{cmd: cmd, err: fmt.Errorf(format, a...)}
+}
+
+// A flagSet is a flag.FlagSet with the usage text of one command.
+type flagSet struct {
+	*flag.FlagSet
+	cmd   string // "sessions list"
+	usage string // "qsessions sessions list --user ID [flags]"
+	about string // what the command does, a paragraph or more
+}
+
+func newFlagSet(cmd, usage, about string) *flagSet {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return &flagSet{FlagSet: fs, cmd: cmd, usage: usage, about: about}
+}
+
+// printHelp writes the command's usage and flags in the --flag style.
+func (fs *flagSet) printHelp(w io.Writer) {
+	fmt.Fprintf(w, "Usage: %s\n\n%s\n", fs.usage, strings.TrimSpace(fs.about))
+	first := true
+	fs.VisitAll(func(f *flag.Flag) {
+		if first {
+			fmt.Fprint(w, "\nFlags:\n")
+			first = false
+		}
+		name, usage := flag.UnquoteUsage(f)
+		line := "  --" + f.Name
+		if name != "" {
+			line += " " + name
+		}
+		fmt.Fprintf(w, "%s\n    \t%s", line, strings.ReplaceAll(usage, "\n", "\n    \t"))
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" {
+			fmt.Fprintf(w, " (default %q)", f.DefValue)
+		}
+		fmt.Fprintln(w)
+	})
+}
+
+// parse parses args, flags and positional arguments in any order ("--"
+// ends the flags), and returns the positional arguments. --help prints the
+// help to stdout and returns errHelpShown; a bad flag is a usageError.
+func (fs *flagSet) parse(e *env, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fs.printHelp(e.stdout)
+				return nil, errHelpShown
+			}
+			return nil, &usageError{cmd: fs.cmd, err: err}
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		// flag stops at the first argument that is not a flag, and
+		// consumes a "--" that ends the flags.
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}

@@ -1,0 +1,284 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/maxmind/mmdbwriter"
+	"github.com/maxmind/mmdbwriter/mmdbtype"
+
+	"github.com/qsessions/qsessions/geo"
+)
+
+// testCityDB returns a small GeoLite2-City database: 192.0.2.0/24 is
+// Berlin, Germany, and 2001:db8::/32 Tokyo, Japan (documentation ranges,
+// hence IncludeReservedNetworks).
+func testCityDB(t testing.TB) []byte {
+	t.Helper()
+	tree, err := mmdbwriter.New(mmdbwriter.Options{
+		DatabaseType:            "GeoLite2-City",
+		IncludeReservedNetworks: true,
+		Languages:               []string{"en"},
+		Description:             map[string]string{"en": "qsessions CLI test database"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []struct{ network, city, country, iso string }{
+		{"192.0.2.0/24", "Berlin", "Germany", "DE"},
+		{"2001:db8::/32", "Tokyo", "Japan", "JP"},
+	} {
+		_, n, err := net.ParseCIDR(p.network)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := mmdbtype.Map{
+			"city":    mmdbtype.Map{"names": mmdbtype.Map{"en": mmdbtype.String(p.city)}},
+			"country": mmdbtype.Map{"iso_code": mmdbtype.String(p.iso), "names": mmdbtype.Map{"en": mmdbtype.String(p.country)}},
+		}
+		if err := tree.Insert(n, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var buf bytes.Buffer
+	if _, err := tree.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// maxmindArchive wraps db in a tar.gz shaped like MaxMind's.
+func maxmindArchive(t testing.TB, edition string, db []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	dir := edition + "_20260101/"
+	files := []struct {
+		name string
+		body []byte
+	}{
+		{dir + "COPYRIGHT.txt", []byte("Database and Contents Copyright (c) MaxMind, Inc.\n")},
+		{dir + edition + ".mmdb", db},
+	}
+	tw.WriteHeader(&tar.Header{Name: dir, Typeflag: tar.TypeDir, Mode: 0o755, ModTime: time.Unix(1700000000, 0)})
+	for _, f := range files {
+		hdr := &tar.Header{Name: f.name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(f.body)), ModTime: time.Unix(1700000000, 0)}
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(f.body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+const (
+	testAccount = "acct-271828"
+	testKey     = "lk_TOPSECRET_0123456789"
+)
+
+// maxmind is a fake MaxMind download server.
+type maxmind struct {
+	*httptest.Server
+	archives atomic.Int32 // archive downloads served
+	sums     atomic.Int32 // checksum requests served
+	requests atomic.Int32 // all requests
+}
+
+// newMaxMind serves edition's archive; badSum publishes a wrong checksum.
+func newMaxMind(t testing.TB, edition string, archive []byte, badSum bool) *maxmind {
+	t.Helper()
+	sum := sha256.Sum256(archive)
+	published := hex.EncodeToString(sum[:])
+	if badSum {
+		published = strings.Repeat("0", 64)
+	}
+	m := &maxmind{}
+	m.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.requests.Add(1)
+		user, pass, ok := r.BasicAuth()
+		if !ok || user != testAccount || pass != testKey {
+			http.Error(w, "Invalid license key", http.StatusUnauthorized)
+			return
+		}
+		if r.URL.Path != "/geoip/databases/"+edition+"/download" {
+			http.NotFound(w, r)
+			return
+		}
+		switch r.URL.Query().Get("suffix") {
+		case "tar.gz":
+			m.archives.Add(1)
+			w.Header().Set("Content-Type", "application/gzip")
+			w.Write(archive)
+		case "tar.gz.sha256":
+			m.sums.Add(1)
+			w.Write([]byte(published + "  " + edition + "_20260101.tar.gz\n"))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(m.Close)
+	return m
+}
+
+func TestDownloadGeoIP(t *testing.T) {
+	t.Parallel()
+	db := testCityDB(t)
+	srv := newMaxMind(t, "GeoLite2-City", maxmindArchive(t, "GeoLite2-City", db), false)
+	dir := t.TempDir()
+	env := cliEnv("MAXMIND_ACCOUNT_ID="+testAccount, "MAXMIND_LICENSE_KEY="+testKey)
+
+	r := cli(t, env, "download-geoip", "--dir", dir, "--base-url", srv.URL)
+	wantExit(t, r, 0)
+	path := filepath.Join(dir, "GeoLite2-City.mmdb")
+	got, err := os.ReadFile(path)
+	if err != nil || !bytes.Equal(got, db) {
+		t.Fatalf("installed database: %v; equal to the served one: %v\n%s", err, bytes.Equal(got, db), r)
+	}
+	for _, want := range []string{"checking GeoLite2-City", "downloading GeoLite2-City", "verifying GeoLite2-City", "installed " + path, "--geoip " + path} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output lacks %q\n%s", want, r)
+		}
+	}
+	if strings.ContainsAny(r.stdout, "\r\x1b") {
+		t.Errorf("not a terminal, yet the output has a progress bar\n%q", r.stdout)
+	}
+	if strings.Contains(r.stdout+r.stderr, testKey) {
+		t.Error("the licence key is printed")
+	}
+	if n := srv.archives.Load(); n != 1 {
+		t.Errorf("%d archive downloads, want 1", n)
+	}
+	// The database works.
+	g, err := geo.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Close()
+
+	// Again: up to date, nothing downloaded. Flags beat the environment.
+	r = cli(t, nil, "download-geoip", "--dir", dir, "--base-url", srv.URL, "--account-id", testAccount, "--license-key", testKey)
+	wantExit(t, r, 0)
+	if !strings.Contains(r.stdout, path+" is up to date") {
+		t.Errorf("second run:\n%s", r)
+	}
+	if n := srv.archives.Load(); n != 1 {
+		t.Errorf("the second run downloaded the archive again (%d downloads)", n)
+	}
+}
+
+func TestDownloadGeoIPErrors(t *testing.T) {
+	t.Parallel()
+	db := testCityDB(t)
+	srv := newMaxMind(t, "GeoLite2-City", maxmindArchive(t, "GeoLite2-City", db), false)
+	bad := newMaxMind(t, "GeoLite2-City", maxmindArchive(t, "GeoLite2-City", db), true)
+	corrupt := newMaxMind(t, "GeoLite2-City", maxmindArchive(t, "GeoLite2-City", []byte("not a database")), false)
+	dir := t.TempDir()
+	creds := []string{"MAXMIND_ACCOUNT_ID=" + testAccount, "MAXMIND_LICENSE_KEY=" + testKey}
+
+	for _, c := range []struct {
+		name string
+		env  []string
+		args []string
+		code int
+		msgs []string
+	}{
+		{"no credentials", nil, []string{"--dir", dir, "--base-url", srv.URL}, 2,
+			[]string{"no MaxMind account ID", "MAXMIND_ACCOUNT_ID", "MAXMIND_LICENSE_KEY", "download-geoip --help"}},
+		{"no licence key", []string{"MAXMIND_ACCOUNT_ID=" + testAccount}, []string{"--dir", dir, "--base-url", srv.URL}, 2,
+			[]string{"no MaxMind licence key", "MAXMIND_LICENSE_KEY"}},
+		{"no dir", creds, []string{"--base-url", srv.URL}, 2, []string{"--dir"}},
+		{"missing dir", creds, []string{"--dir", filepath.Join(dir, "nope"), "--base-url", srv.URL}, 1, []string{"target directory", "nope"}},
+		{"rejected key", []string{"MAXMIND_ACCOUNT_ID=" + testAccount, "MAXMIND_LICENSE_KEY=wrong-key"}, []string{"--dir", dir, "--base-url", srv.URL}, 1,
+			[]string{"MaxMind rejected the account ID or licence key"}},
+		{"bad checksum", creds, []string{"--dir", dir, "--base-url", bad.URL}, 1, []string{"does not match its published SHA-256"}},
+		{"corrupt database", creds, []string{"--dir", dir, "--base-url", corrupt.URL}, 1, []string{"not valid"}},
+		{"unknown edition", creds, []string{"--dir", dir, "--base-url", srv.URL, "--edition", "GeoLite2-Nope"}, 1, []string{"no such edition"}},
+		{"invalid edition", creds, []string{"--dir", dir, "--base-url", srv.URL, "--edition", "../x"}, 1, []string{"invalid edition"}},
+		{"bad flag", creds, []string{"--dir", dir, "--nope"}, 2, []string{"flag provided but not defined"}},
+		{"argument", creds, []string{"--dir", dir, "GeoLite2-City"}, 2, []string{"unexpected argument"}},
+		{"bad timeout", creds, []string{"--dir", dir, "--timeout", "0s"}, 2, []string{"--timeout"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			before := srv.requests.Load()
+			r := cli(t, cliEnv(c.env...), append([]string{"download-geoip"}, c.args...)...)
+			wantExit(t, r, c.code, c.msgs...)
+			if strings.Contains(r.stdout+r.stderr, testKey) {
+				t.Error("the licence key is printed")
+			}
+			if c.code == 2 && srv.requests.Load() != before {
+				t.Error("a usage error still sent a request")
+			}
+		})
+	}
+	// Nothing was installed by the failures.
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("failed downloads left files behind: %v", names)
+	}
+}
+
+// TestProgressBar drives the progress printer as on a terminal: a bar
+// redrawn in place, then lines.
+func TestProgressBar(t *testing.T) {
+	var buf bytes.Buffer
+	p := newProgressPrinter(&buf, true)
+	p.update(geo.Progress{Edition: "GeoLite2-City", Phase: geo.PhaseChecking, Total: -1})
+	p.update(geo.Progress{Edition: "GeoLite2-City", Phase: geo.PhaseDownloading, Bytes: 0, Total: 2_000_000})
+	p.update(geo.Progress{Edition: "GeoLite2-City", Phase: geo.PhaseDownloading, Bytes: 2_000_000, Total: 2_000_000})
+	p.update(geo.Progress{Edition: "GeoLite2-City", Phase: geo.PhaseVerifying, Bytes: 2_000_000, Total: 2_000_000})
+	p.update(geo.Progress{Edition: "GeoLite2-City", Phase: geo.PhaseDone, Bytes: 2_000_000, Total: 2_000_000})
+	p.finish()
+	out := buf.String()
+	for _, want := range []string{
+		"checking GeoLite2-City for updates\n",
+		"\rdownloading GeoLite2-City [>                             ]   0%  0 B / 2.0 MB\x1b[K",
+		"\rdownloading GeoLite2-City [==============================] 100%  2.0 MB / 2.0 MB\x1b[K\n",
+		"verifying GeoLite2-City (2.0 MB received)\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("terminal output lacks %q:\n%q", want, out)
+		}
+	}
+
+	buf.Reset()
+	p = newProgressPrinter(&buf, false)
+	for i := range 5 {
+		p.update(geo.Progress{Edition: "E", Phase: geo.PhaseDownloading, Bytes: int64(i), Total: -1})
+	}
+	p.finish()
+	if got := buf.String(); got != "downloading E\n" {
+		t.Errorf("plain output %q, want one line", got)
+	}
+}
+
+func TestSize(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 B", 999: "999 B", 1000: "1.0 kB", 14_100_000: "14.1 MB", 3_200_000_000: "3.2 GB"} {
+		if got := size(n); got != want {
+			t.Errorf("size(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

@@ -1,0 +1,364 @@
+//go:build !js && !wasip1
+
+package sqlite_test
+
+// The benchmarks run on a database of 1,000,000 sessions of 100,000 users
+// (10 each), half of them expired. Seeding it takes several seconds, so it
+// happens only when a benchmark runs (go test -bench), once, and the file is
+// kept in os.TempDir() under a name that holds the schema version, the seed
+// layout and the size, for the next run. Delete it to seed again. The environment variable
+// QSESSIONS_SQLITE_BENCH_SESSIONS overrides the number of sessions (users
+// are a tenth of it), for a quick run:
+//
+//	go test -run '^$' -bench . -benchtime 2s ./sqlite/
+//	go test -run '^$' -bench DeleteExpired -benchtime 1x ./sqlite/
+
+import (
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/qsessions/qsessions"
+	"github.com/qsessions/qsessions/sqlite"
+)
+
+// benchSeedVersion names the layout of the seeded data in the cached
+// file's name; bump it when benchRecord or seed change.
+const benchSeedVersion = 2
+
+var benchNow = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+
+func benchSize(b *testing.B) (sessions, users int) {
+	sessions = 1_000_000
+	if v := os.Getenv("QSESSIONS_SQLITE_BENCH_SESSIONS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 10 {
+			b.Fatalf("QSESSIONS_SQLITE_BENCH_SESSIONS=%q: want a number >= 10", v)
+		}
+		sessions = n
+	}
+	return sessions, sessions / 10
+}
+
+// benchID returns the ID of session i: shaped like the Store's, the
+// base64url SHA-256 of something.
+func benchID(i int) string {
+	sum := sha256.Sum256([]byte(strconv.Itoa(i)))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+func benchUser(i, users int) string { return fmt.Sprintf("user-%07d", i%users) }
+
+var benchAgents = []string{
+	"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36",
+	"Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+	"Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0",
+	"Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.6478.71 Mobile Safari/537.36",
+}
+
+// benchRecord returns session i of n. Sessions are created in order over
+// the 28 days before benchNow and expire 14 days after creation, as with a
+// fixed Lifetime, so the older half has expired; each was last used up to an
+// hour after creation and holds 128 bytes of data.
+func benchRecord(i, n, users int) qsessions.Record {
+	data := make([]byte, 128)
+	for j := range data {
+		data[j] = byte(i + j*31)
+	}
+	const lifetime = 14 * 24 * time.Hour
+	created := benchNow.Add(-2*lifetime + time.Duration(i)*(2*lifetime/time.Duration(n))).Truncate(time.Millisecond)
+	return qsessions.Record{
+		ID:        benchID(i),
+		Data:      data,
+		UserID:    benchUser(i, users),
+		IP:        fmt.Sprintf("203.0.%d.%d", i/256%256, i%256),
+		UserAgent: benchAgents[i%len(benchAgents)],
+		CreatedAt: created,
+		UpdatedAt: created.Add(time.Duration(i%3600) * time.Second),
+		ExpiresAt: created.Add(lifetime),
+	}
+}
+
+var (
+	benchOnce sync.Once
+	benchPath string
+	benchErr  error
+)
+
+// benchDB returns the path of the seeded benchmark database, seeding it on
+// first use.
+func benchDB(b *testing.B) string {
+	sessions, users := benchSize(b)
+	benchOnce.Do(func() {
+		benchPath = filepath.Join(os.TempDir(),
+			fmt.Sprintf("qsessions-sqlite-bench-schema%d-seed%d-%d.db", sqlite.SchemaVersion, benchSeedVersion, sessions))
+		if _, err := os.Stat(benchPath); err == nil {
+			return
+		}
+		start := time.Now()
+		benchErr = seed(benchPath, sessions, users)
+		b.Logf("seeded %d sessions of %d users in %v into %s", sessions, users, time.Since(start).Round(time.Millisecond), benchPath)
+	})
+	if benchErr != nil {
+		b.Fatal(benchErr)
+	}
+	return benchPath
+}
+
+// seed writes the benchmark database to a temporary file, in one
+// transaction with one prepared statement, and renames it into place, so
+// that a seed cut short leaves nothing behind.
+func seed(path string, sessions, users int) error {
+	tmp := path + ".seeding"
+	os.Remove(tmp)
+	defer os.Remove(tmp)
+	db, err := sql.Open("sqlite", "file:"+tmp+"?_journal_mode=OFF&_synchronous=OFF&_pragma=cache_size(-262144)")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	p, err := sqlite.New(db, nil) // creates the schema
+	if err != nil {
+		return err
+	}
+	p.Close()
+	tx, err := db.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	// Drop the secondary indexes and build them again after the inserts:
+	// SQLite sorts once instead of inserting at random. The rows go in in
+	// creation order, as they do in production, so that rowids follow
+	// creation (and so expiry) times.
+	var indexes []string
+	rows, err := tx.Query(`SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'qsessions' AND sql IS NOT NULL`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var name, q string
+		if err := rows.Scan(&name, &q); err != nil {
+			return err
+		}
+		indexes = append(indexes, name, q)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	}
+	for i := 0; i < len(indexes); i += 2 {
+		if _, err := tx.Exec(`DROP INDEX "` + indexes[i] + `"`); err != nil {
+			return err
+		}
+	}
+	st, err := tx.Prepare(`INSERT INTO qsessions (id, data, user_id, ip, user_agent, created_at, updated_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	for i := range sessions {
+		r := benchRecord(i, sessions, users)
+		if _, err := st.Exec(r.ID, r.Data, r.UserID, r.IP, r.UserAgent,
+			r.CreatedAt.UnixMilli(), r.UpdatedAt.UnixMilli(), r.ExpiresAt.UnixMilli()); err != nil {
+			return err
+		}
+	}
+	for i := 1; i < len(indexes); i += 2 {
+		if _, err := tx.Exec(indexes[i]); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if _, err := db.Exec(`PRAGMA journal_mode = WAL`); err != nil {
+		return err
+	}
+	if err := db.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// openBench opens the seeded database, or a copy of it when the benchmark
+// would damage it.
+func openBench(b *testing.B, copyFile bool) *sqlite.Persister {
+	path := benchDB(b)
+	if copyFile {
+		dst := filepath.Join(b.TempDir(), "bench.db")
+		if err := copyTo(dst, path); err != nil {
+			b.Fatal(err)
+		}
+		path = dst
+	}
+	p, err := sqlite.Open(path, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { p.Close() })
+	return p
+}
+
+func copyTo(dst, src string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// sample returns n random session numbers.
+func sample(b *testing.B, n int) []int {
+	sessions, _ := benchSize(b)
+	rng := rand.New(rand.NewPCG(1, 2))
+	out := make([]int, n)
+	for i := range out {
+		out[i] = rng.IntN(sessions)
+	}
+	return out
+}
+
+func BenchmarkLoad(b *testing.B) {
+	p := openBench(b, false)
+	var ids []string
+	for _, i := range sample(b, 1<<16) {
+		ids = append(ids, benchID(i))
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := p.Load(ctx, ids[i%len(ids)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+func BenchmarkLoadParallel(b *testing.B) {
+	p := openBench(b, false)
+	var ids []string
+	for _, i := range sample(b, 1<<16) {
+		ids = append(ids, benchID(i))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	var next sync.Mutex
+	k := 0
+	b.RunParallel(func(pb *testing.PB) {
+		next.Lock()
+		i := k * 7919
+		k++
+		next.Unlock()
+		for pb.Next() {
+			if _, err := p.Load(ctx, ids[i%len(ids)]); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+}
+
+// BenchmarkUpdate rewrites sessions with a new UpdatedAt and Data, as the
+// Store does on a write; users and expiry times are left as seeded.
+func BenchmarkUpdate(b *testing.B) {
+	p := openBench(b, false)
+	sessions, users := benchSize(b)
+	var rs []qsessions.Record
+	for _, i := range sample(b, 1<<14) {
+		rs = append(rs, benchRecord(i, sessions, users))
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		r := rs[i%len(rs)]
+		r.UpdatedAt = r.UpdatedAt.Add(time.Millisecond)
+		r.Data[0]++
+		rs[i%len(rs)] = r
+		if err := p.Update(ctx, r); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+func BenchmarkListByUser(b *testing.B) {
+	p := openBench(b, false)
+	_, users := benchSize(b)
+	var names []string
+	for _, i := range sample(b, 1<<14) {
+		names = append(names, benchUser(i, users))
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		rs, err := p.ListByUser(ctx, names[i%len(names)])
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(rs) != 10 {
+			b.Fatalf("ListByUser(%s) returned %d records, want 10", names[i%len(names)], len(rs))
+		}
+		i++
+	}
+}
+
+// BenchmarkDeleteExpired sweeps the 500,000 expired sessions (of 1,000,000)
+// of a fresh copy of the database the way the Store does, with calls limited
+// to 1000 rows, and reports the total time and the longest single call.
+// Run it with -benchtime 1x.
+func BenchmarkDeleteExpired(b *testing.B) {
+	sessions, _ := benchSize(b)
+	var longest time.Duration
+	var total time.Duration
+	for range b.N {
+		b.StopTimer()
+		p := openBench(b, true)
+		b.StartTimer()
+		start := time.Now()
+		deleted := 0
+		for {
+			t0 := time.Now()
+			n, err := p.DeleteExpired(ctx, benchNow, 1000)
+			longest = max(longest, time.Since(t0))
+			if err != nil {
+				b.Fatal(err)
+			}
+			deleted += n
+			if n < 1000 {
+				break
+			}
+		}
+		total += time.Since(start)
+		b.StopTimer()
+		if want := sessions / 2; deleted != want {
+			b.Fatalf("deleted %d sessions, want %d", deleted, want)
+		}
+		if err := p.Close(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/sweep")
+	b.ReportMetric(float64(longest.Microseconds())/1000, "ms/longest-batch")
+	b.ReportMetric(float64(sessions/2), "rows/sweep")
+}

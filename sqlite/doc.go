@@ -1,0 +1,79 @@
+// Package sqlite provides a [qsessions.Persister] that stores sessions in an
+// SQLite database through modernc.org/sqlite, a pure-Go (cgo-free) build of
+// SQLite: the default durable store for a program that runs on one machine.
+//
+// Use [Open] to let the package open and own the database file, or [New] to
+// use a *sql.DB that you opened with the "sqlite" driver yourself:
+//
+//	p, err := sqlite.Open("sessions.db", nil)
+//	if err != nil {
+//		return err
+//	}
+//	defer p.Close()
+//	st, err := qsessions.New(memory.NewCache(), p, nil)
+//
+// # Connection settings
+//
+// Open puts the database in WAL mode with synchronous=NORMAL (readers never
+// block the writer and a commit costs no fsync; a power loss can lose the
+// last commits but never corrupts the file), sets a busy timeout (5 seconds
+// by default, see [Options]), begins transactions with BEGIN IMMEDIATE and
+// keeps a small pool of connections. Writes made through one Persister are
+// queued in Go rather than in SQLite's busy handler, so concurrent writers in
+// one process never see SQLITE_BUSY; the busy timeout covers other
+// processes that write to the same file.
+//
+// The path ":memory:" opens a private in-memory database on a single
+// connection, so that every call sees the same database; it vanishes on
+// Close. Any other path is a file name (not a URI). To use URI parameters,
+// another journal mode or your own pool, open the *sql.DB yourself and call
+// New.
+//
+// A database that Open opened is closed by [Persister.Close]. A *sql.DB
+// passed to New belongs to the caller: Close releases the prepared
+// statements but leaves the *sql.DB open.
+//
+// # Schema
+//
+// The schema is embedded in the package and created or migrated when a
+// Persister is made, inside one IMMEDIATE transaction. The version of each
+// sessions table is recorded in the table qsessions_schema (columns
+// table_name, version). Opening a database that is already up to date
+// writes nothing, so a read-only database can be opened and read; opening a
+// table whose recorded version is newer than this package knows is an
+// error, never a silent downgrade.
+//
+// The sessions table is named "qsessions" unless [Options].Table says
+// otherwise (letters, digits and underscores only). Schema version 1 is:
+//
+//	CREATE TABLE qsessions (
+//		id         TEXT    NOT NULL PRIMARY KEY, -- Record.ID
+//		data       BLOB,                         -- Record.Data; NULL for nil Data
+//		user_id    TEXT    NOT NULL,             -- Record.UserID, "" when anonymous
+//		ip         TEXT    NOT NULL,             -- Record.IP
+//		user_agent TEXT    NOT NULL,             -- Record.UserAgent
+//		created_at INTEGER NOT NULL,             -- Record.CreatedAt, Unix milliseconds UTC
+//		updated_at INTEGER NOT NULL,             -- Record.UpdatedAt, Unix milliseconds UTC
+//		expires_at INTEGER NOT NULL              -- Record.ExpiresAt, Unix milliseconds UTC
+//	) STRICT;
+//	CREATE INDEX qsessions_user_updated ON qsessions (user_id, updated_at DESC, id); -- ListByUser, DeleteByUser
+//	CREATE INDEX qsessions_expires ON qsessions (expires_at);                        -- DeleteExpired
+//
+// Times are stored as whole milliseconds (sub-millisecond parts are
+// dropped; the Store never produces them) and come back in UTC.
+//
+// # Expiry
+//
+// [Persister.DeleteExpired] deletes in batches of at most 1000 rows, each in
+// its own short transaction, so that sweeping millions of expired sessions
+// never holds the write lock for long; the limit it is given caps the total.
+//
+// # Platforms
+//
+// The package builds wherever modernc.org/sqlite does (linux, darwin,
+// windows, freebsd and others, with CGO_ENABLED=0). It does not build for
+// WebAssembly (js/wasm, wasip1/wasm): modernc.org/libc has no wasm port.
+// There every file but this one is excluded, so the package is empty and
+// "go vet ./..." and "go build ./..." of the module still succeed; use the
+// postgres package or your own Persister there.
+package sqlite

@@ -1,0 +1,199 @@
+//go:build !js && !wasip1
+
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// schemaTable records the schema version of each sessions table.
+const schemaTable = "qsessions_schema"
+
+// SchemaVersion is the version of the schema this package creates and
+// expects, as recorded in the qsessions_schema table.
+const SchemaVersion = 1
+
+// SchemaVersion must equal the number of migrations: either array length
+// below is negative, and fails to compile, when it does not.
+var (
+	_ [SchemaVersion - len(migrations)]struct{}
+	_ [len(migrations) - SchemaVersion]struct{}
+)
+
+// migrations[i] takes a sessions table from version i to version i+1.
+// "{{t}}" stands for the table's name. Append; never edit a released entry.
+var migrations = [...]string{
+	`CREATE TABLE "{{t}}" (
+		id         TEXT    NOT NULL PRIMARY KEY,
+		data       BLOB,
+		user_id    TEXT    NOT NULL,
+		ip         TEXT    NOT NULL,
+		user_agent TEXT    NOT NULL,
+		created_at INTEGER NOT NULL,
+		updated_at INTEGER NOT NULL,
+		expires_at INTEGER NOT NULL
+	) STRICT;
+	CREATE INDEX "{{t}}_user_updated" ON "{{t}}" (user_id, updated_at DESC, id);
+	CREATE INDEX "{{t}}_expires" ON "{{t}}" (expires_at);`,
+}
+
+// migrate brings table to SchemaVersion. A database that is up to date is
+// only read, so read-only databases can be opened.
+func migrate(ctx context.Context, db *sql.DB, table string) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+
+	v, err := schemaVersion(ctx, conn, table)
+	if err != nil {
+		return err
+	}
+	if v == SchemaVersion {
+		return nil
+	}
+	if v > SchemaVersion {
+		return newerSchemaError(table, v)
+	}
+
+	// BEGIN IMMEDIATE takes the write lock before reading the version
+	// again, so that two processes opening a new database at once do not
+	// both migrate it.
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			conn.ExecContext(context.Background(), "ROLLBACK")
+		}
+	}()
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+schemaTable+` (
+		table_name TEXT    NOT NULL PRIMARY KEY,
+		version    INTEGER NOT NULL
+	) STRICT`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if v, err = schemaVersion(ctx, conn, table); err != nil {
+		return err
+	}
+	if v > SchemaVersion {
+		return newerSchemaError(table, v)
+	}
+	for ; v < SchemaVersion; v++ {
+		q := strings.ReplaceAll(migrations[v], "{{t}}", table)
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("migrate table %q to schema version %d: %w", table, v+1, err)
+		}
+	}
+	if _, err := conn.ExecContext(ctx, `INSERT INTO `+schemaTable+` (table_name, version) VALUES (?, ?)
+		ON CONFLICT (table_name) DO UPDATE SET version = excluded.version`, table, SchemaVersion); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	committed = true
+	return nil
+}
+
+// schemaVersion returns the recorded schema version of table, 0 when there
+// is none.
+func schemaVersion(ctx context.Context, conn *sql.Conn, table string) (int, error) {
+	var n int
+	err := conn.QueryRowContext(ctx,
+		`SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?`, schemaTable).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("read schema: %w", err)
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	var v int
+	err = conn.QueryRowContext(ctx, `SELECT version FROM `+schemaTable+` WHERE table_name = ?`, table).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	return v, nil
+}
+
+func newerSchemaError(table string, v int) error {
+	return fmt.Errorf("table %q has schema version %d, newer than version %d that this version of qsessions/sqlite knows; upgrade the package",
+		table, v, SchemaVersion)
+}
+
+// sqliteMagic opens every SQLite 3 database file.
+const sqliteMagic = "SQLite format 3\x00"
+
+// checkFile looks at the header of the database file at path, if there is
+// one, and reports a file that is not an SQLite database or that is shorter
+// than its header says. SQLite itself would notice the first only on the
+// first query and the second only when it reads a missing page.
+func checkFile(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // a new database
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		return errors.New("is a directory")
+	}
+	if fi.Size() == 0 {
+		return nil // SQLite treats an empty file as an empty database
+	}
+	var h [100]byte
+	n, err := io.ReadFull(f, h[:])
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return err
+	}
+	if n < len(sqliteMagic) || string(h[:len(sqliteMagic)]) != sqliteMagic {
+		return errors.New("not an SQLite database")
+	}
+	if n < len(h) {
+		return fmt.Errorf("truncated SQLite database: %d bytes, shorter than its 100-byte header", n)
+	}
+	pageSize := int64(binary.BigEndian.Uint16(h[16:]))
+	if pageSize == 1 {
+		pageSize = 65536
+	}
+	if pageSize < 512 || pageSize&(pageSize-1) != 0 {
+		return fmt.Errorf("corrupt SQLite database header: page size %d", pageSize)
+	}
+	// The page count at offset 28 is valid when the change counter at 24
+	// equals the version-valid-for number at 92. A pending WAL or rollback
+	// journal may legitimately disagree with the file; SQLite replays or
+	// rolls it back, so only a file without one is checked.
+	pages := int64(binary.BigEndian.Uint32(h[28:]))
+	valid := binary.BigEndian.Uint32(h[24:]) == binary.BigEndian.Uint32(h[92:])
+	if pages == 0 || !valid || nonEmpty(path+"-wal") || nonEmpty(path+"-journal") {
+		return nil
+	}
+	if want := pages * pageSize; fi.Size() < want {
+		return fmt.Errorf("truncated SQLite database: %d bytes, but its header says %d pages of %d bytes (%d bytes)",
+			fi.Size(), pages, pageSize, want)
+	}
+	return nil
+}
+
+func nonEmpty(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Size() > 0
+}

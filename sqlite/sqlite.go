@@ -1,0 +1,624 @@
+//go:build !js && !wasip1
+
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/qsessions/qsessions"
+)
+
+var _ qsessions.Persister = (*Persister)(nil)
+
+// DefaultTable is the name of the sessions table when [Options].Table is
+// empty.
+const DefaultTable = "qsessions"
+
+// deleteBatch is the most rows DeleteExpired removes in one transaction.
+const deleteBatch = 1000
+
+// Options configure a [Persister]. The zero value, and a nil *Options, mean
+// the defaults.
+type Options struct {
+	// Table is the name of the sessions table: ASCII letters, digits and
+	// underscores, not starting with a digit nor with "sqlite_", at most 64
+	// characters. The default is "qsessions". Several tables (one per
+	// application, say) can share a database.
+	Table string
+
+	// BusyTimeout is how long a connection opened by Open waits for a lock
+	// held by another connection (another process, typically) before
+	// failing with SQLITE_BUSY. The default is 5 seconds. New ignores it:
+	// set busy_timeout in your DSN.
+	BusyTimeout time.Duration
+
+	// MaxOpenConns is the size of the connection pool that Open creates for
+	// a file database. The default is 4; readers use them in parallel,
+	// writers take turns. New ignores it, and an in-memory database always
+	// uses one connection.
+	MaxOpenConns int
+}
+
+// A Persister is a [qsessions.Persister] that stores sessions in one table
+// of an SQLite database. Make one with [Open] or [New]. It is safe for
+// concurrent use; call [Persister.Close] when done.
+type Persister struct {
+	db     *sql.DB
+	ownsDB bool
+	table  string
+
+	// wsem serialises this Persister's writes in Go, so that they queue
+	// here (honouring ctx) instead of in SQLite's sleeping busy handler.
+	wsem chan struct{}
+
+	batch int // most rows DeleteExpired removes per transaction
+
+	load, create, update, del, listByUser, deleteByUser, deleteExpired *sql.Stmt
+
+	closeOnce sync.Once
+	closeErr  error
+	closed    chan struct{}
+}
+
+// Open opens (creating it if needed) the SQLite database file at path and
+// returns a Persister that owns it: [Persister.Close] closes it. The path
+// ":memory:" opens a private in-memory database.
+//
+// Open sets WAL mode, synchronous=NORMAL, busy_timeout and BEGIN IMMEDIATE
+// transactions, and creates or migrates the schema. A file that is not an
+// SQLite database, or is truncated, is reported as an error and left as it
+// is.
+func Open(path string, opts *Options) (*Persister, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if path == "" {
+		return nil, errors.New("sqlite: open: empty path (use \":memory:\" for an in-memory database)")
+	}
+	inMemory := path == ":memory:"
+	params := "_txlock=immediate&_busy_timeout=" + strconv.FormatInt(o.BusyTimeout.Milliseconds(), 10)
+	var dsn string
+	if inMemory {
+		dsn = ":memory:?" + params
+	} else {
+		if err := checkFile(path); err != nil {
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		}
+		uri, err := fileURI(path)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		}
+		dsn = uri + "?" + params + "&_journal_mode=WAL&_synchronous=NORMAL"
+	}
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	if inMemory {
+		// Every connection to ":memory:" is a database of its own, and
+		// the database lives as long as its connection: keep exactly
+		// one, forever.
+		db.SetMaxOpenConns(1)
+		db.SetMaxIdleConns(1)
+		db.SetConnMaxLifetime(0)
+		db.SetConnMaxIdleTime(0)
+	} else {
+		db.SetMaxOpenConns(o.MaxOpenConns)
+		db.SetMaxIdleConns(o.MaxOpenConns)
+	}
+	p, err := newPersister(db, o)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	p.ownsDB = true
+	return p, nil
+}
+
+// New returns a Persister that stores sessions in db, which must have been
+// opened with the "sqlite" driver of modernc.org/sqlite, and creates or
+// migrates the schema. The db stays the caller's: [Persister.Close] does not
+// close it.
+//
+// New changes no connection setting. For concurrent use, open a file
+// database with WAL mode and a busy timeout, for example
+// "file:sessions.db?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=5000&_txlock=immediate";
+// for an in-memory database, limit db to one connection.
+func New(db *sql.DB, opts *Options) (*Persister, error) {
+	if db == nil {
+		return nil, errors.New("sqlite: new: nil *sql.DB")
+	}
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	p, err := newPersister(db, o)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: new: %w", err)
+	}
+	return p, nil
+}
+
+func (o *Options) withDefaults() (Options, error) {
+	var out Options
+	if o != nil {
+		out = *o
+	}
+	if out.Table == "" {
+		out.Table = DefaultTable
+	}
+	if err := validTable(out.Table); err != nil {
+		return out, err
+	}
+	if out.BusyTimeout < 0 {
+		return out, fmt.Errorf("sqlite: negative BusyTimeout %v", out.BusyTimeout)
+	}
+	if out.BusyTimeout == 0 {
+		out.BusyTimeout = 5 * time.Second
+	}
+	if out.MaxOpenConns < 0 {
+		return out, fmt.Errorf("sqlite: negative MaxOpenConns %d", out.MaxOpenConns)
+	}
+	if out.MaxOpenConns == 0 {
+		out.MaxOpenConns = 4
+	}
+	return out, nil
+}
+
+// validTable reports whether name can be used, unquoted or quoted, as the
+// sessions table's name and as the prefix of its indexes' names.
+func validTable(name string) error {
+	bad := func(why string) error {
+		return fmt.Errorf("sqlite: invalid table name %q: %s", name, why)
+	}
+	if len(name) > 64 {
+		return bad("longer than 64 characters")
+	}
+	for i, c := range []byte(name) {
+		switch {
+		case c == '_', 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+		case '0' <= c && c <= '9':
+			if i == 0 {
+				return bad("starts with a digit")
+			}
+		default:
+			return bad("only ASCII letters, digits and underscores are allowed")
+		}
+	}
+	if strings.HasPrefix(strings.ToLower(name), "sqlite_") {
+		return bad(`names starting with "sqlite_" are reserved by SQLite`)
+	}
+	if strings.EqualFold(name, schemaTable) {
+		return bad("the name is used by the schema version table")
+	}
+	return nil
+}
+
+func newPersister(db *sql.DB, o Options) (*Persister, error) {
+	ctx := context.Background()
+	if err := migrate(ctx, db, o.Table); err != nil {
+		return nil, err
+	}
+	p := &Persister{
+		db:     db,
+		table:  o.Table,
+		batch:  deleteBatch,
+		wsem:   make(chan struct{}, 1),
+		closed: make(chan struct{}),
+	}
+	t := `"` + o.Table + `"`
+	const cols = `data, data IS NULL, user_id, ip, user_agent, created_at, updated_at, expires_at`
+	stmts := []struct {
+		s   **sql.Stmt
+		sql string
+	}{
+		{&p.load, `SELECT ` + cols + ` FROM ` + t + ` WHERE id = ?`},
+		{&p.create, `INSERT INTO ` + t + ` (id, data, user_id, ip, user_agent, created_at, updated_at, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`},
+		{&p.update, `UPDATE ` + t + ` SET data = ?, user_id = ?, ip = ?, user_agent = ?,
+			created_at = ?, updated_at = ?, expires_at = ? WHERE id = ?`},
+		{&p.del, `DELETE FROM ` + t + ` WHERE id = ?`},
+		{&p.listByUser, `SELECT id, ` + cols + ` FROM ` + t + ` WHERE user_id = ? ORDER BY updated_at DESC, id`},
+		// The except list travels as one JSON array of hex-encoded IDs, so
+		// the statement is prepared once and any byte string is matched
+		// exactly.
+		{&p.deleteByUser, `DELETE FROM ` + t + ` WHERE user_id = ?1
+			AND id NOT IN (SELECT CAST(unhex(value) AS TEXT) FROM json_each(?2)) RETURNING id`},
+		{&p.deleteExpired, `DELETE FROM ` + t + ` WHERE rowid IN
+			(SELECT rowid FROM ` + t + ` WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`},
+	}
+	for _, s := range stmts {
+		st, err := db.PrepareContext(ctx, s.sql)
+		if err != nil {
+			p.closeStmts()
+			return nil, fmt.Errorf("prepare: %w", err)
+		}
+		*s.s = st
+	}
+	return p, nil
+}
+
+// Close releases the prepared statements and, when the Persister was made by
+// [Open], closes the database. A *sql.DB passed to [New] is left open.
+// Calling Close again does nothing; other methods fail after Close.
+func (p *Persister) Close() error {
+	p.closeOnce.Do(func() {
+		close(p.closed)
+		// Wait for a write in progress, so that Close does not pull the
+		// database from under it.
+		p.wsem <- struct{}{}
+		p.closeErr = p.closeStmts()
+		if p.ownsDB {
+			if err := p.db.Close(); err != nil && p.closeErr == nil {
+				p.closeErr = fmt.Errorf("sqlite: close: %w", err)
+			}
+		}
+	})
+	return p.closeErr
+}
+
+func (p *Persister) closeStmts() error {
+	var errs []error
+	for _, s := range []*sql.Stmt{p.load, p.create, p.update, p.del, p.listByUser, p.deleteByUser, p.deleteExpired} {
+		if s != nil {
+			errs = append(errs, s.Close())
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("sqlite: close: %w", err)
+	}
+	return nil
+}
+
+var errClosed = errors.New("persister is closed")
+
+// begin checks that the call may proceed: ctx is live and p is open.
+func (p *Persister) begin(ctx context.Context, op string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	select {
+	case <-p.closed:
+		return fmt.Errorf("sqlite: %s: %w", op, errClosed)
+	default:
+		return nil
+	}
+}
+
+// lockWrite waits for this Persister's turn to write. It returns an error
+// when ctx ends or p is closed first; otherwise the caller must unlockWrite.
+func (p *Persister) lockWrite(ctx context.Context, op string) error {
+	select {
+	case p.wsem <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("sqlite: %s: %w", op, ctx.Err())
+	case <-p.closed:
+		return fmt.Errorf("sqlite: %s: %w", op, errClosed)
+	}
+	select {
+	case <-p.closed: // Close is waiting for the semaphore: give it back.
+		<-p.wsem
+		return fmt.Errorf("sqlite: %s: %w", op, errClosed)
+	default:
+		return nil
+	}
+}
+
+func (p *Persister) unlockWrite() { <-p.wsem }
+
+// fail wraps err, a failure of op, adding ctx's error when ctx ended
+// meanwhile (SQLite reports an interrupted call as "interrupted").
+func fail(ctx context.Context, op string, err error) error {
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("sqlite: %s: %w: %w", op, cerr, err)
+	}
+	return fmt.Errorf("sqlite: %s: %w", op, err)
+}
+
+// Load returns the record with the given ID, or an error wrapping
+// [qsessions.ErrNotFound]. Expired records are returned like any other.
+func (p *Persister) Load(ctx context.Context, id string) (qsessions.Record, error) {
+	if err := p.begin(ctx, "load"); err != nil {
+		return qsessions.Record{}, err
+	}
+	r := qsessions.Record{ID: id}
+	err := scanRecord(p.load.QueryRowContext(ctx, id), &r, false)
+	if errors.Is(err, sql.ErrNoRows) {
+		return qsessions.Record{}, fmt.Errorf("sqlite: load %q: %w", id, qsessions.ErrNotFound)
+	}
+	if err != nil {
+		return qsessions.Record{}, fail(ctx, "load", err)
+	}
+	return r, nil
+}
+
+// Create stores r, or returns an error wrapping [qsessions.ErrExists] and
+// changes nothing when its ID is taken. An empty ID is an error.
+func (p *Persister) Create(ctx context.Context, r qsessions.Record) error {
+	if err := p.begin(ctx, "create"); err != nil {
+		return err
+	}
+	if r.ID == "" {
+		return errors.New("sqlite: create: empty record ID")
+	}
+	if err := p.lockWrite(ctx, "create"); err != nil {
+		return err
+	}
+	defer p.unlockWrite()
+	res, err := p.create.ExecContext(ctx, r.ID, r.Data, r.UserID, r.IP, r.UserAgent,
+		ms(r.CreatedAt), ms(r.UpdatedAt), ms(r.ExpiresAt))
+	if err != nil {
+		return fail(ctx, "create", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fail(ctx, "create", err)
+	} else if n == 0 {
+		return fmt.Errorf("sqlite: create %q: %w", r.ID, qsessions.ErrExists)
+	}
+	return nil
+}
+
+// Update replaces every field of the record with r's ID, or returns an
+// error wrapping [qsessions.ErrNotFound] and writes nothing when there is no
+// such record. Update never inserts.
+func (p *Persister) Update(ctx context.Context, r qsessions.Record) error {
+	if err := p.begin(ctx, "update"); err != nil {
+		return err
+	}
+	if err := p.lockWrite(ctx, "update"); err != nil {
+		return err
+	}
+	defer p.unlockWrite()
+	res, err := p.update.ExecContext(ctx, r.Data, r.UserID, r.IP, r.UserAgent,
+		ms(r.CreatedAt), ms(r.UpdatedAt), ms(r.ExpiresAt), r.ID)
+	if err != nil {
+		return fail(ctx, "update", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fail(ctx, "update", err)
+	} else if n == 0 {
+		return fmt.Errorf("sqlite: update %q: %w", r.ID, qsessions.ErrNotFound)
+	}
+	return nil
+}
+
+// Delete removes the records with the given IDs, all in one transaction;
+// missing IDs are not an error.
+func (p *Persister) Delete(ctx context.Context, ids ...string) error {
+	if err := p.begin(ctx, "delete"); err != nil {
+		return err
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	if err := p.lockWrite(ctx, "delete"); err != nil {
+		return err
+	}
+	defer p.unlockWrite()
+	if len(ids) == 1 {
+		if _, err := p.del.ExecContext(ctx, ids[0]); err != nil {
+			return fail(ctx, "delete", err)
+		}
+		return nil
+	}
+	tx, err := p.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fail(ctx, "delete", err)
+	}
+	defer tx.Rollback()
+	del := tx.StmtContext(ctx, p.del)
+	for _, id := range ids {
+		if _, err := del.ExecContext(ctx, id); err != nil {
+			return fail(ctx, "delete", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fail(ctx, "delete", err)
+	}
+	return nil
+}
+
+// ListByUser returns userID's records, newest UpdatedAt first (ties broken
+// by ID), or an empty slice when there are none.
+func (p *Persister) ListByUser(ctx context.Context, userID string) ([]qsessions.Record, error) {
+	if err := p.begin(ctx, "list by user"); err != nil {
+		return nil, err
+	}
+	rows, err := p.listByUser.QueryContext(ctx, userID)
+	if err != nil {
+		return nil, fail(ctx, "list by user", err)
+	}
+	defer rows.Close()
+	out := []qsessions.Record{}
+	for rows.Next() {
+		var r qsessions.Record
+		if err := scanRecord(rows, &r, true); err != nil {
+			return nil, fail(ctx, "list by user", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fail(ctx, "list by user", err)
+	}
+	return out, nil
+}
+
+// DeleteByUser removes, in one transaction, every record of userID except
+// those whose ID is listed in except, and returns the removed IDs in
+// ascending order.
+func (p *Persister) DeleteByUser(ctx context.Context, userID string, except ...string) ([]string, error) {
+	if err := p.begin(ctx, "delete by user"); err != nil {
+		return nil, err
+	}
+	if err := p.lockWrite(ctx, "delete by user"); err != nil {
+		return nil, err
+	}
+	defer p.unlockWrite()
+	tx, err := p.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fail(ctx, "delete by user", err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.StmtContext(ctx, p.deleteByUser).QueryContext(ctx, userID, hexJSON(except))
+	if err != nil {
+		return nil, fail(ctx, "delete by user", err)
+	}
+	deleted := []string{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, fail(ctx, "delete by user", err)
+		}
+		deleted = append(deleted, id)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, fail(ctx, "delete by user", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fail(ctx, "delete by user", err)
+	}
+	slices.Sort(deleted)
+	return deleted, nil
+}
+
+// DeleteExpired removes at most limit records whose ExpiresAt is before
+// before, oldest ExpiresAt first, and returns how many it removed; a limit of
+// zero or less means no limit. It works in batches of at most 1000 rows, each
+// its own transaction, so that other writers get their turn between
+// batches. When ctx ends between batches, it returns the count removed so
+// far with an error wrapping ctx.Err().
+func (p *Persister) DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error) {
+	if err := p.begin(ctx, "delete expired"); err != nil {
+		return 0, err
+	}
+	cutoff := ms(before)
+	total := 0
+	for limit <= 0 || total < limit {
+		n := p.batch
+		if limit > 0 {
+			n = min(n, limit-total)
+		}
+		if total > 0 {
+			if err := p.begin(ctx, "delete expired"); err != nil {
+				return total, err
+			}
+		}
+		k, err := p.deleteExpiredBatch(ctx, cutoff, n)
+		total += k
+		if err != nil {
+			return total, err
+		}
+		if k < n {
+			break
+		}
+	}
+	return total, nil
+}
+
+func (p *Persister) deleteExpiredBatch(ctx context.Context, cutoff int64, n int) (int, error) {
+	if err := p.lockWrite(ctx, "delete expired"); err != nil {
+		return 0, err
+	}
+	defer p.unlockWrite()
+	res, err := p.deleteExpired.ExecContext(ctx, cutoff, n)
+	if err != nil {
+		return 0, fail(ctx, "delete expired", err)
+	}
+	k, err := res.RowsAffected()
+	if err != nil {
+		return 0, fail(ctx, "delete expired", err)
+	}
+	return int(k), nil
+}
+
+// scanRecord scans one row of the load or listByUser statement into r.
+func scanRecord(row interface{ Scan(...any) error }, r *qsessions.Record, withID bool) error {
+	var (
+		dataNull                  bool
+		created, updated, expires int64
+		dest                      = make([]any, 0, 9)
+	)
+	if withID {
+		dest = append(dest, &r.ID)
+	}
+	dest = append(dest, &r.Data, &dataNull, &r.UserID, &r.IP, &r.UserAgent, &created, &updated, &expires)
+	if err := row.Scan(dest...); err != nil {
+		return err
+	}
+	// The driver returns a zero-length BLOB as nil; tell it from NULL.
+	if r.Data == nil && !dataNull {
+		r.Data = []byte{}
+	}
+	r.CreatedAt = fromMS(created)
+	r.UpdatedAt = fromMS(updated)
+	r.ExpiresAt = fromMS(expires)
+	return nil
+}
+
+// ms returns t as Unix milliseconds, the way times are stored.
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
+
+// hexJSON encodes ids as a JSON array of hex strings, for json_each and
+// unhex in SQL.
+func hexJSON(ids []string) string {
+	const digits = "0123456789abcdef"
+	var b strings.Builder
+	size := 2
+	for _, id := range ids {
+		size += 2*len(id) + 3
+	}
+	b.Grow(size)
+	b.WriteByte('[')
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('"')
+		for j := 0; j < len(id); j++ {
+			b.WriteByte(digits[id[j]>>4])
+			b.WriteByte(digits[id[j]&15])
+		}
+		b.WriteByte('"')
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+// fileURI turns a file name into an SQLite URI, so that no character of the
+// name (such as '?') is taken for the start of DSN parameters.
+func fileURI(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	p := filepath.ToSlash(abs)
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p // C:/x on Windows
+	}
+	var b strings.Builder
+	b.WriteString("file://")
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c == '?' || c == '#' || c == '%' || c < 0x21 || c == 0x7f {
+			fmt.Fprintf(&b, "%%%02X", c)
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String(), nil
+}
