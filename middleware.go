@@ -50,9 +50,11 @@ var errReplaced = errors.New("qsessions: response replaced by the ErrorHandler a
 func (st *Store) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, had := st.requestToken(r)
-		s := st.newSession(r.Context(), token)
-		s.hadCookie = had
-		var ip, ua string
+		rs := &requestState{} // the session and the writer in one allocation
+		s := &rs.session
+		*s = Session{store: st, ctx: r.Context(), pending: token, hadCookie: had}
+		var ip netip.Addr
+		var ua string
 		if st.recordIP {
 			ip = st.clientIP(r)
 		}
@@ -61,7 +63,8 @@ func (st *Store) Middleware(next http.Handler) http.Handler {
 		}
 		s.observe(ip, ua)
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, s))
-		sw := &responseWriter{ResponseWriter: w, st: st, s: s, r: r}
+		sw := &rs.writer
+		*sw = responseWriter{ResponseWriter: w, st: st, s: s, r: r}
 		next.ServeHTTP(sw, r)
 		if !sw.committed {
 			sw.commit()
@@ -77,13 +80,31 @@ func (st *Store) Middleware(next http.Handler) http.Handler {
 	})
 }
 
+// requestState is what Middleware allocates per request.
+type requestState struct {
+	session Session
+	writer  responseWriter
+}
+
 // requestToken returns the first session cookie value of valid shape, and
-// whether the request carried a session cookie at all.
+// whether the request carried a session cookie at all. It reads the Cookie
+// headers as net/http does (names and values trimmed, one pair of double
+// quotes removed from a value) without allocating.
 func (st *Store) requestToken(r *http.Request) (token string, had bool) {
-	for _, c := range r.CookiesNamed(st.cookie.Name) {
-		had = true
-		if ValidToken(c.Value) {
-			return c.Value, true
+	for _, line := range r.Header["Cookie"] {
+		for part := range strings.SplitSeq(line, ";") {
+			name, value, ok := strings.Cut(part, "=")
+			if !ok || strings.TrimSpace(name) != st.cookie.Name {
+				continue
+			}
+			had = true
+			value = strings.TrimSpace(value)
+			if len(value) > 1 && value[0] == '"' && value[len(value)-1] == '"' {
+				value = value[1 : len(value)-1]
+			}
+			if ValidToken(value) {
+				return value, true
+			}
 		}
 	}
 	return "", had
@@ -114,7 +135,7 @@ func (st *Store) finish(w http.ResponseWriter, r *http.Request, s *Session) erro
 
 func addVary(h http.Header) {
 	for _, v := range h.Values("Vary") {
-		for _, f := range strings.Split(v, ",") {
+		for f := range strings.SplitSeq(v, ",") {
 			if f = strings.TrimSpace(f); f == "*" || strings.EqualFold(f, "Cookie") {
 				return
 			}
@@ -285,29 +306,30 @@ func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 
 // clientIP returns the IP to record for r: the connection's peer, or, when
 // the peer is a trusted proxy, the rightmost untrusted address of the
-// forwarding headers. It returns "" when no address can be parsed.
-func (st *Store) clientIP(r *http.Request) string {
+// forwarding headers. It returns the zero Addr when no address can be
+// parsed.
+func (st *Store) clientIP(r *http.Request) netip.Addr {
 	peer, ok := remoteAddr(r)
 	if !ok {
-		return ""
+		return netip.Addr{}
 	}
 	if len(st.trusted) == 0 || !st.isTrusted(peer) {
-		return peer.String()
+		return peer
 	}
 	hops := forwardedHops(r.Header)
 	if len(hops) == 0 {
-		return peer.String()
+		return peer
 	}
 	for i := len(hops) - 1; i >= 0; i-- {
 		ip, ok := parseHop(hops[i])
 		if !ok {
-			return ""
+			return netip.Addr{}
 		}
 		if !st.isTrusted(ip) || i == 0 {
-			return ip.String()
+			return ip
 		}
 	}
-	return ""
+	return netip.Addr{}
 }
 
 func (st *Store) isTrusted(ip netip.Addr) bool {

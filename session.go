@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -48,8 +49,10 @@ type Session struct {
 	browserClose bool
 	customExpiry time.Time // zero: CreatedAt + Lifetime
 
+	loadedAt time.Time // when the session was loaded: now, for decisions that need no fresh clock
+
 	observed   bool
-	observedIP string
+	observedIP netip.Addr // invalid: none
 	observedUA string
 
 	dataChanged   bool // values or expiry changed: Data must be re-encoded
@@ -82,7 +85,8 @@ func (s *Session) ensureLocked() error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	r, found, err := s.store.load(ctx, s.pending)
+	s.loadedAt = s.store.clock()
+	r, found, err := s.store.load(ctx, s.pending, s.loadedAt)
 	if err != nil {
 		s.err = err
 		return err
@@ -114,13 +118,20 @@ func (s *Session) resetLocked() {
 
 // observe records what the current request says about the client; it is
 // applied when the session loads.
-func (s *Session) observe(ip, ua string) {
+func (s *Session) observe(ip netip.Addr, ua string) {
 	s.observed, s.observedIP, s.observedUA = true, ip, ua
 }
 
 func (s *Session) applyObservationLocked() {
-	if s.rec.IP != s.observedIP {
-		s.rec.IP = s.observedIP
+	// Compare addresses, not strings, so that an unchanged IP costs no
+	// allocation.
+	if !s.observedIP.IsValid() {
+		if s.rec.IP != "" {
+			s.rec.IP = ""
+			s.changed = true
+		}
+	} else if cur, err := netip.ParseAddr(s.rec.IP); err != nil || cur != s.observedIP {
+		s.rec.IP = s.observedIP.String()
 		s.changed = true
 	}
 	if s.rec.UserAgent != s.observedUA {
@@ -220,6 +231,9 @@ func (s *Session) saveLocked(ctx context.Context) error {
 		return s.err
 	}
 	st := s.store
+	if !s.isNew && !s.changed && s.loadedAt.Sub(s.rec.UpdatedAt) < st.touch && s.loadedAt.Before(s.rec.ExpiresAt) {
+		return nil // the common read-only request: nothing to write
+	}
 	now := st.clock()
 	if err := s.expiryMetaLocked(); err != nil {
 		return err

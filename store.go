@@ -315,12 +315,11 @@ func (st *Store) newSession(ctx context.Context, token string) *Session {
 
 // load reads the record for a token through the cache. found is false when
 // there is no live session for it.
-func (st *Store) load(ctx context.Context, token string) (r Record, found bool, err error) {
+func (st *Store) load(ctx context.Context, token string, now time.Time) (r Record, found bool, err error) {
 	if !ValidToken(token) {
 		return Record{}, false, nil
 	}
 	id := hashToken(token)
-	now := st.clock()
 	if st.cache != nil {
 		r, hit := st.cacheGet(ctx, id)
 		if hit {
