@@ -49,8 +49,6 @@ type Session struct {
 	browserClose bool
 	customExpiry time.Time // zero: CreatedAt + Lifetime
 
-	loadedAt time.Time // when the session was loaded: now, for decisions that need no fresh clock
-
 	observed   bool
 	observedIP netip.Addr // invalid: none
 	observedUA string
@@ -85,8 +83,7 @@ func (s *Session) ensureLocked() error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	s.loadedAt = s.store.clock()
-	r, found, err := s.store.load(ctx, s.pending, s.loadedAt)
+	r, found, err := s.store.load(ctx, s.pending, s.store.clock())
 	if err != nil {
 		s.err = err
 		return err
@@ -231,10 +228,10 @@ func (s *Session) saveLocked(ctx context.Context) error {
 		return s.err
 	}
 	st := s.store
-	if !s.isNew && !s.changed && s.loadedAt.Sub(s.rec.UpdatedAt) < st.touch && s.loadedAt.Before(s.rec.ExpiresAt) {
+	now := st.clock()
+	if !s.isNew && !s.changed && now.Sub(s.rec.UpdatedAt) < st.touch && now.Before(s.rec.ExpiresAt) {
 		return nil // the common read-only request: nothing to write
 	}
-	now := st.clock()
 	if err := s.expiryMetaLocked(); err != nil {
 		return err
 	}

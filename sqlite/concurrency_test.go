@@ -126,10 +126,12 @@ func TestConcurrentOpen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.db")
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
+	start := make(chan struct{})
 	for i := range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			<-start
 			p, err := sqlite.Open(path, nil)
 			if err != nil {
 				errs <- err
@@ -139,6 +141,7 @@ func TestConcurrentOpen(t *testing.T) {
 			errs <- p.Create(ctx, record(fmt.Sprint("r", i), "u", base))
 		}()
 	}
+	close(start)
 	wg.Wait()
 	close(errs)
 	for err := range errs {

@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	msqlite "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/qsessions/qsessions"
 )
@@ -88,7 +88,7 @@ func Open(path string, opts *Options) (*Persister, error) {
 		return nil, errors.New("sqlite: open: empty path (use \":memory:\" for an in-memory database)")
 	}
 	inMemory := path == ":memory:"
-	params := "_txlock=immediate&_busy_timeout=" + strconv.FormatInt(o.BusyTimeout.Milliseconds(), 10)
+	params := "_txlock=immediate&_busy_timeout=" + strconv.FormatInt(max(1, o.BusyTimeout.Milliseconds()), 10)
 	var dsn string
 	if inMemory {
 		dsn = ":memory:?" + params
@@ -100,7 +100,7 @@ func Open(path string, opts *Options) (*Persister, error) {
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 		}
-		dsn = uri + "?" + params + "&_journal_mode=WAL&_synchronous=NORMAL"
+		dsn = uri + "?" + params + "&_synchronous=NORMAL"
 	}
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -117,6 +117,10 @@ func Open(path string, opts *Options) (*Persister, error) {
 	} else {
 		db.SetMaxOpenConns(o.MaxOpenConns)
 		db.SetMaxIdleConns(o.MaxOpenConns)
+		if err := setWAL(db, o.BusyTimeout); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		}
 	}
 	p, err := newPersister(db, o)
 	if err != nil {
@@ -149,6 +153,40 @@ func New(db *sql.DB, opts *Options) (*Persister, error) {
 		return nil, fmt.Errorf("sqlite: new: %w", err)
 	}
 	return p, nil
+}
+
+// setWAL puts the database in WAL mode, a setting stored in the file. The
+// switch needs an exclusive lock, and SQLite reports SQLITE_BUSY at once,
+// without its busy handler, when another connection (another process
+// opening the same new file, say) is in the way; so retry until timeout.
+// A read-only file that is not in WAL mode stays as it is: reads work, and
+// writes fail with a read-only error.
+func setWAL(db *sql.DB, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	delay := time.Millisecond
+	for {
+		var mode string
+		err := db.QueryRow(`PRAGMA journal_mode = WAL`).Scan(&mode)
+		if err == nil {
+			return nil
+		}
+		if !isBusy(err) || time.Now().After(deadline) {
+			return fmt.Errorf("set WAL mode: %w", err)
+		}
+		time.Sleep(delay)
+		delay = min(2*delay, 50*time.Millisecond)
+	}
+}
+
+// isBusy reports whether err is SQLite's SQLITE_BUSY or SQLITE_LOCKED, with
+// any extended code.
+func isBusy(err error) bool {
+	var e *msqlite.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	const busy, locked = 5, 6
+	return e.Code()&0xff == busy || e.Code()&0xff == locked
 }
 
 func (o *Options) withDefaults() (Options, error) {
