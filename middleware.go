@@ -52,7 +52,7 @@ func (st *Store) Middleware(next http.Handler) http.Handler {
 		token, had := st.requestToken(r)
 		rs := &requestState{} // the session and the writer in one allocation
 		s := &rs.session
-		*s = Session{store: st, ctx: r.Context(), pending: token, hadCookie: had}
+		s.store, s.ctx, s.pending, s.hadCookie = st, r.Context(), token, had
 		var ip netip.Addr
 		var ua string
 		if st.recordIP {
@@ -64,7 +64,7 @@ func (st *Store) Middleware(next http.Handler) http.Handler {
 		s.observe(ip, ua)
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, s))
 		sw := &rs.writer
-		*sw = responseWriter{ResponseWriter: w, st: st, s: s, r: r}
+		sw.ResponseWriter, sw.st, sw.s, sw.r = w, st, s, r
 		next.ServeHTTP(sw, r)
 		if !sw.committed {
 			sw.commit()

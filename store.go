@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -292,6 +293,24 @@ func (st *Store) clock() time.Time {
 
 func (st *Store) key(id string) string { return st.prefix + id }
 
+// idAndKey returns the session ID of a token and its cache key, in one
+// allocation (the ID is the key's tail); ok is false for a token of the
+// wrong shape.
+func (st *Store) idAndKey(token string) (id, key string, ok bool) {
+	raw, ok := decodeToken(token)
+	if !ok {
+		return "", "", false
+	}
+	var enc [TokenLen]byte
+	hashRawTo(enc[:], raw)
+	var b strings.Builder
+	b.Grow(len(st.prefix) + TokenLen)
+	b.WriteString(st.prefix)
+	b.Write(enc[:])
+	key = b.String()
+	return key[len(st.prefix):], key, true
+}
+
 // Load returns the session for a token, as found in a cookie. A token that
 // is empty, malformed, unknown, revoked or expired yields a new, empty
 // session under a fresh token (never under the token given), and a nil
@@ -316,12 +335,12 @@ func (st *Store) newSession(ctx context.Context, token string) *Session {
 // load reads the record for a token through the cache. found is false when
 // there is no live session for it.
 func (st *Store) load(ctx context.Context, token string, now time.Time) (r Record, found bool, err error) {
-	if !ValidToken(token) {
+	id, key, ok := st.idAndKey(token)
+	if !ok {
 		return Record{}, false, nil
 	}
-	id := hashToken(token)
 	if st.cache != nil {
-		r, hit := st.cacheGet(ctx, id)
+		r, hit := st.cacheGet(ctx, id, key)
 		if hit {
 			if !now.Before(r.ExpiresAt) {
 				return Record{}, false, nil
@@ -352,14 +371,14 @@ func (st *Store) load(ctx context.Context, token string, now time.Time) (r Recor
 
 // cacheGet reads and decodes a cache entry. Every failure is a miss; faults
 // are logged and corrupt entries removed.
-func (st *Store) cacheGet(ctx context.Context, id string) (Record, bool) {
+func (st *Store) cacheGet(ctx context.Context, id, key string) (Record, bool) {
 	if st.stale.has(id) {
-		if st.cache.Delete(ctx, st.key(id)) == nil {
+		if st.cache.Delete(ctx, key) == nil {
 			st.stale.remove(id)
 		}
 		return Record{}, false
 	}
-	b, err := st.cache.Get(ctx, st.key(id))
+	b, err := st.cache.Get(ctx, key)
 	if err != nil {
 		if !errors.Is(err, ErrCacheMiss) && ctx.Err() == nil {
 			st.log.LogAttrs(ctx, slog.LevelWarn, "qsessions: cache get failed; reading the persister", slog.Any("error", err))
@@ -371,7 +390,7 @@ func (st *Store) cacheGet(ctx context.Context, id string) (Record, bool) {
 		err = errCorrupt
 	}
 	if err != nil {
-		st.log.LogAttrs(ctx, slog.LevelWarn, "qsessions: corrupt cache entry removed", slog.String("key", st.key(id)))
+		st.log.LogAttrs(ctx, slog.LevelWarn, "qsessions: corrupt cache entry removed", slog.String("key", key))
 		st.cacheDelete(ctx, id)
 		return Record{}, false
 	}
