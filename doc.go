@@ -79,7 +79,7 @@
 // # Errors
 //
 // Errors wrap the sentinels [ErrNotFound], [ErrExists], [ErrCacheMiss],
-// [ErrInvalidToken], [ErrInvalidID], [ErrReservedKey] and [ErrNoUser]; match
+// [ErrInvalidID], [ErrReservedKey] and [ErrNoUser]; match
 // them with errors.Is. A Persister error is always returned, never
 // swallowed: there is no silent logout and no silently dropped write. In
 // the middleware, a failure to load or save goes to Options.ErrorHandler

@@ -18,10 +18,6 @@ var (
 	// it was never set, it was deleted, it expired or it was evicted.
 	ErrCacheMiss = errors.New("qsessions: cache miss")
 
-	// ErrInvalidToken reports a session token of the wrong shape. Tokens
-	// are checked before any backend is called.
-	ErrInvalidToken = errors.New("qsessions: malformed session token")
-
 	// ErrInvalidID reports a session ID of the wrong shape, such as one
 	// passed to Store.Revoke.
 	ErrInvalidID = errors.New("qsessions: malformed session ID")
