@@ -31,28 +31,20 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/qsessions/qsessions"
+	"github.com/qsessions/qsessions/internal/testenv"
 	"github.com/qsessions/qsessions/postgres"
 )
 
 const (
-	envDSN      = "QSESSIONS_POSTGRES_DSN"
-	envRedis    = "QSESSIONS_REDIS_ADDR"
-	envRequired = "QSESSIONS_REQUIRE_SERVICES"
+	envDSN   = "QSESSIONS_POSTGRES_DSN"
+	envRedis = "QSESSIONS_REDIS_ADDR"
 )
 
 // needService returns the value of env, skipping the test when it is unset,
 // or failing it when QSESSIONS_REQUIRE_SERVICES=1.
 func needService(tb testing.TB, env, what string) string {
 	tb.Helper()
-	v := os.Getenv(env)
-	if v != "" {
-		return v
-	}
-	if os.Getenv(envRequired) == "1" {
-		tb.Fatalf("%s is not set but %s=1: this test needs %s", env, envRequired, what)
-	}
-	tb.Skipf("%s is not set: skipping, this test needs %s", env, what)
-	return ""
+	return testenv.Getenv(tb, env, what)
 }
 
 var shared struct {

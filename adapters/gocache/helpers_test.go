@@ -34,6 +34,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	adapter "github.com/qsessions/qsessions/adapters/gocache"
+	"github.com/qsessions/qsessions/internal/testenv"
 )
 
 // A backend opens a fresh, isolated gocache store for one test.
@@ -59,32 +60,13 @@ func openGoCache(testing.TB) (adapter.Backend, string) {
 	return gocachestore.NewGoCache(gocache.New(time.Millisecond, 0)), ""
 }
 
-// servicesUnavailable reports whether this platform has no services by
-// design (WebAssembly: no sockets, no processes).
-func servicesUnavailable() bool {
-	return runtime.GOARCH == "wasm"
-}
-
-// needService skips the test, or fails it when QSESSIONS_REQUIRE_SERVICES=1,
-// because a service it needs is missing.
-func needService(t testing.TB, why string) {
-	t.Helper()
-	if servicesUnavailable() {
-		t.Skipf("%s: no services on %s/%s", why, runtime.GOOS, runtime.GOARCH)
-	}
-	if os.Getenv("QSESSIONS_REQUIRE_SERVICES") == "1" {
-		t.Fatalf("%s, and QSESSIONS_REQUIRE_SERVICES=1", why)
-	}
-	t.Skip(why)
-}
-
 // redisClient returns a client for QSESSIONS_REDIS_ADDR, closed when the
 // test ends.
 func redisClient(t testing.TB) *redis.Client {
 	t.Helper()
 	addr := os.Getenv("QSESSIONS_REDIS_ADDR")
-	if addr == "" || servicesUnavailable() {
-		needService(t, "QSESSIONS_REDIS_ADDR is not set")
+	if addr == "" || runtime.GOARCH == "wasm" {
+		testenv.Missing(t, "QSESSIONS_REDIS_ADDR is not set")
 	}
 	client := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { client.Close() })

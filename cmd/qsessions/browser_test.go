@@ -12,6 +12,8 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+
+	"github.com/qsessions/qsessions/internal/testenv"
 )
 
 // browserStep bounds every browser step.
@@ -30,10 +32,7 @@ func chromium(t *testing.T) string {
 			return p
 		}
 	}
-	if os.Getenv("QSESSIONS_REQUIRE_SERVICES") == "1" {
-		t.Fatal("no Chromium found (apt-get install chromium), and QSESSIONS_REQUIRE_SERVICES=1 requires it")
-	}
-	t.Skip("no Chromium found (apt-get install chromium, or set QSESSIONS_CHROMIUM): skipping the browser test")
+	testenv.Missing(t, "no Chromium found (apt-get install chromium, or set QSESSIONS_CHROMIUM)")
 	return ""
 }
 

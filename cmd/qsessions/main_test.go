@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/qsessions/qsessions"
+	"github.com/qsessions/qsessions/internal/testenv"
 	"github.com/qsessions/qsessions/sqlite"
 )
 
@@ -167,14 +168,7 @@ func wantExit(t testing.TB, r result, code int, msgs ...string) {
 // QSESSIONS_REQUIRE_SERVICES=1) when it is unset.
 func requireService(t testing.TB, envVar, what string) string {
 	t.Helper()
-	v := os.Getenv(envVar)
-	if v == "" {
-		if os.Getenv("QSESSIONS_REQUIRE_SERVICES") == "1" {
-			t.Fatalf("%s is not set, and QSESSIONS_REQUIRE_SERVICES=1 requires %s", envVar, what)
-		}
-		t.Skipf("%s is not set: skipping the test that needs %s", envVar, what)
-	}
-	return v
+	return testenv.Getenv(t, envVar, what)
 }
 
 // A demo is a running "qsessions demo".
