@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/qsessions/qsessions"
 )
 
 // errHelpShown reports that --help was asked for and answered.
@@ -65,7 +67,7 @@ func (fs *flagSet) printHelp(w io.Writer) {
 // ends the flags), and returns the positional arguments. --help prints the
 // help to stdout and returns errHelpShown; a bad flag is a usageError.
 func (fs *flagSet) parse(e *env, args []string) ([]string, error) {
-	var pos []string
+	pos, args := fs.dashIDs(args)
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
@@ -86,4 +88,41 @@ func (fs *flagSet) parse(e *env, args []string) ([]string, error) {
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
+}
+
+// dashIDs takes out of args the session IDs that begin with "-" (base64url
+// has "-" in its alphabet) and stand where a positional argument may, so
+// that the flag package does not read them as flags. An ID that is the
+// value of a flag (--except -abc...) stays where it is.
+func (fs *flagSet) dashIDs(args []string) (ids, rest []string) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return ids, append(rest, args[i:]...)
+		case strings.HasPrefix(a, "-") && qsessions.ValidID(a):
+			ids = append(ids, a)
+			continue
+		}
+		rest = append(rest, a)
+		if fs.takesValue(a) && i+1 < len(args) {
+			i++
+			rest = append(rest, args[i])
+		}
+	}
+	return ids, rest
+}
+
+// takesValue reports whether a is a flag, without "=value", whose value is
+// the next argument.
+func (fs *flagSet) takesValue(a string) bool {
+	if !strings.HasPrefix(a, "-") || strings.Contains(a, "=") {
+		return false
+	}
+	f := fs.Lookup(strings.TrimLeft(a, "-"))
+	if f == nil {
+		return false
+	}
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return !ok || !b.IsBoolFlag()
 }

@@ -76,6 +76,9 @@ func TestRunInProcess(t *testing.T) {
 	}
 }
 
+// dashID is a session ID that begins with "-".
+const dashID = "-a0PuXksDNoda0viRIC-YQaqaWSF7JgdByp9STJgg8A"
+
 func TestParseInterspersed(t *testing.T) {
 	for _, c := range []struct {
 		args []string
@@ -87,9 +90,16 @@ func TestParseInterspersed(t *testing.T) {
 		{[]string{"a", "--", "--user", "x"}, []string{"a", "--user", "x"}, ""},
 		{[]string{"--user=u"}, nil, "u"},
 		{nil, nil, ""},
+		// Session IDs may begin with "-": positional, not flags; as a
+		// flag's value they stay its value.
+		{[]string{dashID, "--user", "u"}, []string{dashID}, "u"},
+		{[]string{"--user", "u", dashID, "--json"}, []string{dashID}, "u"},
+		{[]string{"--user", dashID}, nil, dashID},
+		{[]string{"--json", dashID}, []string{dashID}, ""},
 	} {
 		fs := newFlagSet("t", "t", "")
 		user := fs.String("user", "", "")
+		fs.Bool("json", false, "")
 		pos, err := fs.parse(&env{}, c.args)
 		if err != nil || !slices.Equal(pos, c.pos) || *user != c.user {
 			t.Errorf("parse(%q) = %q, user %q, %v; want %q, user %q", c.args, pos, *user, err, c.pos, c.user)
