@@ -16,12 +16,8 @@ Cache entries expire on their own, so no cache is needed.`)
 	var db backendFlags
 	db.register(fs)
 	batch := fs.Int("batch", qsessions.DefaultDeleteBatch, "delete at most `N` rows per statement, so that no lock is held for long")
-	pos, err := fs.parse(e, args)
-	if err != nil {
+	if err := fs.parseFlags(e, args); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usagef(fs.cmd, "unexpected argument %q", pos[0])
 	}
 	if err := db.check(fs.cmd); err != nil {
 		return err

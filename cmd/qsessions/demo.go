@@ -58,12 +58,8 @@ so they survive a restart. Locations need a GeoIP database: see
 	trust := fs.String("trust-proxy", "", "comma-separated `networks` of reverse proxies whose X-Forwarded-For is believed,\nsuch as 127.0.0.1/32 behind a local proxy")
 	lifetime := fs.Duration("lifetime", qsessions.DefaultLifetime, "how long a session lives after sign-in")
 	idle := fs.Duration("idle-timeout", 0, "sign out sessions idle for this `duration` (0: never)")
-	pos, err := fs.parse(e, args)
-	if err != nil {
+	if err := fs.parseFlags(e, args); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usagef(fs.cmd, "unexpected argument %q", pos[0])
 	}
 	if *dbPath == "" {
 		return usagef(fs.cmd, "--sqlite must name a file")

@@ -90,6 +90,19 @@ func (fs *flagSet) parse(e *env, args []string) ([]string, error) {
 	}
 }
 
+// parseFlags parses args for a command that takes flags only: a positional
+// argument is a usageError.
+func (fs *flagSet) parseFlags(e *env, args []string) error {
+	pos, err := fs.parse(e, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef(fs.cmd, "unexpected argument %q", pos[0])
+	}
+	return nil
+}
+
 // dashIDs takes out of args the session IDs that begin with "-" (base64url
 // has "-" in its alphabet) and stand where a positional argument may, so
 // that the flag package does not read them as flags. An ID that is the

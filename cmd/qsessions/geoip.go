@@ -30,12 +30,8 @@ Then run the demo with --geoip DIR/<edition>.mmdb.`)
 	dir := fs.String("dir", "", "the existing `directory` to install the database in (required)")
 	baseURL := fs.String("base-url", geo.DefaultDownloadURL, "the download server `URL`, for mirrors and tests")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up after this `duration`")
-	pos, err := fs.parse(e, args)
-	if err != nil {
+	if err := fs.parseFlags(e, args); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usagef(fs.cmd, "unexpected argument %q", pos[0])
 	}
 	if *account == "" {
 		*account = e.getenv("MAXMIND_ACCOUNT_ID")

@@ -55,12 +55,8 @@ expires. --json prints a JSON array for scripts, with RFC 3339 times.`)
 	user := fs.String("user", "", "the user `ID` whose sessions to list (required)")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	geoPath := fs.String("geoip", "", "a GeoIP2/GeoLite2 City or Country database `file`, to show locations")
-	pos, err := fs.parse(e, args)
-	if err != nil {
+	if err := fs.parseFlags(e, args); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usagef(fs.cmd, "unexpected argument %q", pos[0])
 	}
 	if *user == "" {
 		return usagef(fs.cmd, "missing --user ID")
