@@ -11,6 +11,7 @@ import (
 
 	"github.com/qsessions/qsessions"
 	adapter "github.com/qsessions/qsessions/adapters/gocache"
+	"github.com/qsessions/qsessions/internal/redistest"
 	"github.com/qsessions/qsessions/memory"
 )
 
@@ -30,7 +31,7 @@ func sharedCache(t *testing.T) (newCache func() qsessions.Cache, kind string) {
 	}
 	prefix := "qsessions-test:postgres:" + randomHex(8) + ":"
 	admin := redisClientFor(t, addr)
-	t.Cleanup(func() { deleteRedisKeys(t, admin, prefix) })
+	t.Cleanup(func() { redistest.DeleteKeys(t, admin, prefix) })
 	return func() qsessions.Cache {
 		c, err := adapter.New(redisstore.NewRedis(redisClientFor(t, addr)), &adapter.Options{Prefix: prefix})
 		if err != nil {
@@ -50,27 +51,4 @@ func redisClientFor(t *testing.T, addr string) *redis.Client {
 		t.Fatalf("Redis at %s (%s): %v", addr, envRedis, err)
 	}
 	return client
-}
-
-// deleteRedisKeys deletes every key under prefix, and nothing else.
-func deleteRedisKeys(t *testing.T, client *redis.Client, prefix string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	iter := client.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-	var keys []string
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-	}
-	if err := iter.Err(); err != nil {
-		t.Errorf("scan %s*: %v", prefix, err)
-		return
-	}
-	for len(keys) > 0 {
-		n := min(len(keys), 500)
-		if err := client.Del(ctx, keys[:n]...).Err(); err != nil {
-			t.Errorf("delete %s*: %v", prefix, err)
-			return
-		}
-		keys = keys[n:]
-	}
 }

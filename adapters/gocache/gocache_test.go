@@ -20,6 +20,7 @@ import (
 
 	"github.com/qsessions/qsessions"
 	adapter "github.com/qsessions/qsessions/adapters/gocache"
+	"github.com/qsessions/qsessions/internal/redistest"
 )
 
 func TestNewNilBackend(t *testing.T) {
@@ -189,7 +190,7 @@ func TestNoExpiry(t *testing.T) {
 func TestRedisNoExpiryHasNoTTL(t *testing.T) {
 	client := redisClient(t)
 	prefix := uniquePrefix(t)
-	t.Cleanup(func() { deleteKeys(t, client, prefix) })
+	t.Cleanup(func() { redistest.DeleteKeys(t, client, prefix) })
 	c, err := adapter.New(redisstore.NewRedis(client), &adapter.Options{Prefix: prefix})
 	if err != nil {
 		t.Fatal(err)

@@ -34,6 +34,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	adapter "github.com/qsessions/qsessions/adapters/gocache"
+	"github.com/qsessions/qsessions/internal/redistest"
 	"github.com/qsessions/qsessions/internal/testenv"
 )
 
@@ -81,7 +82,7 @@ func redisClient(t testing.TB) *redis.Client {
 func openRedis(t testing.TB) (adapter.Backend, string) {
 	client := redisClient(t)
 	prefix := uniquePrefix(t)
-	t.Cleanup(func() { deleteKeys(t, client, prefix) })
+	t.Cleanup(func() { redistest.DeleteKeys(t, client, prefix) })
 	return redisstore.NewRedis(client), prefix
 }
 
@@ -92,30 +93,6 @@ func uniquePrefix(t testing.TB) string {
 	b := make([]byte, 8)
 	rand.Read(b)
 	return "qsessions-test:gocache:" + hex.EncodeToString(b) + ":"
-}
-
-// deleteKeys deletes every Redis key under prefix, and nothing else.
-func deleteKeys(t testing.TB, client *redis.Client, prefix string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	iter := client.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-	var keys []string
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-	}
-	if err := iter.Err(); err != nil {
-		t.Errorf("scan %s*: %v", prefix, err)
-		return
-	}
-	for len(keys) > 0 {
-		n := min(len(keys), 1000)
-		if err := client.Del(ctx, keys[:n]...).Err(); err != nil {
-			t.Errorf("delete test keys: %v", err)
-			return
-		}
-		keys = keys[n:]
-	}
 }
 
 // newCache opens b and returns an adapter over it with the test's prefix.
