@@ -121,7 +121,7 @@ func (st *Store) finish(w http.ResponseWriter, r *http.Request, s *Session) erro
 	}
 	h := w.Header()
 	addVary(h)
-	if err := s.saveLocked(context.WithoutCancel(r.Context())); err != nil {
+	if err := s.saveLocked(r.Context(), true); err != nil {
 		return err
 	}
 	switch {

@@ -219,8 +219,10 @@ func (s *Session) expiresAtLocked(now time.Time) time.Time {
 	return exp
 }
 
-// save writes the session if it needs writing. Callers hold s.mu.
-func (s *Session) saveLocked(ctx context.Context) error {
+// save writes the session if it needs writing. With detach, the writes
+// ignore ctx's cancellation (the middleware saves work that a handler has
+// done even if the client went away). Callers hold s.mu.
+func (s *Session) saveLocked(ctx context.Context, detach bool) error {
 	if !s.loaded {
 		return nil // never used: nothing to write
 	}
@@ -231,6 +233,9 @@ func (s *Session) saveLocked(ctx context.Context) error {
 	now := st.clock()
 	if !s.isNew && !s.changed && now.Sub(s.rec.UpdatedAt) < st.touch && now.Before(s.rec.ExpiresAt) {
 		return nil // the common read-only request: nothing to write
+	}
+	if detach {
+		ctx = context.WithoutCancel(ctx)
 	}
 	if err := s.expiryMetaLocked(); err != nil {
 		return err
@@ -585,7 +590,7 @@ func (s *Session) rotate(ctx context.Context, change func() error) error {
 	if s.rec.UserID == "" && len(s.values) == 0 {
 		return nil // an empty session has nothing to store yet
 	}
-	return s.saveLocked(ctx)
+	return s.saveLocked(ctx, false)
 }
 
 // Logout deletes the stored session and leaves s a new, empty, anonymous
@@ -619,5 +624,5 @@ func (st *Store) Save(ctx context.Context, s *Session) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.saveLocked(ctx)
+	return s.saveLocked(ctx, false)
 }
