@@ -52,16 +52,10 @@ func ValidID(s string) bool { return ValidToken(s) }
 // hashToken returns the session ID for a token of valid shape: the SHA-256
 // of its 32 bytes, in unpadded base64url. Backends see only this value.
 func hashToken(token string) string {
-	var enc [TokenLen]byte
-	hashTokenTo(enc[:], token)
-	return string(enc[:])
-}
-
-// hashTokenTo writes the session ID of token into dst, which holds TokenLen
-// bytes.
-func hashTokenTo(dst []byte, token string) {
 	raw, _ := decodeToken(token)
-	hashRawTo(dst, raw)
+	var enc [TokenLen]byte
+	hashRawTo(enc[:], raw)
+	return string(enc[:])
 }
 
 // hashRawTo writes the session ID of a decoded token into dst.
