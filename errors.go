@@ -11,6 +11,13 @@ var (
 	// a save whose session was revoked while the request ran.
 	ErrNotFound = errors.New("qsessions: session not found")
 
+	// ErrConflict reports that a session changed between the moment it was
+	// read and a write based on what was read: Persister.Update returns it
+	// when the stored version is not the one it was given. The Store
+	// handles it by reloading the session and applying the request's
+	// changes again; it returns it only when that keeps failing.
+	ErrConflict = errors.New("qsessions: session changed concurrently")
+
 	// ErrExists reports that Persister.Create was given an ID that is taken.
 	ErrExists = errors.New("qsessions: session already exists")
 

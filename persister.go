@@ -11,6 +11,7 @@ import (
 // millisecond, so that every Persister can store them without loss.
 type Record struct {
 	ID        string    // SHA-256 of the session token, base64url; the token itself is never stored
+	Version   int64     // bumped by every Update; Update writes only over the version it was given
 	Data      []byte    // encoded session values, opaque to the Persister
 	UserID    string    // "" for an anonymous session
 	IP        string    // last client IP, "" when unknown or not recorded
@@ -39,11 +40,16 @@ func (r Record) Clone() Record {
 //
 //   - Load returns the record stored under id, or an error wrapping
 //     [ErrNotFound]; expired records are returned like any other.
-//   - Create stores a new record, or returns an error wrapping [ErrExists]
-//     and changes nothing when its ID is taken.
-//   - Update replaces every field of the record with r's ID, or returns an
-//     error wrapping ErrNotFound and writes nothing when there is no such
-//     record: Update never inserts.
+//   - Create stores a new record as given, Version included, or returns an
+//     error wrapping [ErrExists] and changes nothing when its ID is taken.
+//   - Update is a compare-and-swap on the version: when the stored record
+//     with r's ID has Version r.Version, it replaces every other field
+//     with r's and stores Version r.Version+1.
+//   - Update returns an error wrapping [ErrConflict] and writes nothing when
+//     the stored record has another Version: someone else wrote it since
+//     the caller read it.
+//   - Update returns an error wrapping ErrNotFound and writes nothing when
+//     there is no record with r's ID: Update never inserts.
 //   - Delete removes the records with the given ids; missing ids are not an
 //     error.
 //   - ListByUser returns every record whose UserID is userID (and no other),
@@ -68,7 +74,8 @@ type Persister interface {
 	// Create stores a new record.
 	Create(ctx context.Context, r Record) error
 
-	// Update overwrites an existing record; it never inserts.
+	// Update overwrites an existing record if its version is still
+	// r.Version, and stores it as version r.Version+1; it never inserts.
 	Update(ctx context.Context, r Record) error
 
 	// Delete removes the records with the given IDs.

@@ -282,6 +282,8 @@ func (s *Session) saveLocked(ctx context.Context, detach bool) error {
 	}
 	if s.isNew {
 		s.issued = true
+	} else {
+		r.Version++
 	}
 	s.rec, s.isNew = r, false
 	s.changed, s.dataChanged = false, false

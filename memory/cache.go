@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sync"
@@ -9,12 +10,14 @@ import (
 	"github.com/qsessions/qsessions"
 )
 
-var _ qsessions.Cache = (*Cache)(nil)
+var _ qsessions.ConditionalCache = (*Cache)(nil)
 
 // sweepEvery is how many Sets pass between two sweeps of expired entries.
 const sweepEvery = 1024
 
-// A Cache is an in-memory [qsessions.Cache] with per-entry TTLs.
+// A Cache is an in-memory [qsessions.ConditionalCache] with per-entry TTLs.
+// Its conditional writes are atomic under one lock, which is all they need
+// within one process: an in-memory cache is never shared with another.
 // The zero Cache is not usable; call [NewCache].
 type Cache struct {
 	mu      sync.RWMutex
@@ -54,13 +57,25 @@ func (c *Cache) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memory: cache set: %w", err)
 	}
-	e := cacheEntry{value: append(make([]byte, 0, len(value)), value...)}
 	now := c.now()
+	e := c.entry(value, ttl, now)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.putLocked(key, e, now)
+	return nil
+}
+
+func (c *Cache) entry(value []byte, ttl time.Duration, now time.Time) cacheEntry {
+	e := cacheEntry{value: append(make([]byte, 0, len(value)), value...)}
 	if ttl > 0 {
 		e.expires = now.Add(ttl)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	return e
+}
+
+// putLocked stores e under key, sweeping expired entries every sweepEvery
+// writes.
+func (c *Cache) putLocked(key string, e cacheEntry, now time.Time) {
 	c.entries[key] = e
 	c.sets++
 	if c.sets%sweepEvery == 0 {
@@ -70,7 +85,44 @@ func (c *Cache) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 			}
 		}
 	}
-	return nil
+}
+
+// Conditional reports true: Add and CompareAndSwap are always available.
+func (c *Cache) Conditional() bool { return true }
+
+// Add stores a copy of value under key, as Set does, only when key has no
+// live entry, and reports whether it did.
+func (c *Cache) Add(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("memory: cache add: %w", err)
+	}
+	now := c.now()
+	e := c.entry(value, ttl, now)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cur, ok := c.entries[key]; ok && !cur.expired(now) {
+		return false, nil
+	}
+	c.putLocked(key, e, now)
+	return true, nil
+}
+
+// CompareAndSwap replaces the value under key with a copy of value, as Set
+// does, only when the live entry holds exactly old, and reports whether it
+// did.
+func (c *Cache) CompareAndSwap(ctx context.Context, key string, old, value []byte, ttl time.Duration) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("memory: cache compare and swap: %w", err)
+	}
+	now := c.now()
+	e := c.entry(value, ttl, now)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cur, ok := c.entries[key]; !ok || cur.expired(now) || !bytes.Equal(cur.value, old) {
+		return false, nil
+	}
+	c.putLocked(key, e, now)
+	return true, nil
 }
 
 // Delete removes the given keys; missing keys are ignored.

@@ -62,8 +62,11 @@ func (p *Persister) Create(ctx context.Context, r qsessions.Record) error {
 	return nil
 }
 
-// Update replaces the record with r's ID, or returns an error wrapping
-// [qsessions.ErrNotFound] and stores nothing when there is none.
+// Update replaces the record with r's ID when its version is r.Version, and
+// stores it as version r.Version+1. It returns an error wrapping
+// [qsessions.ErrConflict] when the stored version differs, or
+// [qsessions.ErrNotFound] when there is no such record, and then stores
+// nothing.
 func (p *Persister) Update(ctx context.Context, r qsessions.Record) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memory: update: %w", err)
@@ -74,8 +77,13 @@ func (p *Persister) Update(ctx context.Context, r qsessions.Record) error {
 	if !ok {
 		return fmt.Errorf("memory: update %q: %w", r.ID, qsessions.ErrNotFound)
 	}
+	if old.Version != r.Version {
+		return fmt.Errorf("memory: update %q: stored version %d, not %d: %w", r.ID, old.Version, r.Version, qsessions.ErrConflict)
+	}
 	p.unindex(old)
-	p.put(normalize(r))
+	r = normalize(r)
+	r.Version++
+	p.put(r)
 	return nil
 }
 
