@@ -162,6 +162,7 @@ func (p *persisterT) deleteExpired(ctx context.Context, before time.Time, limit 
 func (p *persisterT) record(userID string) qsessions.Record {
 	return qsessions.Record{
 		ID:        newID(),
+		Version:   1,
 		Data:      []byte("\x01\x00session values of " + userID),
 		UserID:    userID,
 		IP:        "203.0.113.7",
@@ -181,11 +182,13 @@ func (p *persisterT) mustCreate(rs ...qsessions.Record) {
 	}
 }
 
-func (p *persisterT) mustUpdate(r qsessions.Record) {
+// mustUpdate updates *r and then bumps r.Version, as the Persister does.
+func (p *persisterT) mustUpdate(r *qsessions.Record) {
 	p.t.Helper()
 	if err := p.update(context.Background(), r.Clone()); err != nil {
 		p.t.Fatalf("Update(%s): %v", r.ID, err)
 	}
+	r.Version++
 }
 
 func (p *persisterT) mustDelete(ids ...string) {
@@ -266,7 +269,7 @@ func diffRecord(want, got qsessions.Record) string {
 }
 
 func recordsEqual(a, b qsessions.Record) bool {
-	return a.ID == b.ID && bytes.Equal(a.Data, b.Data) && a.UserID == b.UserID && a.IP == b.IP &&
+	return a.ID == b.ID && a.Version == b.Version && bytes.Equal(a.Data, b.Data) && a.UserID == b.UserID && a.IP == b.IP &&
 		a.UserAgent == b.UserAgent && a.CreatedAt.Equal(b.CreatedAt) && a.UpdatedAt.Equal(b.UpdatedAt) &&
 		a.ExpiresAt.Equal(b.ExpiresAt)
 }
@@ -349,6 +352,7 @@ func testPersisterUpdate(t tester, p *persisterT) {
 	p.mustCreate(orig)
 	next := qsessions.Record{
 		ID:        orig.ID,
+		Version:   orig.Version,
 		Data:      []byte("new values"),
 		UserID:    u,
 		IP:        "2001:db8::1",
@@ -357,7 +361,7 @@ func testPersisterUpdate(t tester, p *persisterT) {
 		UpdatedAt: orig.UpdatedAt.Add(90*time.Second + 250*time.Millisecond),
 		ExpiresAt: orig.ExpiresAt.Add(7 * time.Hour),
 	}
-	p.mustUpdate(next)
+	p.mustUpdate(&next)
 	p.wantRecord(next, "an updated record")
 	p.wantList(u, []qsessions.Record{next}, "after Update")
 
@@ -366,7 +370,7 @@ func testPersisterUpdate(t tester, p *persisterT) {
 	next.IP = ""
 	next.UserAgent = "x"
 	next.UpdatedAt = next.UpdatedAt.Add(time.Millisecond)
-	p.mustUpdate(next)
+	p.mustUpdate(&next)
 	p.wantRecord(next, "a record updated with shorter fields")
 }
 
@@ -377,13 +381,13 @@ func testPersisterUpdateUser(t tester, p *persisterT) {
 	r := anon
 	r.UserID = alice
 	r.UpdatedAt = p.now.Add(time.Second)
-	p.mustUpdate(r)
+	p.mustUpdate(&r)
 	p.wantRecord(r, "a record updated from anonymous to a user")
 	p.wantList(alice, []qsessions.Record{r}, "after Update gave her the record")
 
 	r.UserID = bob
 	r.UpdatedAt = p.now.Add(2 * time.Second)
-	p.mustUpdate(r)
+	p.mustUpdate(&r)
 	p.wantRecord(r, "a record moved to another user")
 	p.wantList(alice, nil, "after Update moved her record to another user")
 	p.wantList(bob, []qsessions.Record{r}, "after Update moved a record to him")
@@ -505,7 +509,7 @@ func testPersisterListByUserOrder(t tester, p *persisterT) {
 	offsets := []time.Duration{3 * time.Millisecond, 50 * time.Second, 1 * time.Millisecond, 2 * time.Millisecond, 40 * time.Second}
 	for i := range rs {
 		rs[i].UpdatedAt = p.now.Add(offsets[i])
-		p.mustUpdate(rs[i])
+		p.mustUpdate(&rs[i])
 	}
 	want := []qsessions.Record{rs[1], rs[4], rs[0], rs[3], rs[2]}
 	p.wantList(u, want, "after Updates reordered her records (want newest UpdatedAt first)")
@@ -766,7 +770,7 @@ func testPersisterTimePrecision(t tester, p *persisterT) {
 			}
 		}
 		r.UpdatedAt = r.UpdatedAt.Add(time.Millisecond)
-		p.mustUpdate(r)
+		p.mustUpdate(&r)
 		p.wantRecord(r, "a record whose UpdatedAt moved by one millisecond")
 	}
 }
@@ -825,7 +829,7 @@ func testPersisterLargeData(t tester, p *persisterT) {
 	p.wantRecord(r, fmt.Sprintf("a record with %d bytes of Data", len(r.Data)))
 	r.Data = pattern(p.cfg.large + 1)[1:]
 	r.UpdatedAt = r.UpdatedAt.Add(time.Second)
-	p.mustUpdate(r)
+	p.mustUpdate(&r)
 	p.wantRecord(r, "a record updated with as much other Data")
 	p.wantList(u, []qsessions.Record{r}, "holding a record with large Data")
 }
@@ -845,9 +849,9 @@ func testPersisterEmptyData(t tester, p *persisterT) {
 		}
 		// And a record whose Data is emptied by Update.
 		r.Data = []byte("some values")
-		p.mustUpdate(r)
+		p.mustUpdate(&r)
 		r.Data = data
-		p.mustUpdate(r)
+		p.mustUpdate(&r)
 		p.wantRecord(r, fmt.Sprintf("a record whose Data was updated to %#v", data))
 	}
 }
@@ -861,10 +865,10 @@ func testPersisterEmptyFields(t tester, p *persisterT) {
 	r.UserID = user("alice")
 	r.IP = "192.0.2.1"
 	r.UserAgent = "agent"
-	p.mustUpdate(r)
+	p.mustUpdate(&r)
 	p.wantRecord(r, "a record after its empty fields were filled by Update")
 	r.UserID, r.IP, r.UserAgent = "", "", ""
-	p.mustUpdate(r)
+	p.mustUpdate(&r)
 	p.wantRecord(r, "a record after Update emptied its fields")
 }
 
@@ -910,6 +914,7 @@ func testPersisterUpdateDataNotRetained(t tester, p *persisterT) {
 	if err := p.update(context.Background(), r); err != nil {
 		t.Fatalf("Update: %v", err)
 	}
+	want.Version++
 	scribble(r.Data)
 	p.wantRecord(want, "a record whose Data the caller overwrote after Update")
 }
@@ -1103,6 +1108,7 @@ func testPersisterConcurrent(t tester, p *persisterT) {
 			if err := p.run("Update", func(ctx context.Context, q qsessions.Persister) error { return q.Update(ctx, rec.Clone()) }); err != nil {
 				return fmt.Errorf("Update: %w", err)
 			}
+			rec.Version++
 			var got qsessions.Record
 			if err := p.run("Load", func(ctx context.Context, q qsessions.Persister) (err error) {
 				got, err = q.Load(ctx, rec.ID)
@@ -1218,6 +1224,9 @@ func testPersisterConcurrentUpdateDelete(t tester, p *persisterT) {
 			err := p.run("Update", func(ctx context.Context, q qsessions.Persister) error { return q.Update(ctx, r.Clone()) })
 			if err != nil && !errors.Is(err, qsessions.ErrNotFound) {
 				return fmt.Errorf("Update racing with Delete: error %q wraps neither nil nor ErrNotFound", err)
+			}
+			if err == nil {
+				r.Version++
 			}
 		}
 		return nil
