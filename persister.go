@@ -53,7 +53,8 @@ func (r Record) Clone() Record {
 //   - Delete removes the records with the given ids; missing ids are not an
 //     error.
 //   - ListByUser returns every record whose UserID is userID (and no other),
-//     newest UpdatedAt first, or an empty slice when there are none.
+//     newest UpdatedAt first, or an empty slice when there are none; it may
+//     leave Data out (nil), since a listing never needs the values.
 //   - DeleteByUser removes every record of userID except those whose ID is
 //     listed in except, and returns the IDs it removed.
 //   - DeleteExpired removes at most limit records whose ExpiresAt is before
