@@ -119,15 +119,14 @@ func (st *Store) finish(w http.ResponseWriter, r *http.Request, s *Session) erro
 	if !s.accessed {
 		return nil
 	}
-	h := w.Header()
-	addVary(h)
-	if err := s.saveLocked(r.Context(), true); err != nil {
-		return err
-	}
+	addVary(w.Header())
+	action, err := s.saveLocked(r.Context(), true)
 	switch {
-	case s.issued || (s.expiryChanged && !s.isNew):
+	case err != nil:
+		return err
+	case action == cookieSet:
 		st.setCookie(w, r, s)
-	case s.hadCookie && s.isNew:
+	case action == cookieDelete:
 		st.deleteCookie(w, r)
 	}
 	return nil
@@ -148,10 +147,7 @@ func (st *Store) setCookie(w http.ResponseWriter, r *http.Request, s *Session) {
 	c := st.cookieFor(r)
 	c.Value = s.token
 	if !s.browserClose {
-		exp := s.rec.CreatedAt.Add(st.lifetime)
-		if !s.customExpiry.IsZero() {
-			exp = s.customExpiry
-		}
+		exp := s.cookieExpiryLocked()
 		c.Expires = exp
 		c.MaxAge = max(1, int(exp.Sub(st.clock())/time.Second))
 	}
