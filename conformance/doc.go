@@ -161,6 +161,10 @@
 //   - Load: LoadMissing, LoadExpired, CreateLoad.
 //   - Create: CreateExists.
 //   - Update: Update, UpdateUser, UpdateMissing, UpdateRevoked.
+//   - Update is a compare-and-swap on the version: CreateVersion,
+//     UpdateVersion, UpdateConflict (an Update at any other version than
+//     the stored one returns ErrConflict and writes nothing, not even the
+//     version).
 //   - Delete: Delete, DeleteMissing.
 //   - ListByUser: ListByUser, ListByUserOrder, ListByUserIsolation,
 //     ListByUserEmpty.
@@ -174,7 +178,9 @@
 //   - Contexts: CanceledLoad, CanceledCreate, CanceledUpdate, CanceledDelete,
 //     CanceledListByUser, CanceledDeleteByUser, CanceledDeleteExpired,
 //     DeadlineExceeded.
-//   - Concurrency: Concurrent, ConcurrentCreate, ConcurrentUpdateDelete.
+//   - Concurrency: Concurrent, ConcurrentCreate, ConcurrentUpdateDelete,
+//     ConcurrentUpdateConflict (Updates racing at one version: exactly one
+//     wins).
 //
 // TestStore, with two Stores A and B sharing the backends:
 //
@@ -187,6 +193,15 @@
 //     session, B revokes it, A's save fails with ErrNotFound),
 //     RevokeUserInFlight, and RevokeInFlightRace (the same with goroutines,
 //     in rounds with varied timings).
+//   - No lost update: LostUpdate (eight requests save a key each, from the
+//     same version; then two write the same key: the last save wins),
+//     LostUpdateConcurrent (the same with goroutines), TouchKeepsValues (an
+//     activity write due after another request's change keeps the change).
+//   - No stale copy: StaleFill (a cache fill that read the row before a
+//     save neither serves nor writes back the old values), RevokeDuringFill
+//     (a revocation that lands while a fill reads the row is not undone by
+//     the fill). A third Store over the same backends does the fill, and a
+//     wrapper around the Persister stops it at the right moment.
 //   - Expiry: Expiry (with a fake clock; DeleteExpired removes the expired).
 //   - Cache outages, through a [FaultyCache]: CacheOutage (the cache is
 //     down: everything works from the Persister, and nothing stale is served

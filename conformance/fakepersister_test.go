@@ -152,7 +152,11 @@ func (p *fakePersister) Create(ctx context.Context, r qsessions.Record) error {
 		time.Sleep(time.Millisecond)
 		p.mu.Lock()
 	}
-	p.rows[r.ID] = p.in(r)
+	r = p.in(r)
+	if p.bug == "CreateIgnoresVersion" {
+		r.Version = 1
+	}
+	p.rows[r.ID] = r
 	return p.afterWrite(ctx)
 }
 
@@ -178,12 +182,31 @@ func (p *fakePersister) Update(ctx context.Context, r qsessions.Record) error {
 		time.Sleep(time.Millisecond)
 		p.mu.Lock()
 	}
+	if old.Version != r.Version && p.bug != "UpdateIgnoresVersion" {
+		switch p.bug {
+		case "UpdateConflictBumps":
+			old.Version++
+			p.rows[r.ID] = old
+		case "UpdateConflictWrongError":
+			return errors.New("persister: version mismatch")
+		case "UpdateConflictWrites":
+			next := p.in(r)
+			next.Version = old.Version + 1
+			p.rows[r.ID] = next
+		}
+		return qsessions.ErrConflict
+	}
 	next := p.in(r)
+	next.Version = old.Version + 1
 	switch p.bug {
 	case "UpdateKeepsUserID":
 		next.UserID = old.UserID
 	case "UpdateKeepsMetadata":
 		next.IP, next.UserAgent, next.CreatedAt = old.IP, old.UserAgent, old.CreatedAt
+	case "UpdateKeepsVersion":
+		next.Version = old.Version
+	case "UpdateIgnoresVersion":
+		next.Version = r.Version + 1
 	}
 	p.rows[r.ID] = next
 	return p.afterWrite(ctx)

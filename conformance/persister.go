@@ -47,6 +47,12 @@ var persisterTests = []persisterTest{
 	{"UpdateUser", testPersisterUpdateUser},
 	{"UpdateMissing", testPersisterUpdateMissing},
 	{"UpdateRevoked", testPersisterUpdateRevoked},
+	// Update is a compare-and-swap on the version: it writes only over the
+	// Version it is given and stores the next one; over any other it returns
+	// an error wrapping ErrConflict and writes nothing.
+	{"CreateVersion", testPersisterCreateVersion},
+	{"UpdateVersion", testPersisterUpdateVersion},
+	{"UpdateConflict", testPersisterUpdateConflict},
 	// Delete removes the records with the given ids; missing ids are not an
 	// error.
 	{"Delete", testPersisterDelete},
@@ -99,6 +105,7 @@ var persisterTests = []persisterTest{
 	{"Concurrent", testPersisterConcurrent},
 	{"ConcurrentCreate", testPersisterConcurrentCreate},
 	{"ConcurrentUpdateDelete", testPersisterConcurrentUpdateDelete},
+	{"ConcurrentUpdateConflict", testPersisterConcurrentUpdateConflict},
 }
 
 func testPersister(t tester, cfg config, newPersister func(t tester) qsessions.Persister) {
@@ -449,6 +456,62 @@ func testPersisterUpdateRevoked(t tester, p *persisterT) {
 		p.wantNotFound(r.ID, "a record removed by "+c.how+" and then updated (Update must not insert)")
 	}
 	p.wantList(u, nil, "after Updates of her removed records")
+}
+
+func testPersisterCreateVersion(t tester, p *persisterT) {
+	u := user("alice")
+	first, later := p.record(u), p.record(u)
+	later.Version = 42
+	p.mustCreate(first, later)
+	p.wantRecord(first, "a record created at Version 1")
+	p.wantRecord(later, "a record created at Version 42 (Create stores the Version it is given)")
+}
+
+func testPersisterUpdateVersion(t tester, p *persisterT) {
+	u := user("alice")
+	r := p.record(u)
+	p.mustCreate(r)
+	for range 3 {
+		r.Data = append(r.Data, '+')
+		r.UpdatedAt = r.UpdatedAt.Add(time.Second)
+		if err := p.update(context.Background(), r.Clone()); err != nil {
+			t.Fatalf("Update at the stored Version %d: %v", r.Version, err)
+		}
+		r.Version++
+		p.wantRecord(r, fmt.Sprintf("a record after an Update at Version %d (Update must store Version+1)", r.Version-1))
+	}
+	p.wantList(u, []qsessions.Record{r}, "after three Updates")
+}
+
+func testPersisterUpdateConflict(t tester, p *persisterT) {
+	u := user("alice")
+	r := p.record(u)
+	p.mustCreate(r)
+	stale := r.Clone() // read by a request that saves late
+	r.Data = []byte("saved first")
+	p.mustUpdate(&r)
+
+	for _, v := range []int64{stale.Version, r.Version + 1, r.Version + 1000, 0} {
+		w := stale.Clone()
+		w.Version = v
+		w.Data = []byte("written over a version that is not the stored one")
+		w.UserID = user("mallory")
+		w.ExpiresAt = w.ExpiresAt.Add(time.Hour)
+		err := p.update(context.Background(), w)
+		switch {
+		case err == nil:
+			t.Errorf("Update at Version %d of a record stored at Version %d: nil error; want an error wrapping ErrConflict", v, r.Version)
+		case !errors.Is(err, qsessions.ErrConflict):
+			t.Errorf("Update at Version %d of a record stored at Version %d: error %q does not wrap ErrConflict", v, r.Version, err)
+		}
+		p.wantRecord(r, fmt.Sprintf("a record after a refused Update at Version %d (a conflict must write nothing, not even the version)", v))
+		p.wantList(w.UserID, nil, "after a refused Update gave her a record")
+	}
+	// The refused Updates changed nothing: one at the stored version works.
+	r.Data = []byte("saved second")
+	p.mustUpdate(&r)
+	p.wantRecord(r, "a record updated at its stored Version after refused Updates")
+	p.wantList(u, []qsessions.Record{r}, "after refused and accepted Updates")
 }
 
 func testPersisterDelete(t tester, p *persisterT) {
@@ -1247,4 +1310,41 @@ func testPersisterConcurrentUpdateDelete(t tester, p *persisterT) {
 		t.Errorf("%d of %d records deleted while Updates of them ran still exist: an Update re-created them", resurrected, records)
 	}
 	p.wantList(u, nil, "after Updates raced with Deletes of all her records")
+}
+
+func testPersisterConcurrentUpdateConflict(t tester, p *persisterT) {
+	// Requests that read the same version race to write it: exactly one
+	// wins, the others get ErrConflict, and the winner's record is stored
+	// at the next version.
+	const rounds = 5
+	u := user("alice")
+	r := p.record(u)
+	p.mustCreate(r)
+	for round := range rounds {
+		var mu sync.Mutex
+		winners := []int{}
+		runWorkers(t, p.cfg.workers, func(w int) error {
+			mine := r.Clone()
+			mine.Data = workerValue(w, round)
+			mine.UpdatedAt = r.UpdatedAt.Add(time.Duration(w+1) * time.Millisecond)
+			err := p.run("Update", func(ctx context.Context, q qsessions.Persister) error { return q.Update(ctx, mine) })
+			switch {
+			case err == nil:
+				mu.Lock()
+				winners = append(winners, w)
+				mu.Unlock()
+			case !errors.Is(err, qsessions.ErrConflict):
+				return fmt.Errorf("Update racing others at the same Version: error %q wraps neither nil nor ErrConflict", err)
+			}
+			return nil
+		})
+		if len(winners) != 1 {
+			t.Fatalf("round %d: %d goroutines updating one record at the same Version: %d Updates succeeded (goroutines %v); want exactly one, the others failing with ErrConflict",
+				round, p.cfg.workers, len(winners), winners)
+		}
+		r.Data = workerValue(winners[0], round)
+		r.UpdatedAt = r.UpdatedAt.Add(time.Duration(winners[0]+1) * time.Millisecond)
+		r.Version++
+		p.wantRecord(r, fmt.Sprintf("round %d: the record after racing Updates (the one successful Update's, at the next Version)", round))
+	}
 }

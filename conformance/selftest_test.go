@@ -85,7 +85,13 @@ var brokenPersisters = []brokenCase{
 	{bug: "RacyCreate", doc: "Create checks for the ID and inserts in two steps", caught: []string{"ConcurrentCreate"}},
 	{bug: "UpdateInserts", doc: "Update of a missing record inserts it", caught: []string{"UpdateMissing", "UpdateRevoked", "ConcurrentUpdateDelete"}},
 	{bug: "UpdateMissingNoError", doc: "Update of a missing record returns nil", caught: []string{"UpdateMissing", "UpdateRevoked"}},
-	{bug: "RacyUpdate", doc: "Update checks for the record and writes it in two steps", caught: []string{"ConcurrentUpdateDelete"}},
+	{bug: "RacyUpdate", doc: "Update checks for the record and its version and writes it in two steps", caught: []string{"ConcurrentUpdateDelete", "ConcurrentUpdateConflict"}},
+	{bug: "CreateIgnoresVersion", doc: "Create stores Version 1 whatever it is given", caught: []string{"CreateVersion"}},
+	{bug: "UpdateIgnoresVersion", doc: "Update writes over any stored version", caught: []string{"UpdateConflict", "ConcurrentUpdateConflict"}},
+	{bug: "UpdateKeepsVersion", doc: "Update does not bump the version", caught: []string{"UpdateVersion", "Update"}},
+	{bug: "UpdateConflictBumps", doc: "a refused Update bumps the stored version", caught: []string{"UpdateConflict"}},
+	{bug: "UpdateConflictWrites", doc: "an Update at another version writes, then reports ErrConflict", caught: []string{"UpdateConflict"}},
+	{bug: "UpdateConflictWrongError", doc: "a refused Update returns an error not wrapping ErrConflict", caught: []string{"UpdateConflict", "ConcurrentUpdateConflict"}},
 	{bug: "UpdateKeepsUserID", doc: "Update does not change UserID", caught: []string{"UpdateUser"}},
 	{bug: "UpdateKeepsMetadata", doc: "Update does not change IP, User-Agent and CreatedAt", caught: []string{"Update"}},
 	{bug: "DeleteFirstIDOnly", doc: "Delete removes only its first ID", caught: []string{"Delete", "DeleteMissing"}},
@@ -301,6 +307,8 @@ func TestSelfFakeT(t *testing.T) {
 // Overwrite catches it.)
 var brokenStores = []brokenCase{
 	{bug: "persister:UpdateInserts", doc: "Update of a revoked session re-creates it", caught: []string{"RevokeInFlight", "RevokeUserInFlight", "RevokeInFlightRace"}},
+	{bug: "persister:UpdateIgnoresVersion", doc: "Update writes over any version, so a save based on an old read undoes newer ones", caught: []string{"LostUpdate", "TouchKeepsValues", "StaleFill"}},
+	{bug: "persister:UpdateConflictWrites", doc: "a refused Update writes anyway", caught: []string{"LostUpdate", "TouchKeepsValues"}},
 	{bug: "persister:DeleteByUserReturnsNothing", doc: "DeleteByUser does not say what it removed, so the cache keeps it", caught: []string{"RevokeUser"}},
 	{bug: "persister:DeleteExpiredUsesNow", doc: "DeleteExpired uses the clock instead of before", caught: []string{"Expiry"}},
 	{bug: "cache:DeleteIgnored", doc: "the cache never evicts", caught: []string{"Revoke", "RevokeUser", "Logout", "RevokeInFlight"}},
