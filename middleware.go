@@ -49,10 +49,10 @@ var errReplaced = errors.New("qsessions: response replaced by the ErrorHandler a
 // session cookie.
 func (st *Store) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, had := st.requestToken(r)
 		rs := &requestState{} // the session and the writer in one allocation
 		s := &rs.session
-		s.store, s.ctx, s.pending, s.hadCookie = st, r.Context(), token, had
+		s.store, s.ctx = st, r.Context()
+		s.hadCookie = st.requestTokens(r, &s.pending)
 		var ip netip.Addr
 		var ua string
 		if st.recordIP {
@@ -86,11 +86,15 @@ type requestState struct {
 	writer  responseWriter
 }
 
-// requestToken returns the first session cookie value of valid shape, and
-// whether the request carried a session cookie at all. It reads the Cookie
-// headers as net/http does (names and values trimmed, one pair of double
-// quotes removed from a value) without allocating.
-func (st *Store) requestToken(r *http.Request) (token string, had bool) {
+// requestTokens adds to ts the values of the request's session cookies
+// that have the shape of a token, in order, and reports whether the
+// request carried a session cookie at all. Every well-formed one is tried
+// when the session loads, so a cookie planted for a parent domain or a
+// longer path, which the browser sends first, cannot shadow the user's
+// own. It reads the Cookie headers as net/http does (names and values
+// trimmed, one pair of double quotes removed from a value) without
+// allocating.
+func (st *Store) requestTokens(r *http.Request, ts *tokens) (had bool) {
 	for _, line := range r.Header["Cookie"] {
 		for part := range strings.SplitSeq(line, ";") {
 			name, value, ok := strings.Cut(part, "=")
@@ -103,11 +107,11 @@ func (st *Store) requestToken(r *http.Request) (token string, had bool) {
 				value = value[1 : len(value)-1]
 			}
 			if ValidToken(value) {
-				return value, true
+				ts.add(value)
 			}
 		}
 	}
-	return "", had
+	return had
 }
 
 // finish saves the session and writes the cookie headers. It runs once per

@@ -43,7 +43,7 @@ type Session struct {
 	store *Store
 	ctx   context.Context // for the lazy load
 
-	pending string // token from the request, until loaded
+	pending tokens // tokens from the request, tried in order until loaded
 	loaded  bool
 	err     error // sticky load error
 
@@ -127,19 +127,43 @@ func (s *Session) ensureLocked() error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	r, found, err := s.store.load(ctx, s.pending, s.store.clock())
-	if err != nil {
-		s.err = err
-		return err
+	now := s.store.clock()
+	for _, token := range s.pending.list() {
+		r, found, err := s.store.load(ctx, token, now)
+		if err != nil {
+			s.err = err
+			return err
+		}
+		if found {
+			s.token, s.base, s.pending = token, r, tokens{}
+			return nil
+		}
 	}
-	if found {
-		s.token, s.base = s.pending, r
-	} else {
-		s.resetLocked()
-	}
-	s.pending = ""
+	s.pending = tokens{}
+	s.resetLocked()
 	return nil
 }
+
+// maxTokens bounds how many session cookies of one request are tried.
+const maxTokens = 4
+
+// tokens are the well-formed session tokens of a request, in the order of
+// its cookies, without duplicates.
+type tokens struct {
+	t [maxTokens]string
+	n int
+}
+
+// add appends token unless it is there already or the list is full.
+func (ts *tokens) add(token string) {
+	if ts.n == maxTokens || slices.Contains(ts.t[:ts.n], token) {
+		return
+	}
+	ts.t[ts.n] = token
+	ts.n++
+}
+
+func (ts *tokens) list() []string { return ts.t[:ts.n] }
 
 // resetLocked turns s into a new, empty session with no token yet.
 func (s *Session) resetLocked() {

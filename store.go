@@ -115,8 +115,15 @@ type Options struct {
 }
 
 // CookieOptions configure the session cookie.
+//
+// Behind TLS, name the cookie "__Host-sessionid" (or another name with the
+// __Host- prefix): browsers then accept it only with Secure, Path=/ and no
+// Domain, so neither a sibling subdomain nor a network attacker on plain
+// HTTP can set a cookie of that name for your host. New rejects a __Host-
+// name with a Domain, another Path or Secure Off, and turns Secure On for
+// it (and for a __Secure- name).
 type CookieOptions struct {
-	Name     string        // default "sessionid"
+	Name     string        // default "sessionid"; "__Host-sessionid" recommended behind TLS
 	Path     string        // default "/"
 	Domain   string        // default: host-only
 	Secure   Switch        // default: Secure when the request came over TLS
@@ -292,6 +299,21 @@ func New(cache Cache, persister Persister, opts *Options) (*Store, error) {
 	if c.Path == "" {
 		c.Path = "/"
 	}
+	// Browsers refuse cookies whose prefix promises what their
+	// attributes do not keep (RFC 6265bis, section 4.1.3), and match the
+	// prefixes regardless of case.
+	switch lower := strings.ToLower(c.Name); {
+	case strings.HasPrefix(lower, "__host-"):
+		if c.Secure == Off || c.Domain != "" || c.Path != "/" {
+			return nil, fmt.Errorf("qsessions: New: cookie %q: a __Host- cookie must be Secure, have Path \"/\" and no Domain", c.Name)
+		}
+		c.Secure = On
+	case strings.HasPrefix(lower, "__secure-"):
+		if c.Secure == Off {
+			return nil, fmt.Errorf("qsessions: New: cookie %q: a __Secure- cookie must be Secure", c.Name)
+		}
+		c.Secure = On
+	}
 	if c.SameSite == 0 {
 		c.SameSite = http.SameSiteLaxMode
 	}
@@ -342,7 +364,9 @@ func (st *Store) Load(ctx context.Context, token string) (*Session, error) {
 
 // newSession returns a session that loads token lazily, on first use.
 func (st *Store) newSession(ctx context.Context, token string) *Session {
-	return &Session{store: st, ctx: ctx, pending: token}
+	s := &Session{store: st, ctx: ctx}
+	s.pending.add(token)
+	return s
 }
 
 // load reads the record for a token through the cache. found is false when
