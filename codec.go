@@ -14,29 +14,32 @@ import (
 //	varint   each time field, in Unix milliseconds
 //	bytes    the byte fields, concatenated
 //
-// Decoding costs two allocations: one string shared by the text fields and
-// the Record's Data slice, which aliases the input. A first byte of 0 is
+// Decoding costs one allocation, a string shared by the text fields; Binding and Data alias the
+// input. A first byte of 0 is
 // never a record: the Store uses such values as lease markers.
 const codecVersion = 2
 
 var errCorrupt = errors.New("qsessions: corrupt cache entry")
 
-// textFields and timeFields list a Record's fields in codec order; Data
-// follows the text fields.
-func textFields(r *Record) [4]*string { return [...]*string{&r.ID, &r.UserID, &r.IP, &r.UserAgent} }
+// textFields and timeFields list a Record's fields in codec order; Binding
+// and Data follow the text fields.
+func textFields(r *Record) [5]*string {
+	return [...]*string{&r.ID, &r.UserID, &r.IP, &r.UserAgent, &r.AuthMethod}
+}
 
-func timeFields(r *Record) [3]*time.Time {
-	return [...]*time.Time{&r.CreatedAt, &r.UpdatedAt, &r.ExpiresAt}
+func timeFields(r *Record) [4]*time.Time {
+	return [...]*time.Time{&r.CreatedAt, &r.UpdatedAt, &r.ExpiresAt, &r.AuthenticatedAt}
 }
 
 const (
-	nText  = len([4]*string{})
-	nTimes = len([3]*time.Time{})
+	nText  = len([5]*string{})
+	nTimes = len([4]*time.Time{})
 )
+
 
 func encodeRecord(r Record) []byte {
 	texts, times := textFields(&r), timeFields(&r)
-	n := 1 + (2+nText+nTimes)*binary.MaxVarintLen64 + len(r.Data)
+	n := 1 + (3+nText+nTimes)*binary.MaxVarintLen64 + len(r.Binding) + len(r.Data)
 	for _, f := range texts {
 		n += len(*f)
 	}
@@ -46,13 +49,15 @@ func encodeRecord(r Record) []byte {
 	for _, f := range texts {
 		b = binary.AppendUvarint(b, uint64(len(*f)))
 	}
+	b = binary.AppendUvarint(b, uint64(len(r.Binding)))
 	b = binary.AppendUvarint(b, uint64(len(r.Data)))
 	for _, t := range times {
-		b = binary.AppendVarint(b, t.UnixMilli())
+		b = binary.AppendVarint(b, t.UnixMilli()) // the zero time round-trips too
 	}
 	for _, f := range texts {
 		b = append(b, *f...)
 	}
+	b = append(b, r.Binding...)
 	return append(b, r.Data...)
 }
 
@@ -68,7 +73,7 @@ func decodeRecord(b []byte) (Record, error) {
 		return Record{}, errCorrupt
 	}
 	p = p[n:]
-	var lens [nText + 1]int
+	var lens [nText + 2]int // the text fields, Binding, Data
 	total := 0
 	for i := range lens {
 		v, n := binary.Uvarint(p)
@@ -91,13 +96,16 @@ func decodeRecord(b []byte) (Record, error) {
 	if total != len(p) {
 		return Record{}, errCorrupt
 	}
-	text := total - lens[nText]
+	text := total - lens[nText] - lens[nText+1]
 	s := string(p[:text])
 	off := 0
 	for i, f := range textFields(&r) {
 		*f = s[off : off+lens[i]]
 		off += lens[i]
 	}
-	r.Data = p[text:len(p):len(p)]
+	if n := lens[nText]; n > 0 {
+		r.Binding = p[text : text+n : text+n]
+	}
+	r.Data = p[text+lens[nText] : len(p) : len(p)]
 	return r, nil
 }

@@ -15,6 +15,8 @@ func TestCodecRoundTrip(t *testing.T) {
 		{ID: newToken(), Version: 7, Data: []byte(`{"a":1}`), UserID: "ünïcode 👤", IP: "2001:db8::1", UserAgent: "Mozilla/5.0",
 			CreatedAt: now, UpdatedAt: now.Add(time.Second), ExpiresAt: now.Add(time.Hour)},
 		{ID: "x", Data: bytes.Repeat([]byte{0, 255}, 1<<15)},
+		{ID: "auth", UserID: "u", AuthenticatedAt: now.Add(-time.Minute), AuthMethod: "oauth:github",
+			Binding: []byte{0, 1, 2, 255}, Data: []byte("{}"), CreatedAt: time.UnixMilli(0).UTC()},
 	} {
 		got, err := decodeRecord(encodeRecord(r))
 		if err != nil {
@@ -22,7 +24,9 @@ func TestCodecRoundTrip(t *testing.T) {
 		}
 		if got.ID != r.ID || got.Version != r.Version || got.UserID != r.UserID || got.IP != r.IP || got.UserAgent != r.UserAgent ||
 			!bytes.Equal(got.Data, r.Data) || !got.CreatedAt.Equal(r.CreatedAt.Truncate(time.Millisecond)) ||
-			!got.UpdatedAt.Equal(r.UpdatedAt) || !got.ExpiresAt.Equal(r.ExpiresAt) {
+			!got.UpdatedAt.Equal(r.UpdatedAt) || !got.ExpiresAt.Equal(r.ExpiresAt) ||
+			!got.AuthenticatedAt.Equal(r.AuthenticatedAt) || got.AuthMethod != r.AuthMethod ||
+			!bytes.Equal(got.Binding, r.Binding) || got.CreatedAt.IsZero() != r.CreatedAt.IsZero() {
 			t.Fatalf("round trip:\n got %+v\nwant %+v", got, r)
 		}
 	}

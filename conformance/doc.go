@@ -172,7 +172,8 @@
 //   - DeleteExpired: DeleteExpired, DeleteExpiredBefore, DeleteExpiredLimit,
 //     DeleteExpiredOldestFirst, DeleteExpiredNoLimit.
 //   - Round trips: TimePrecision, TimeUTC, BinaryData, LargeData (1 MiB),
-//     EmptyData, EmptyFields, Unicode.
+//     EmptyData, EmptyFields, AuthAndBinding (AuthenticatedAt, AuthMethod
+//     and Binding, zero and set), Unicode.
 //   - Records not retained or shared: CreateDataNotRetained,
 //     UpdateDataNotRetained, LoadDataNotShared, ListDataNotShared.
 //   - Contexts: CanceledLoad, CanceledCreate, CanceledUpdate, CanceledDelete,

@@ -205,6 +205,8 @@ func (p *fakePersister) Update(ctx context.Context, r qsessions.Record) error {
 		next.IP, next.UserAgent, next.CreatedAt = old.IP, old.UserAgent, old.CreatedAt
 	case "UpdateKeepsVersion":
 		next.Version = old.Version
+	case "UpdateKeepsAuth":
+		next.AuthenticatedAt, next.AuthMethod, next.Binding = old.AuthenticatedAt, old.AuthMethod, old.Binding
 	case "UpdateIgnoresVersion":
 		next.Version = r.Version + 1
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/qsessions/qsessions"
 )
 
@@ -85,6 +86,7 @@ var persisterTests = []persisterTest{
 	{"LargeData", testPersisterLargeData},
 	{"EmptyData", testPersisterEmptyData},
 	{"EmptyFields", testPersisterEmptyFields},
+	{"AuthAndBinding", testPersisterAuthAndBinding},
 	{"Unicode", testPersisterUnicode},
 	// Records passed in and returned are not retained or shared.
 	{"CreateDataNotRetained", testPersisterCreateDataNotRetained},
@@ -177,6 +179,10 @@ func (p *persisterT) record(userID string) qsessions.Record {
 		CreatedAt: p.now.Add(-time.Hour),
 		UpdatedAt: p.now,
 		ExpiresAt: p.now.Add(24 * time.Hour),
+
+		AuthenticatedAt: p.now.Add(-30 * time.Minute),
+		AuthMethod:      "passkey",
+		Binding:         []byte("\x00binding of " + userID + "\xff"),
 	}
 }
 
@@ -278,13 +284,14 @@ func diffRecord(want, got qsessions.Record) string {
 		diff = fmt.Sprintf("  Data: want %s, got %s (first difference at byte %d)\n", describeBytes(want.Data), describeBytes(got.Data), i)
 	}
 	want.Data, got.Data = nil, nil
-	return diff + cmp.Diff(want, got, timeOpt)
+	return diff + cmp.Diff(want, got, timeOpt, cmpopts.EquateEmpty())
 }
 
 func recordsEqual(a, b qsessions.Record) bool {
 	return a.ID == b.ID && a.Version == b.Version && bytes.Equal(a.Data, b.Data) && a.UserID == b.UserID && a.IP == b.IP &&
 		a.UserAgent == b.UserAgent && a.CreatedAt.Equal(b.CreatedAt) && a.UpdatedAt.Equal(b.UpdatedAt) &&
-		a.ExpiresAt.Equal(b.ExpiresAt)
+		a.ExpiresAt.Equal(b.ExpiresAt) && a.AuthenticatedAt.Equal(b.AuthenticatedAt) && a.AuthMethod == b.AuthMethod &&
+		bytes.Equal(a.Binding, b.Binding)
 }
 
 // diffIDs describes how the ID list got differs from want, or returns "".
@@ -860,7 +867,7 @@ func testPersisterTimeUTC(t tester, p *persisterT) {
 
 func checkUTC(t tester, op string, r qsessions.Record) {
 	t.Helper()
-	for name, tm := range map[string]time.Time{"CreatedAt": r.CreatedAt, "UpdatedAt": r.UpdatedAt, "ExpiresAt": r.ExpiresAt} {
+	for name, tm := range map[string]time.Time{"CreatedAt": r.CreatedAt, "UpdatedAt": r.UpdatedAt, "ExpiresAt": r.ExpiresAt, "AuthenticatedAt": r.AuthenticatedAt} {
 		if tm.Location() != time.UTC {
 			t.Errorf("%s returned %s in location %q (%s); want UTC", op, name, tm.Location(), tm.Format(time.RFC3339Nano))
 		}
@@ -952,6 +959,42 @@ var unicodeStrings = []string{
 	"Ωmega \u200b zero-width \ufeff BOM",
 	"\U0010FFFF last code point",
 	strings.Repeat("Mozilla/5.0 (Linux; Android 14; 设备) 🦊 ", 30),
+}
+
+func testPersisterAuthAndBinding(t tester, p *persisterT) {
+	// Anonymous: no authentication time or method, no binding.
+	u := user("alice")
+	r := p.record("")
+	r.AuthenticatedAt, r.AuthMethod, r.Binding = time.Time{}, "", nil
+	p.mustCreate(r)
+	p.wantRecord(r, "a record with a zero AuthenticatedAt, no AuthMethod and no Binding")
+	got, err := p.load(context.Background(), r.ID)
+	if err == nil && !got.AuthenticatedAt.IsZero() {
+		t.Errorf("a zero AuthenticatedAt came back as %s; want the zero time", got.AuthenticatedAt.Format(time.RFC3339Nano))
+	}
+
+	// Signed in, then bound to a device, then re-authenticated.
+	r.UserID = u
+	r.AuthenticatedAt = p.now.Add(-time.Second)
+	r.AuthMethod = "oauth:github"
+	p.mustUpdate(&r)
+	p.wantRecord(r, "a record after Update recorded a sign-in")
+	all := make([]byte, 256)
+	for i := range all {
+		all[i] = byte(i)
+	}
+	r.Binding = all
+	p.mustUpdate(&r)
+	p.wantRecord(r, "a record after Update stored a binary Binding")
+	p.wantList(u, []qsessions.Record{r}, "holding a record with a Binding (ListByUser returns every field but Data)")
+	r.AuthenticatedAt = p.now.Add(3 * time.Millisecond)
+	r.AuthMethod = "password"
+	r.Binding = []byte("rotated")
+	p.mustUpdate(&r)
+	p.wantRecord(r, "a record after Update replaced its authentication and Binding")
+	r.Binding = nil
+	p.mustUpdate(&r)
+	p.wantRecord(r, "a record after Update removed its Binding")
 }
 
 func testPersisterUnicode(t tester, p *persisterT) {

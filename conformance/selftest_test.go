@@ -92,6 +92,7 @@ var brokenPersisters = []brokenCase{
 	{bug: "UpdateConflictBumps", doc: "a refused Update bumps the stored version", caught: []string{"UpdateConflict"}},
 	{bug: "UpdateConflictWrites", doc: "an Update at another version writes, then reports ErrConflict", caught: []string{"UpdateConflict"}},
 	{bug: "UpdateConflictWrongError", doc: "a refused Update returns an error not wrapping ErrConflict", caught: []string{"UpdateConflict", "ConcurrentUpdateConflict"}},
+	{bug: "UpdateKeepsAuth", doc: "Update does not change AuthenticatedAt, AuthMethod and Binding", caught: []string{"AuthAndBinding"}},
 	{bug: "UpdateKeepsUserID", doc: "Update does not change UserID", caught: []string{"UpdateUser"}},
 	{bug: "UpdateKeepsMetadata", doc: "Update does not change IP, User-Agent and CreatedAt", caught: []string{"Update"}},
 	{bug: "DeleteFirstIDOnly", doc: "Delete removes only its first ID", caught: []string{"Delete", "DeleteMissing"}},
