@@ -36,7 +36,6 @@ const (
 	nTimes = len([4]*time.Time{})
 )
 
-
 func encodeRecord(r Record) []byte {
 	texts, times := textFields(&r), timeFields(&r)
 	n := 1 + (3+nText+nTimes)*binary.MaxVarintLen64 + len(r.Binding) + len(r.Data)
