@@ -133,6 +133,7 @@ func (st *Store) finish(w http.ResponseWriter, r *http.Request, s *Session) erro
 	case action == cookieDelete:
 		st.deleteCookie(w, r)
 	}
+	s.afterSaveLocked(r.Context())
 	return nil
 }
 

@@ -65,6 +65,7 @@ type Session struct {
 	observedUA string
 
 	sendCookie bool // a token was stored or the expiry changed: the response sets the cookie
+	signedIn   bool // Login succeeded: OnLogin runs once the session is saved
 	accessed   bool // the handler used the session: the response varies on Cookie
 	hadCookie  bool // the request carried a session cookie
 	committed  bool // the middleware has saved; the response has started
@@ -720,15 +721,37 @@ func (s *Session) ExpiresAtBrowserClose() bool {
 // before login (session fixation) is worthless after it. Values are kept,
 // unless the session belonged to another user: then they are cleared, so
 // that nothing of one user's session leaks into another's.
+//
+// Login records the time of the authentication (see AuthenticatedWithin);
+// LoginWith records how it was made as well. With Options.MaxSessionsPerUser
+// set, the user's least recently active sessions beyond the cap are
+// revoked first; Options.OnLogin is called once the response is saved.
 func (s *Session) Login(ctx context.Context, userID string) error {
+	return s.LoginWith(ctx, userID, "")
+}
+
+// LoginWith is Login recording how the user authenticated: "password",
+// "passkey", "oauth:github", "impersonation"... (free text, at most
+// MaxAuthMethod bytes of UTF-8 without control characters). The method is
+// shown in the session list (SessionInfo.AuthMethod).
+func (s *Session) LoginWith(ctx context.Context, userID, method string) error {
 	if userID == "" {
 		return fmt.Errorf("qsessions: login: %w", ErrNoUser)
 	}
-	return s.rotate(ctx, true, func() {
+	if err := checkAuthMethod(method); err != nil {
+		return err
+	}
+	return s.rotate(ctx, true, func() error {
 		if s.base.UserID != "" && s.base.UserID != userID {
 			clear(s.values)
 		}
+		if err := s.store.enforceCap(ctx, userID); err != nil {
+			return err
+		}
 		s.base.UserID = userID
+		s.base.AuthenticatedAt, s.base.AuthMethod = s.store.clock(), method
+		s.signedIn = true
+		return nil
 	})
 }
 
@@ -737,14 +760,14 @@ func (s *Session) Login(ctx context.Context, userID string) error {
 // change; Login does it for you. Rotating a session that was revoked while
 // the request ran fails with ErrNotFound and stores nothing.
 func (s *Session) Rotate(ctx context.Context) error {
-	return s.rotate(ctx, false, func() {})
+	return s.rotate(ctx, false, func() error { return nil })
 }
 
 // rotate ends the stored record under the current token, merging the
 // journal into what it held, applies change, and stores the result under
 // a new token. With login, a session revoked meanwhile is no obstacle: the
 // sign-in starts a new one.
-func (s *Session) rotate(ctx context.Context, login bool, change func()) error {
+func (s *Session) rotate(ctx context.Context, login bool, change func() error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.valuesLocked(); err != nil {
@@ -758,7 +781,9 @@ func (s *Session) rotate(ctx context.Context, login bool, change func()) error {
 			}
 		}
 	}
-	change()
+	if err := change(); err != nil {
+		return err
+	}
 	now := st.clock()
 	s.token = ""
 	s.ensureTokenLocked()
@@ -770,8 +795,14 @@ func (s *Session) rotate(ctx context.Context, login bool, change func()) error {
 	if s.base.UserID == "" && len(s.values) == 0 {
 		return nil // an empty session has nothing to store yet
 	}
-	_, err := s.saveLocked(ctx, false)
-	return err
+	if _, err := s.saveLocked(ctx, false); err != nil {
+		// The old record is ended and the new one not stored: leave
+		// nothing that a later save could store as signed in.
+		s.resetLocked()
+		s.signedIn = false
+		return err
+	}
+	return nil
 }
 
 // sealLocked ends the stored record for a rotation. The end is a
@@ -839,5 +870,17 @@ func (st *Store) Save(ctx context.Context, s *Session) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, err := s.saveLocked(ctx, false)
+	if err == nil {
+		s.afterSaveLocked(ctx)
+	}
 	return err
+}
+
+// afterSaveLocked runs what waits for the session to be saved: the OnLogin
+// hook of a sign-in.
+func (s *Session) afterSaveLocked(ctx context.Context) {
+	if s.signedIn && !s.isNew {
+		s.signedIn = false
+		s.store.afterLogin(ctx, s.base)
+	}
 }

@@ -108,6 +108,23 @@ type Options struct {
 	// Clock tells the time. Default time.Now.
 	Clock func() time.Time
 
+	// MaxSessionsPerUser caps how many live sessions a user may have. When
+	// a Login would exceed it, the user's least recently active sessions
+	// are revoked first, as by RevokeUser (GitLab keeps 100). Default 0:
+	// no cap.
+	MaxSessionsPerUser int
+
+	// OnLogin, when set, is called after each successful Login (and
+	// Reauthenticate) once the session is saved, with the new session and
+	// whether its user was seen before on its device and in its location:
+	// the hook for "new sign-in from Chrome on Windows in Berlin" e-mails.
+	// It runs on a goroutine of its own, so it never holds up the
+	// response, with a context that outlives the request; still, hand
+	// slow work to a queue (a buffered channel read by a worker, or your
+	// job system) rather than sending mail from the hook, since Wait
+	// waits for it at shutdown. An error it returns, or a panic, is logged.
+	OnLogin func(ctx context.Context, e LoginEvent) error
+
 	// ErrorHandler writes the response when Middleware cannot load or save
 	// a session. Default: 401 with the cookie deleted when the session was
 	// revoked while the request ran (err wraps ErrNotFound), 500 otherwise.
@@ -160,8 +177,11 @@ type Store struct {
 	now          func() time.Time
 	onError      func(http.ResponseWriter, *http.Request, error)
 
-	cond  ConditionalCache // cache, when it writes conditionally
-	stale staleSet         // cache keys whose eviction failed
+	maxPerUser int
+	onLogin    func(context.Context, LoginEvent) error
+	hooks      sync.WaitGroup   // OnLogin calls in flight
+	cond       ConditionalCache // cache, when it writes conditionally
+	stale      staleSet         // cache keys whose eviction failed
 }
 
 // maxStale bounds the staleSet.
@@ -222,8 +242,8 @@ func New(cache Cache, persister Persister, opts *Options) (*Store, error) {
 	if opts != nil {
 		o = *opts
 	}
-	if o.Lifetime < 0 || o.IdleTimeout < 0 || o.MaxUserAgent < 0 || o.DeleteBatch < 0 {
-		return nil, errors.New("qsessions: New: negative Lifetime, IdleTimeout, MaxUserAgent or DeleteBatch")
+	if o.Lifetime < 0 || o.IdleTimeout < 0 || o.MaxUserAgent < 0 || o.DeleteBatch < 0 || o.MaxSessionsPerUser < 0 {
+		return nil, errors.New("qsessions: New: negative Lifetime, IdleTimeout, MaxUserAgent, DeleteBatch or MaxSessionsPerUser")
 	}
 	st := &Store{
 		cache:        cache,
@@ -244,6 +264,8 @@ func New(cache Cache, persister Persister, opts *Options) (*Store, error) {
 		log:          o.Logger,
 		now:          o.Clock,
 		onError:      o.ErrorHandler,
+		maxPerUser:   o.MaxSessionsPerUser,
+		onLogin:      o.OnLogin,
 	}
 	if st.lifetime == 0 {
 		st.lifetime = DefaultLifetime
@@ -717,19 +739,26 @@ func (st *Store) Sessions(ctx context.Context, userID string) ([]SessionInfo, er
 		if !now.Before(r.ExpiresAt) || r.UserID != userID {
 			continue
 		}
-		infos = append(infos, SessionInfo{
-			ID:        r.ID,
-			UserID:    r.UserID,
-			IP:        r.IP,
-			UserAgent: r.UserAgent,
-			CreatedAt: r.CreatedAt,
-			UpdatedAt: r.UpdatedAt,
-			ExpiresAt: r.ExpiresAt,
-			locator:   st.locator,
-			parser:    st.parser,
-		})
+		infos = append(infos, st.info(r))
 	}
 	return infos, nil
+}
+
+// info describes r for listing.
+func (st *Store) info(r Record) SessionInfo {
+	return SessionInfo{
+		ID:              r.ID,
+		UserID:          r.UserID,
+		IP:              r.IP,
+		UserAgent:       r.UserAgent,
+		CreatedAt:       r.CreatedAt,
+		UpdatedAt:       r.UpdatedAt,
+		ExpiresAt:       r.ExpiresAt,
+		AuthenticatedAt: r.AuthenticatedAt,
+		AuthMethod:      r.AuthMethod,
+		locator:         st.locator,
+		parser:          st.parser,
+	}
 }
 
 // DeleteExpired removes every expired session from the Persister, in batches
@@ -764,6 +793,9 @@ type SessionInfo struct {
 	CreatedAt time.Time
 	UpdatedAt time.Time // last recorded activity
 	ExpiresAt time.Time
+
+	AuthenticatedAt time.Time // when the user last signed in or re-authenticated on it
+	AuthMethod      string    // how, as given to LoginWith: "password", "passkey"...; "" when not told
 
 	locator Locator
 	parser  DeviceParser

@@ -204,6 +204,10 @@
 //     the fill). A third Store over the same backends does the fill, and a
 //     wrapper around the Persister stops it at the right moment.
 //   - Expiry: Expiry (with a fake clock; DeleteExpired removes the expired).
+//   - Account security: Authentication (LoginWith and Reauthenticate record
+//     when and how, seen by the other Store and in its Sessions list),
+//     MaxSessionsPerUser (a sign-in over the cap through one Store revokes
+//     the least recently active session in both).
 //   - Cache outages, through a [FaultyCache]: CacheOutage (the cache is
 //     down: everything works from the Persister, and nothing stale is served
 //     once it is back), CacheOutageRevoke and CacheOutageRevokeUser (a

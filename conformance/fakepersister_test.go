@@ -78,6 +78,8 @@ func (p *fakePersister) in(r qsessions.Record) qsessions.Record {
 			_, n := utf8.DecodeLastRuneInString(r.UserAgent)
 			r.UserAgent = r.UserAgent[:len(r.UserAgent)-n]
 		}
+	case "DropsAuth":
+		r.AuthenticatedAt, r.AuthMethod = time.Time{}, ""
 	case "DefaultsEmptyIP":
 		if r.IP == "" {
 			r.IP = "0.0.0.0"
@@ -149,7 +151,7 @@ func (p *fakePersister) Create(ctx context.Context, r qsessions.Record) error {
 	}
 	if p.bug == "RacyCreate" {
 		p.mu.Unlock()
-		time.Sleep(time.Millisecond)
+		time.Sleep(5 * time.Millisecond) // long enough for the racers to overlap on a loaded machine
 		p.mu.Lock()
 	}
 	r = p.in(r)
@@ -179,7 +181,7 @@ func (p *fakePersister) Update(ctx context.Context, r qsessions.Record) error {
 	}
 	if p.bug == "RacyUpdate" {
 		p.mu.Unlock()
-		time.Sleep(time.Millisecond)
+		time.Sleep(5 * time.Millisecond) // long enough for the racers to overlap on a loaded machine
 		p.mu.Lock()
 	}
 	if old.Version != r.Version && p.bug != "UpdateIgnoresVersion" {

@@ -1186,13 +1186,16 @@ func runWorkers(t tester, n int, work func(w int) error) {
 	t.Helper()
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
+	start := make(chan struct{}) // all start together, so that they overlap
 	for w := range n {
 		wg.Go(func() {
+			<-start
 			if err := work(w); err != nil {
 				errs <- fmt.Errorf("goroutine %d: %w", w, err)
 			}
 		})
 	}
+	close(start)
 	wg.Wait()
 	close(errs)
 	for err := range errs {

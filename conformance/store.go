@@ -57,6 +57,10 @@ var storeTests = []storeTest{
 	{"RevokeDuringFill", false, testStoreRevokeDuringFill},
 	// Expired sessions are refused, and DeleteExpired removes them.
 	{"Expiry", false, testStoreExpiry},
+	// Account security: when and how a session was authenticated, and the
+	// cap on sessions per user, enforced across Stores.
+	{"Authentication", false, testStoreAuthentication},
+	{"MaxSessionsPerUser", false, testStoreMaxSessionsPerUser},
 	// A cache outage is never fatal.
 	{"CacheOutage", true, testStoreCacheOutage},
 	{"CacheOutageRevoke", true, testStoreCacheOutageRevoke},
@@ -103,11 +107,22 @@ const storeLifetime = 24 * time.Hour
 
 func (s *storeT) newStore(name string) *qsessions.Store {
 	s.t.Helper()
-	st, err := qsessions.New(s.cache, s.persister, &qsessions.Options{
+	return s.newStoreWith(name, s.persister, nil)
+}
+
+// newStoreWith returns a Store over the shared cache and p, with the
+// suite's clock and lifetime, its options changed by opts when not nil.
+func (s *storeT) newStoreWith(name string, p qsessions.Persister, opts func(*qsessions.Options)) *qsessions.Store {
+	s.t.Helper()
+	o := qsessions.Options{
 		Lifetime: storeLifetime,
 		Clock:    func() time.Time { return time.UnixMilli(s.now.Load()) },
 		Logger:   slog.New(slog.DiscardHandler),
-	})
+	}
+	if opts != nil {
+		opts(&o)
+	}
+	st, err := qsessions.New(s.cache, p, &o)
 	if err != nil {
 		s.t.Fatalf("qsessions.New for Store %s: %v", name, err)
 	}
@@ -578,15 +593,7 @@ func (s *storeT) pausing(id string) (st *qsessions.Store, paused, resume chan st
 	s.t.Helper()
 	paused, resume = make(chan struct{}), make(chan struct{})
 	p := &pausingPersister{Persister: s.persister, id: id, paused: paused, resume: resume}
-	st, err := qsessions.New(s.cache, p, &qsessions.Options{
-		Lifetime: storeLifetime,
-		Clock:    func() time.Time { return time.UnixMilli(s.now.Load()) },
-		Logger:   slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		s.t.Fatalf("qsessions.New: %v", err)
-	}
-	return st, paused, resume
+	return s.newStoreWith("C", p, nil), paused, resume
 }
 
 type pausingPersister struct {
@@ -677,6 +684,72 @@ func testStoreRevokeDuringFill(t tester, s *storeT) {
 		}
 		s.wantSaveNotFound(st, sess, "a session revoked while a cache fill read it")
 	}
+}
+
+func testStoreAuthentication(t tester, s *storeT) {
+	u := user("alice")
+	sess := s.load(s.a, "")
+	sess.Set("v", "signed in")
+	if err := call(t, s.cfg, context.Background(), "Session.LoginWith", func(ctx context.Context) error {
+		return sess.LoginWith(ctx, u, "oauth:github")
+	}); err != nil {
+		t.Fatalf("LoginWith: %v", err)
+	}
+	s.mustSave(s.a, sess)
+	at := time.UnixMilli(s.now.Load()).UTC()
+	check := func(what string, wantAt time.Time, wantMethod string) {
+		t.Helper()
+		got := s.load(s.b, sess.Token())
+		if !got.AuthenticatedAt().Equal(wantAt) || got.AuthMethod() != wantMethod {
+			t.Errorf("%s: Store B reads AuthenticatedAt %v, AuthMethod %q; want %v, %q", what, got.AuthenticatedAt(), got.AuthMethod(), wantAt, wantMethod)
+		}
+		infos, err := call1(t, s.cfg, context.Background(), "Store.Sessions", func(ctx context.Context) ([]qsessions.SessionInfo, error) {
+			return s.a.Sessions(ctx, u)
+		})
+		if err != nil || len(infos) != 1 {
+			t.Fatalf("%s: Store A.Sessions = %d sessions, %v; want 1", what, len(infos), err)
+		}
+		if !infos[0].AuthenticatedAt.Equal(wantAt) || infos[0].AuthMethod != wantMethod {
+			t.Errorf("%s: Store A lists AuthenticatedAt %v, AuthMethod %q; want %v, %q", what, infos[0].AuthenticatedAt, infos[0].AuthMethod, wantAt, wantMethod)
+		}
+	}
+	check("after LoginWith through Store A", at, "oauth:github")
+
+	s.advance(time.Hour)
+	again := s.load(s.b, sess.Token())
+	if again.AuthenticatedWithin(time.Minute) {
+		t.Errorf("a session authenticated an hour ago is fresh within a minute")
+	}
+	if err := call(t, s.cfg, context.Background(), "Session.Reauthenticate", func(ctx context.Context) error {
+		return again.Reauthenticate(ctx, "password")
+	}); err != nil {
+		t.Fatalf("Reauthenticate: %v", err)
+	}
+	s.mustSave(s.b, again)
+	sess = again
+	check("after Reauthenticate through Store B", time.UnixMilli(s.now.Load()).UTC(), "password")
+	s.wantValues(session{token: again.Token(), id: again.ID()}, map[string]string{"v": "signed in"}, "after Reauthenticate")
+}
+
+func testStoreMaxSessionsPerUser(t tester, s *storeT) {
+	const max = 2
+	capped := func(o *qsessions.Options) { o.MaxSessionsPerUser = max }
+	a, b := s.newStoreWith("A", s.persister, capped), s.newStoreWith("B", s.persister, capped)
+	s.a, s.b = a, b
+	u := user("alice")
+	var cs []session
+	for i := range max {
+		cs = append(cs, s.create(a, u, fmt.Sprintf("session %d", i)))
+		s.wantLive(b, cs[i], "a session") // cached by B too
+		s.advance(time.Minute)
+	}
+	third := s.create(b, u, "session 2")
+	s.wantGone(cs[0], "the least recently active session, after a sign-in over MaxSessionsPerUser")
+	s.wantLive(a, cs[1], "the more recent session")
+	s.wantLive(a, third, "the new session")
+	// Another user's sessions do not count.
+	s.create(a, user("bob"), "bob's")
+	s.wantLive(b, cs[1], "a session, after another user signed in")
 }
 
 func testStoreExpiry(t tester, s *storeT) {
