@@ -48,6 +48,11 @@ var persisterTests = []persisterTest{
 	{"UpdateUser", testPersisterUpdateUser},
 	{"UpdateMissing", testPersisterUpdateMissing},
 	{"UpdateRevoked", testPersisterUpdateRevoked},
+	// ...and moves the record in every index a store keeps: an Update of
+	// ExpiresAt or UserID, there and back, is seen by DeleteExpired,
+	// ListByUser and DeleteByUser.
+	{"UpdateExpiryIndex", testPersisterUpdateExpiryIndex},
+	{"UpdateUserIndex", testPersisterUpdateUserIndex},
 	// Update is a compare-and-swap on the version: it writes only over the
 	// Version it is given and stores the next one; over any other it returns
 	// an error wrapping ErrConflict and writes nothing.
@@ -64,6 +69,7 @@ var persisterTests = []persisterTest{
 	{"ListByUserOrder", testPersisterListByUserOrder},
 	{"ListByUserIsolation", testPersisterListByUserIsolation},
 	{"ListByUserEmpty", testPersisterListByUserEmpty},
+	{"ListByUserTies", testPersisterListByUserTies},
 	// DeleteByUser removes every record of userID except those whose ID is
 	// listed in except, and returns the IDs it removed.
 	{"DeleteByUser", testPersisterDeleteByUser},
@@ -77,6 +83,7 @@ var persisterTests = []persisterTest{
 	{"DeleteExpiredLimit", testPersisterDeleteExpiredLimit},
 	{"DeleteExpiredOldestFirst", testPersisterDeleteExpiredOldestFirst},
 	{"DeleteExpiredNoLimit", testPersisterDeleteExpiredNoLimit},
+	{"DeleteExpiredTies", testPersisterDeleteExpiredTies},
 	// Times round-trip with at least millisecond precision and come back in
 	// UTC; byte and string fields round-trip exactly, including empty Data,
 	// binary Data and any valid UTF-8 text.
@@ -275,6 +282,18 @@ func diffRecord(want, got qsessions.Record) string {
 	if recordsEqual(want, got) {
 		return ""
 	}
+	if hint := timePrecisionHint(want, got); hint != "" {
+		// Name the times, then diff the rest (nothing, usually).
+		var b strings.Builder
+		b.WriteString(hint)
+		names := [...]string{"CreatedAt", "UpdatedAt", "ExpiresAt", "AuthenticatedAt"}
+		for i, w := range recordTimes(&want) {
+			if g := *recordTimes(&got)[i]; !w.Equal(g) {
+				fmt.Fprintf(&b, "  %s: want %s, got %s\n", names[i], w.Format(time.RFC3339Nano), g.Format(time.RFC3339Nano))
+			}
+		}
+		return b.String() + diffRecord(withTimes(want, got), got)
+	}
 	var diff string
 	if !bytes.Equal(want.Data, got.Data) {
 		i := 0
@@ -285,6 +304,38 @@ func diffRecord(want, got qsessions.Record) string {
 	}
 	want.Data, got.Data = nil, nil
 	return diff + cmp.Diff(want, got, timeOpt, cmpopts.EquateEmpty())
+}
+
+// timePrecisionHint explains a difference in times that comes from a
+// Persister storing them with less than millisecond precision, which would
+// otherwise show as a puzzling diff in many subtests.
+func timePrecisionHint(want, got qsessions.Record) string {
+	lost := false
+	for i, w := range recordTimes(&want) {
+		g := recordTimes(&got)[i]
+		if d := w.Sub(*g).Abs(); d >= time.Second {
+			return ""
+		} else if d > 0 {
+			lost = true
+		}
+	}
+	if !lost {
+		return ""
+	}
+	return "  Times differ only below the second: the Persister seems to store whole seconds, or to round.\n" +
+		"  It must keep at least milliseconds (subtest TimePrecision says more):\n"
+}
+
+// withTimes returns want with got's times, to diff what else differs.
+func withTimes(want, got qsessions.Record) qsessions.Record {
+	for i, t := range recordTimes(&want) {
+		*t = *recordTimes(&got)[i]
+	}
+	return want
+}
+
+func recordTimes(r *qsessions.Record) [4]*time.Time {
+	return [...]*time.Time{&r.CreatedAt, &r.UpdatedAt, &r.ExpiresAt, &r.AuthenticatedAt}
 }
 
 func recordsEqual(a, b qsessions.Record) bool {
@@ -465,6 +516,79 @@ func testPersisterUpdateRevoked(t tester, p *persisterT) {
 	p.wantList(u, nil, "after Updates of her removed records")
 }
 
+func testPersisterUpdateExpiryIndex(t tester, p *persisterT) {
+	// Four records whose ExpiresAt Updates move across the cut-off of a
+	// sweep: a store with an index by expiry must move their entries.
+	u := user("alice")
+	past, future := p.now.Add(-time.Hour), p.now.Add(time.Hour)
+	moves := []struct {
+		name string
+		at   []time.Time // at Create, then after each Update
+	}{
+		{"extended", []time.Time{past, future}},
+		{"ended", []time.Time{future, past}},
+		{"extended and ended again", []time.Time{past, future, past.Add(time.Minute)}},
+		{"ended and extended again", []time.Time{future, past, future.Add(time.Minute)}},
+	}
+	rs := make([]qsessions.Record, len(moves))
+	for i, m := range moves {
+		rs[i] = p.record(u)
+		rs[i].ExpiresAt = m.at[0]
+		p.mustCreate(rs[i])
+	}
+	for i, m := range moves {
+		for _, at := range m.at[1:] {
+			rs[i].ExpiresAt = at
+			rs[i].UpdatedAt = rs[i].UpdatedAt.Add(time.Second)
+			p.mustUpdate(&rs[i])
+		}
+	}
+	n, err := p.deleteExpired(context.Background(), p.now, 0)
+	if err != nil {
+		t.Fatalf("DeleteExpired: %v", err)
+	}
+	for i, m := range moves {
+		what := fmt.Sprintf("a record whose expiry Updates %s (ExpiresAt %s, cut-off %s), after DeleteExpired", m.name,
+			rs[i].ExpiresAt.Format(time.RFC3339), p.now.Format(time.RFC3339))
+		if rs[i].ExpiresAt.Before(p.now) {
+			p.wantNotFound(rs[i].ID, what+" (the sweep went by an expiry index that missed the Update?)")
+		} else {
+			p.wantRecord(rs[i], what+" (the sweep went by a stale expiry index and deleted a live session?)")
+		}
+	}
+	if n != 2 {
+		t.Errorf("DeleteExpired removed %d records; want the 2 whose last Update moved them before the cut-off", n)
+	}
+}
+
+func testPersisterUpdateUserIndex(t tester, p *persisterT) {
+	alice, bob := user("alice"), user("bob")
+	r := p.record(alice)
+	anon := p.record("")
+	p.mustCreate(r, anon)
+	for _, u := range []string{bob, alice} {
+		r.UserID = u
+		r.UpdatedAt = r.UpdatedAt.Add(time.Second)
+		p.mustUpdate(&r)
+	}
+	for _, u := range []string{alice, ""} {
+		anon.UserID = u
+		anon.UpdatedAt = anon.UpdatedAt.Add(time.Second)
+		p.mustUpdate(&anon)
+	}
+	p.wantList(bob, nil, "after Updates moved her record to him and back (a stale user index?)")
+	if ids, err := p.deleteByUser(context.Background(), bob); err != nil || len(ids) != 0 {
+		t.Errorf("DeleteByUser of a record's former user = %q, %v; want no IDs, nil (a stale user index?)", ids, err)
+	}
+	p.wantList(alice, []qsessions.Record{r}, "after Updates moved her record away and back, and an anonymous record to her and away")
+	p.wantRecord(anon, "an anonymous record after Updates gave it a user and took it away")
+	ids, err := p.deleteByUser(context.Background(), alice)
+	if err != nil || !slices.Equal(ids, []string{r.ID}) {
+		t.Errorf("DeleteByUser(alice) = %q, %v; want just her record %q", ids, err, r.ID)
+	}
+	p.wantRecord(anon, "an anonymous record that was hers for a while, after DeleteByUser of her")
+}
+
 func testPersisterCreateVersion(t tester, p *persisterT) {
 	u := user("alice")
 	first, later := p.record(u), p.record(u)
@@ -628,6 +752,23 @@ func testPersisterListByUserEmpty(t tester, p *persisterT) {
 	p.wantList(u, nil, "after her only record was deleted")
 }
 
+func testPersisterListByUserTies(t tester, p *persisterT) {
+	u := user("alice")
+	var rs []qsessions.Record
+	for i := range 6 {
+		r := p.record(u)
+		if i >= 3 {
+			r.UpdatedAt = r.UpdatedAt.Add(time.Minute) // three newer, tied too
+		}
+		rs = append(rs, r)
+	}
+	p.mustCreate(rs...)
+	older, newer := rs[:3], rs[3:]
+	slices.SortFunc(older, func(a, b qsessions.Record) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(newer, func(a, b qsessions.Record) int { return strings.Compare(a.ID, b.ID) })
+	p.wantList(u, append(slices.Clone(newer), older...), "holding records with equal UpdatedAt (ties come in ascending ID order)")
+}
+
 func testPersisterDeleteByUser(t tester, p *persisterT) {
 	u := user("alice")
 	mine := []qsessions.Record{p.record(u), p.record(u), p.record(u)}
@@ -782,6 +923,25 @@ func testPersisterDeleteExpiredLimit(t tester, p *persisterT) {
 		p.wantNotFound(r.ID, "an expired record after DeleteExpired in batches")
 	}
 	p.wantRecord(live, "a live record after DeleteExpired in batches")
+}
+
+func testPersisterDeleteExpiredTies(t tester, p *persisterT) {
+	// Records that expired at the same instant: a limit may cut through
+	// them, in any order, but removes exactly limit of them.
+	u := user("alice")
+	var rs []qsessions.Record
+	for range 5 {
+		r := p.record(u)
+		r.ExpiresAt = p.now.Add(-time.Minute)
+		rs = append(rs, r)
+	}
+	p.mustCreate(rs...)
+	p.mustDeleteExpired(p.now, 3, 3)
+	if left := p.mustList(u); len(left) != 2 {
+		t.Errorf("after DeleteExpired with limit 3 of 5 records expired at one instant, %d are left; want 2", len(left))
+	}
+	p.mustDeleteExpired(p.now, 3, 2)
+	p.wantList(u, nil, "after two DeleteExpired removed all the records expired at one instant")
 }
 
 func testPersisterDeleteExpiredOldestFirst(t tester, p *persisterT) {
