@@ -142,7 +142,9 @@ func (st *Store) hop(elem string) (netip.Addr, bool) {
 // only when the peer is in TrustedProxies; it says so in
 // X-Forwarded-Proto, or, when ClientIPHeader is Forwarded, in the proto
 // parameter of the Forwarded header. The first value counts: it is the one
-// that the outermost proxy, the one the client connected to, set.
+// that the outermost proxy, the one the client connected to, set. (Where a
+// proxy appends, the first value may be the client's own; that changes
+// only whether its own cookie is Secure.)
 func (st *Store) requestIsHTTPS(r *http.Request) bool {
 	if r.TLS != nil {
 		return true
