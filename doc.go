@@ -107,8 +107,11 @@
 // token (session fixation); [Session.Login] rotates the token and deletes
 // the old record. The cookie is HttpOnly and SameSite=Lax, and Secure on TLS
 // requests, by default. Client IPs come from the connection unless the peer
-// is one of Options.TrustedProxies; forwarding headers from anyone else are
-// ignored. IP and User-Agent recording can be switched off.
+// is one of Options.TrustedProxies, and then from the one header that
+// Options.ClientIPHeader names (X-Forwarded-For by default); other
+// forwarding headers, and any from other peers, are ignored, and a value
+// that is not an address never replaces one. IP and User-Agent recording
+// can be switched off.
 //
 // # Errors
 //

@@ -192,22 +192,6 @@ func (st *Store) writeCookie(w http.ResponseWriter, c *http.Cookie) {
 	}
 }
 
-// requestIsHTTPS reports whether the client used TLS: directly, or through
-// a trusted proxy that says so.
-func (st *Store) requestIsHTTPS(r *http.Request) bool {
-	if r.TLS != nil {
-		return true
-	}
-	if len(st.trusted) == 0 {
-		return false
-	}
-	peer, ok := remoteAddr(r)
-	if !ok || !st.isTrusted(peer) {
-		return false
-	}
-	return strings.EqualFold(strings.TrimSpace(r.Header.Get("X-Forwarded-Proto")), "https")
-}
-
 func (st *Store) defaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, ErrNotFound) {
 		st.deleteCookie(w, r)
@@ -304,101 +288,6 @@ func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// clientIP returns the IP to record for r: the connection's peer, or, when
-// the peer is a trusted proxy, the rightmost untrusted address of the
-// forwarding headers. It returns the zero Addr when no address can be
-// parsed.
-func (st *Store) clientIP(r *http.Request) netip.Addr {
-	peer, ok := remoteAddr(r)
-	if !ok {
-		return netip.Addr{}
-	}
-	if len(st.trusted) == 0 || !st.isTrusted(peer) {
-		return peer
-	}
-	hops := forwardedHops(r.Header)
-	if len(hops) == 0 {
-		return peer
-	}
-	for i := len(hops) - 1; i >= 0; i-- {
-		ip, ok := parseHop(hops[i])
-		if !ok {
-			return netip.Addr{}
-		}
-		if !st.isTrusted(ip) || i == 0 {
-			return ip
-		}
-	}
-	return netip.Addr{}
-}
-
-func (st *Store) isTrusted(ip netip.Addr) bool {
-	for _, p := range st.trusted {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
-}
-
-func remoteAddr(r *http.Request) (netip.Addr, bool) {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err == nil {
-		return normalizeAddr(ap.Addr()), true
-	}
-	ip, err := netip.ParseAddr(r.RemoteAddr)
-	if err == nil {
-		return normalizeAddr(ip), true
-	}
-	return netip.Addr{}, false
-}
-
-func normalizeAddr(ip netip.Addr) netip.Addr { return ip.Unmap().WithZone("") }
-
-// forwardedHops returns the client-side addresses listed by proxies, oldest
-// first: from the standard Forwarded header when present, else from
-// X-Forwarded-For.
-func forwardedHops(h http.Header) []string {
-	var hops []string
-	if fwd := h.Values("Forwarded"); len(fwd) > 0 {
-		for _, line := range fwd {
-			for _, elem := range strings.Split(line, ",") {
-				for _, pair := range strings.Split(elem, ";") {
-					k, v, ok := strings.Cut(strings.TrimSpace(pair), "=")
-					if ok && strings.EqualFold(k, "for") {
-						hops = append(hops, v)
-					}
-				}
-			}
-		}
-		return hops
-	}
-	for _, line := range h.Values("X-Forwarded-For") {
-		for _, hop := range strings.Split(line, ",") {
-			hops = append(hops, hop)
-		}
-	}
-	return hops
-}
-
-// parseHop parses one forwarded address: "192.0.2.1", "192.0.2.1:443",
-// "2001:db8::1", "[2001:db8::1]:443", each possibly quoted.
-func parseHop(s string) (netip.Addr, bool) {
-	s = strings.Trim(strings.TrimSpace(s), `"`)
-	if ip, err := netip.ParseAddr(s); err == nil {
-		return normalizeAddr(ip), true
-	}
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return normalizeAddr(ap.Addr()), true
-	}
-	if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
-		if ip, err := netip.ParseAddr(s[1 : len(s)-1]); err == nil {
-			return normalizeAddr(ip), true
-		}
-	}
-	return netip.Addr{}, false
-}
 
 // truncateUserAgent replaces invalid UTF-8 and cuts ua to at most max bytes
 // on a rune boundary.

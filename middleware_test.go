@@ -330,8 +330,8 @@ func TestHTTPClientIP(t *testing.T) {
 		{"client-prepended spoof", trusted, "10.0.0.1:80", http.Header{"X-Forwarded-For": {"6.6.6.6, 203.0.113.5"}}, "203.0.113.5"},
 		{"two trusted hops", trusted, "10.0.0.1:80", http.Header{"X-Forwarded-For": {"203.0.113.5, 10.0.0.2"}}, "203.0.113.5"},
 		{"split headers", trusted, "10.0.0.1:80", http.Header{"X-Forwarded-For": {"6.6.6.6", "203.0.113.5, 10.9.9.9"}}, "203.0.113.5"},
-		{"Forwarded", trusted, "10.0.0.1:80", http.Header{"Forwarded": {`for="[2001:db8::7]:443";proto=https, for=10.0.0.3`}}, "2001:db8::7"},
-		{"unparsable hop", trusted, "10.0.0.1:80", http.Header{"X-Forwarded-For": {"not-an-ip"}}, ""},
+		{"Forwarded is not read by default", trusted, "10.0.0.1:80", http.Header{"Forwarded": {`for="[2001:db8::7]:443";proto=https, for=10.0.0.3`}}, "10.0.0.1"},
+		{"unparsable hop: the proxy", trusted, "10.0.0.1:80", http.Header{"X-Forwarded-For": {"not-an-ip"}}, "10.0.0.1"},
 		{"unparsable remote", nil, "garbage", nil, ""},
 		{"ipv4-mapped", nil, "[::ffff:192.0.2.9]:1", nil, "192.0.2.9"},
 	}

@@ -75,9 +75,60 @@ type Options struct {
 	Cookie CookieOptions
 
 	// TrustedProxies lists the networks of reverse proxies whose
-	// X-Forwarded-For and Forwarded headers are believed. Default: none,
-	// so the client IP is the connection's remote address.
+	// ClientIPHeader and X-Forwarded-Proto are believed. List the proxies
+	// only, never networks that clients connect from. Default: none, so
+	// the client IP is the connection's remote address and no forwarding
+	// header is read.
 	TrustedProxies []netip.Prefix
+
+	// ClientIPHeader names the one header that the proxies in
+	// TrustedProxies set to say who their client is. Only that header is
+	// read, and only when the connection's peer is in TrustedProxies;
+	// every other forwarding header is ignored. The name is
+	// case-insensitive. Default [HeaderXForwardedFor].
+	//
+	// [HeaderXForwardedFor] ("X-Forwarded-For: client, proxy1") and
+	// [HeaderForwarded] (RFC 7239, "Forwarded: for=client, for=proxy1")
+	// are lists: all their lines and elements are read and walked from
+	// the right, past addresses in TrustedProxies, to the first address
+	// that is not in them, the client. Every trusted proxy must append
+	// the address of its peer to the header it received, or replace the
+	// header; one that passes on a client's header as it came lets the
+	// client choose its IP. For X-Forwarded-For: nginx
+	// "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;"
+	// (without it nginx passes the client's header on untouched), HAProxy
+	// "option forwardfor" and AWS ALB (by default) append; Caddy, Traefik
+	// and httputil.ReverseProxy append or replace. Few proxies write
+	// Forwarded (HAProxy 2.8+ "option forwarded"; nginx only through a
+	// map) and most pass a client's Forwarded header on untouched, so
+	// choose it only when every trusted proxy appends to it.
+	//
+	// Any other name is a single-IP header, such as
+	// [HeaderCFConnectingIP], [HeaderTrueClientIP], [HeaderFlyClientIP]
+	// or [HeaderXRealIP]: the proxy must set it on every request,
+	// overwriting whatever the client sent, and it must appear once and
+	// hold one address. Cloudflare sets CF-Connecting-IP (and
+	// True-Client-IP when that option is on), Akamai True-Client-IP,
+	// Fly.io's proxy Fly-Client-IP; nginx sets X-Real-IP with
+	// "proxy_set_header X-Real-IP $remote_addr;" (behind a CDN, let the
+	// realip module derive $remote_addr: "set_real_ip_from" the CDN's
+	// networks, "real_ip_header CF-Connecting-IP"). When the proxy that
+	// sets the header is not the peer (a CDN in front of your load
+	// balancer), TrustedProxies lists the peer, which must pass the
+	// header on unchanged and accept connections only from the CDN.
+	//
+	// A value that is not an address (RFC 7239's "unknown", an obfuscated
+	// "_hidden" identifier, garbage, a repeated or listed single-IP
+	// header) never erases or replaces one: the walk stops there, and the
+	// IP recorded is the last trusted proxy reached, the peer at first.
+	// Addresses may be quoted, bracketed, or carry a port or an IPv6 zone,
+	// which are dropped.
+	//
+	// The same rule decides whether a request came over TLS, for the
+	// default Secure cookie: from a trusted peer, the first value of
+	// X-Forwarded-Proto is believed or, with [HeaderForwarded], the proto
+	// parameter of the first Forwarded element.
+	ClientIPHeader string
 
 	// RecordIP and RecordUserAgent control whether each session keeps its
 	// last client IP and User-Agent. Both default to On; turn them Off
@@ -166,6 +217,7 @@ type Store struct {
 	browserClose bool
 	cookie       CookieOptions
 	trusted      []netip.Prefix
+	ipHeader     clientIPHeader
 	recordIP     bool
 	recordUA     bool
 	maxUA        int
@@ -311,6 +363,11 @@ func New(cache Cache, persister Persister, opts *Options) (*Store, error) {
 		}
 		st.trusted[i] = p.Masked()
 	}
+	ipHeader, err := newClientIPHeader(o.ClientIPHeader)
+	if err != nil {
+		return nil, err
+	}
+	st.ipHeader = ipHeader
 	c := &st.cookie
 	if c.Name == "" {
 		c.Name = DefaultCookieName

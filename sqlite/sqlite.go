@@ -7,7 +7,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,6 +27,10 @@ var _ qsessions.Persister = (*Persister)(nil)
 // DefaultTable is the name of the sessions table when [Options].Table is
 // empty.
 const DefaultTable = "qsessions"
+
+// DefaultFileMode is the permission bits of a database file that [Open]
+// creates when [Options].FileMode is zero: readable by its owner only.
+const DefaultFileMode os.FileMode = 0o600
 
 // deleteBatch is the most rows DeleteExpired removes in one transaction.
 const deleteBatch = 1000
@@ -48,6 +55,16 @@ type Options struct {
 	// writers take turns. New ignores it, and an in-memory database always
 	// uses one connection.
 	MaxOpenConns int
+
+	// FileMode is the permission bits of the database file that Open
+	// creates when none exists at its path, set exactly, whatever the
+	// umask. SQLite gives the -wal, -shm and -journal files it creates
+	// beside the database the database file's permissions. The default
+	// is 0600 ([DefaultFileMode]): sessions hold user IDs, IPs,
+	// User-Agents and values, which no other local user should read. An
+	// existing file keeps its mode. On Windows only the owner-write bit
+	// counts (read-only when clear). New ignores it.
+	FileMode os.FileMode
 }
 
 // A Persister is a [qsessions.Persister] that stores sessions in one table
@@ -75,6 +92,9 @@ type Persister struct {
 // returns a Persister that owns it: [Persister.Close] closes it. The path
 // ":memory:" opens a private in-memory database.
 //
+// A new database file is created with [Options].FileMode, 0600 by default,
+// and SQLite gives its -wal and -shm files the same permissions.
+//
 // Open sets WAL mode, synchronous=NORMAL, busy_timeout and BEGIN IMMEDIATE
 // transactions, and creates or migrates the schema. A file that is not an
 // SQLite database, or is truncated, is reported as an error and left as it
@@ -94,6 +114,9 @@ func Open(path string, opts *Options) (*Persister, error) {
 		dsn = ":memory:?" + params
 	} else {
 		if err := checkFile(path); err != nil {
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		}
+		if err := createFile(path, o.FileMode); err != nil {
 			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 		}
 		uri, err := fileURI(path)
@@ -129,6 +152,30 @@ func Open(path string, opts *Options) (*Persister, error) {
 	}
 	p.ownsDB = true
 	return p, nil
+}
+
+// createFile creates an empty database file at path with exactly mode,
+// unless something is there already. Left to itself SQLite would create
+// it 0644 less the umask; it opens an empty file as an empty database, and
+// gives the -wal and -shm files it creates the database file's mode.
+func createFile(path string, mode os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, mode)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if runtime.GOOS != "windows" {
+		err = f.Chmod(mode) // the umask may have cleared bits
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+	}
+	return err
 }
 
 // New returns a Persister that stores sessions in db, which must have been
@@ -211,6 +258,12 @@ func (o *Options) withDefaults() (Options, error) {
 	}
 	if out.MaxOpenConns == 0 {
 		out.MaxOpenConns = 4
+	}
+	if out.FileMode&^os.ModePerm != 0 {
+		return out, fmt.Errorf("sqlite: FileMode %v has bits other than permissions", out.FileMode)
+	}
+	if out.FileMode == 0 {
+		out.FileMode = DefaultFileMode
 	}
 	return out, nil
 }
