@@ -5,6 +5,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -612,29 +613,24 @@ func ms(t time.Time) int64 { return t.UnixMilli() }
 func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
 
 // hexJSON encodes ids as a JSON array of hex strings, for json_each and
-// unhex in SQL.
+// unhex in SQL. Hex digits need no escaping in JSON.
 func hexJSON(ids []string) string {
-	const digits = "0123456789abcdef"
-	var b strings.Builder
 	size := 2
 	for _, id := range ids {
 		size += 2*len(id) + 3
 	}
-	b.Grow(size)
-	b.WriteByte('[')
+	b := make([]byte, 0, size)
+	b = append(b, '[')
 	for i, id := range ids {
 		if i > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		b.WriteByte('"')
-		for j := 0; j < len(id); j++ {
-			b.WriteByte(digits[id[j]>>4])
-			b.WriteByte(digits[id[j]&15])
-		}
-		b.WriteByte('"')
+		b = append(b, '"')
+		b = hex.AppendEncode(b, []byte(id))
+		b = append(b, '"')
 	}
-	b.WriteByte(']')
-	return b.String()
+	b = append(b, ']')
+	return string(b)
 }
 
 // fileURI turns a file name into an SQLite URI, so that no character of the
