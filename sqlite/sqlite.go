@@ -5,6 +5,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -81,7 +82,7 @@ type Persister struct {
 
 	batch int // most rows DeleteExpired removes per transaction
 
-	load, create, update, del, listByUser, deleteByUser, deleteExpired *sql.Stmt
+	load, create, update, exists, del, listByUser, deleteByUser, deleteExpired *sql.Stmt
 
 	closeOnce sync.Once
 	closeErr  error
@@ -310,16 +311,17 @@ func newPersister(db *sql.DB, o Options) (*Persister, error) {
 		closed: make(chan struct{}),
 	}
 	t := `"` + o.Table + `"`
-	const cols = `data, data IS NULL, user_id, ip, user_agent, created_at, updated_at, expires_at`
+	const cols = `version, data, data IS NULL, user_id, ip, user_agent, created_at, updated_at, expires_at`
 	stmts := []struct {
 		s   **sql.Stmt
 		sql string
 	}{
 		{&p.load, `SELECT ` + cols + ` FROM ` + t + ` WHERE id = ?`},
-		{&p.create, `INSERT INTO ` + t + ` (id, data, user_id, ip, user_agent, created_at, updated_at, expires_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`},
+		{&p.create, `INSERT INTO ` + t + ` (id, version, data, user_id, ip, user_agent, created_at, updated_at, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`},
 		{&p.update, `UPDATE ` + t + ` SET data = ?, user_id = ?, ip = ?, user_agent = ?,
-			created_at = ?, updated_at = ?, expires_at = ? WHERE id = ?`},
+			created_at = ?, updated_at = ?, expires_at = ?, version = version + 1 WHERE id = ? AND version = ?`},
+		{&p.exists, `SELECT EXISTS (SELECT 1 FROM ` + t + ` WHERE id = ?)`},
 		{&p.del, `DELETE FROM ` + t + ` WHERE id = ?`},
 		{&p.listByUser, `SELECT id, ` + cols + ` FROM ` + t + ` WHERE user_id = ? ORDER BY updated_at DESC, id`},
 		// The except list travels as one JSON array of hex-encoded IDs, so
@@ -362,7 +364,7 @@ func (p *Persister) Close() error {
 
 func (p *Persister) closeStmts() error {
 	var errs []error
-	for _, s := range []*sql.Stmt{p.load, p.create, p.update, p.del, p.listByUser, p.deleteByUser, p.deleteExpired} {
+	for _, s := range []*sql.Stmt{p.load, p.create, p.update, p.exists, p.del, p.listByUser, p.deleteByUser, p.deleteExpired} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}
@@ -448,7 +450,7 @@ func (p *Persister) Create(ctx context.Context, r qsessions.Record) error {
 		return err
 	}
 	defer p.unlockWrite()
-	res, err := p.create.ExecContext(ctx, r.ID, r.Data, r.UserID, r.IP, r.UserAgent,
+	res, err := p.create.ExecContext(ctx, r.ID, r.Version, r.Data, r.UserID, r.IP, r.UserAgent,
 		ms(r.CreatedAt), ms(r.UpdatedAt), ms(r.ExpiresAt))
 	if err != nil {
 		return fail(ctx, "create", err)
@@ -461,9 +463,11 @@ func (p *Persister) Create(ctx context.Context, r qsessions.Record) error {
 	return nil
 }
 
-// Update replaces every field of the record with r's ID, or returns an
-// error wrapping [qsessions.ErrNotFound] and writes nothing when there is no
-// such record. Update never inserts.
+// Update replaces every field of the record with r's ID and stores it as
+// version r.Version+1, when the stored version is r.Version. Otherwise it
+// writes nothing and returns an error wrapping [qsessions.ErrConflict] when
+// the record exists, or [qsessions.ErrNotFound] when it does not: Update
+// never inserts.
 func (p *Persister) Update(ctx context.Context, r qsessions.Record) error {
 	if err := p.begin(ctx, "update"); err != nil {
 		return err
@@ -473,16 +477,25 @@ func (p *Persister) Update(ctx context.Context, r qsessions.Record) error {
 	}
 	defer p.unlockWrite()
 	res, err := p.update.ExecContext(ctx, r.Data, r.UserID, r.IP, r.UserAgent,
-		ms(r.CreatedAt), ms(r.UpdatedAt), ms(r.ExpiresAt), r.ID)
+		ms(r.CreatedAt), ms(r.UpdatedAt), ms(r.ExpiresAt), r.ID, r.Version)
 	if err != nil {
 		return fail(ctx, "update", err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
 		return fail(ctx, "update", err)
-	} else if n == 0 {
-		return fmt.Errorf("sqlite: update %q: %w", r.ID, qsessions.ErrNotFound)
+	} else if n > 0 {
+		return nil
 	}
-	return nil
+	// Nothing matched. IDs are never reused, so a row that is there has
+	// another version.
+	var exists bool
+	if err := p.exists.QueryRowContext(ctx, r.ID).Scan(&exists); err != nil {
+		return fail(ctx, "update", err)
+	}
+	if exists {
+		return fmt.Errorf("sqlite: update %q: stored version is not %d: %w", r.ID, r.Version, qsessions.ErrConflict)
+	}
+	return fmt.Errorf("sqlite: update %q: %w", r.ID, qsessions.ErrNotFound)
 }
 
 // Delete removes the records with the given IDs, all in one transaction;
@@ -640,12 +653,12 @@ func scanRecord(row interface{ Scan(...any) error }, r *qsessions.Record, withID
 	var (
 		dataNull                  bool
 		created, updated, expires int64
-		dest                      = make([]any, 0, 9)
+		dest                      = make([]any, 0, 10)
 	)
 	if withID {
 		dest = append(dest, &r.ID)
 	}
-	dest = append(dest, &r.Data, &dataNull, &r.UserID, &r.IP, &r.UserAgent, &created, &updated, &expires)
+	dest = append(dest, &r.Version, &r.Data, &dataNull, &r.UserID, &r.IP, &r.UserAgent, &created, &updated, &expires)
 	if err := row.Scan(dest...); err != nil {
 		return err
 	}
@@ -665,29 +678,24 @@ func ms(t time.Time) int64 { return t.UnixMilli() }
 func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
 
 // hexJSON encodes ids as a JSON array of hex strings, for json_each and
-// unhex in SQL.
+// unhex in SQL. Hex digits need no escaping in JSON.
 func hexJSON(ids []string) string {
-	const digits = "0123456789abcdef"
-	var b strings.Builder
 	size := 2
 	for _, id := range ids {
 		size += 2*len(id) + 3
 	}
-	b.Grow(size)
-	b.WriteByte('[')
+	b := make([]byte, 0, size)
+	b = append(b, '[')
 	for i, id := range ids {
 		if i > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		b.WriteByte('"')
-		for j := 0; j < len(id); j++ {
-			b.WriteByte(digits[id[j]>>4])
-			b.WriteByte(digits[id[j]&15])
-		}
-		b.WriteByte('"')
+		b = append(b, '"')
+		b = hex.AppendEncode(b, []byte(id))
+		b = append(b, '"')
 	}
-	b.WriteByte(']')
-	return b.String()
+	b = append(b, ']')
+	return string(b)
 }
 
 // fileURI turns a file name into an SQLite URI, so that no character of the
