@@ -61,14 +61,22 @@ func (r Record) Clone() Record {
 //   - Delete removes the records with the given ids; missing ids are not an
 //     error.
 //   - ListByUser returns every record whose UserID is userID (and no other),
-//     newest UpdatedAt first, or an empty slice when there are none; it may
-//     leave Data out (nil), since a listing never needs the values, but
-//     returns every other field.
+//     newest UpdatedAt first and ties in ascending ID order, or no records
+//     (nil or empty: the Store does not tell them apart) when there are none;
+//     it may leave Data out (nil), since a listing never needs the values,
+//     but returns every other field.
 //   - DeleteByUser removes every record of userID except those whose ID is
-//     listed in except, and returns the IDs it removed.
+//     listed in except, and returns the IDs it removed, in any order (nil or
+//     empty when none).
+//   - The Store never calls ListByUser or DeleteByUser with an empty userID:
+//     a Persister need not index anonymous sessions by user.
+//   - Update moves a record in every index the Persister keeps: a record
+//     whose UserID or ExpiresAt an Update changed is found by ListByUser,
+//     DeleteByUser and DeleteExpired as it is now, never as it was.
 //   - DeleteExpired removes at most limit records whose ExpiresAt is before
-//     the given time, oldest ExpiresAt first, and returns how many it
-//     removed; a limit of zero or less means no limit.
+//     the given time, oldest ExpiresAt first (records that expired at the
+//     same instant in any order), and returns how many it removed; a limit
+//     of zero or less means no limit.
 //   - Times round-trip with at least millisecond precision and come back in
 //     UTC, the zero time included; byte and string fields round-trip exactly,
 //     including empty Data and Binding, binary Data and Binding, and any
@@ -76,7 +84,11 @@ func (r Record) Clone() Record {
 //   - Records passed in and returned are not retained or shared: the caller
 //     may mutate them afterwards.
 //   - A cancelled or expired ctx makes a method return an error wrapping
-//     ctx.Err() without changing anything.
+//     ctx.Err() without changing anything. A Persister whose storage cannot
+//     be interrupted checks ctx once it holds whatever serialises its writes
+//     (a lock, a write transaction), before it changes anything: a context
+//     cancelled while the method waited for the lock must still change
+//     nothing.
 //   - All methods are safe for concurrent use by multiple goroutines.
 type Persister interface {
 	// Load returns the record with the given ID.

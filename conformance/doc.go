@@ -178,7 +178,9 @@
 //     UpdateDataNotRetained, LoadDataNotShared, ListDataNotShared.
 //   - Contexts: CanceledLoad, CanceledCreate, CanceledUpdate, CanceledDelete,
 //     CanceledListByUser, CanceledDeleteByUser, CanceledDeleteExpired,
-//     DeadlineExceeded.
+//     DeadlineExceeded, CanceledWhileWaiting (a context cancelled after the
+//     method's first check: nil and the change made, or ctx's error and no
+//     change, never both).
 //   - Concurrency: Concurrent, ConcurrentCreate, ConcurrentUpdateDelete,
 //     ConcurrentUpdateConflict (Updates racing at one version: exactly one
 //     wins).

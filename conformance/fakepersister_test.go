@@ -48,9 +48,10 @@ func (p *fakePersister) ctxErr(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// afterWrite returns ctx's error after a write, for "WritesDespiteCanceled".
+// afterWrite returns ctx's error after a write, for "WritesDespiteCanceled"
+// and "ChecksCtxAfterWrite".
 func (p *fakePersister) afterWrite(ctx context.Context) error {
-	if p.bug == "WritesDespiteCanceled" {
+	if p.bug == "WritesDespiteCanceled" || p.bug == "ChecksCtxAfterWrite" {
 		return ctx.Err()
 	}
 	return nil

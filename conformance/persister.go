@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -110,6 +111,7 @@ var persisterTests = []persisterTest{
 	{"CanceledDeleteByUser", testPersisterCanceledDeleteByUser},
 	{"CanceledDeleteExpired", testPersisterCanceledDeleteExpired},
 	{"DeadlineExceeded", testPersisterDeadlineExceeded},
+	{"CanceledWhileWaiting", testPersisterCanceledWhileWaiting},
 	// All methods are safe for concurrent use by multiple goroutines.
 	{"Concurrent", testPersisterConcurrent},
 	{"ConcurrentCreate", testPersisterConcurrentCreate},
@@ -1198,8 +1200,9 @@ func testPersisterLoadDataNotShared(t tester, p *persisterT) {
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	scribble(got.Data)
-	p.wantRecord(r, "a record after the caller overwrote the Data of the records Load returned")
+	scribbleReturned(t, got.Data, "Data of a record Load")
+	scribbleReturned(t, got.Binding, "Binding of a record Load")
+	p.wantRecord(r, "a record after the caller overwrote the Data and Binding of the records Load returned")
 }
 
 func testPersisterListDataNotShared(t tester, p *persisterT) {
@@ -1207,10 +1210,11 @@ func testPersisterListDataNotShared(t tester, p *persisterT) {
 	r := p.record(u)
 	p.mustCreate(r)
 	for _, got := range p.mustList(u) {
-		scribble(got.Data)
+		scribbleReturned(t, got.Data, "Data of a record ListByUser")
+		scribbleReturned(t, got.Binding, "Binding of a record ListByUser")
 	}
-	p.wantRecord(r, "a record after the caller overwrote the Data of the records ListByUser returned")
-	p.wantList(u, []qsessions.Record{r}, "after the caller overwrote the Data of the records it returned")
+	p.wantRecord(r, "a record after the caller overwrote the Data and Binding of the records ListByUser returned")
+	p.wantList(u, []qsessions.Record{r}, "after the caller overwrote the Data and Binding of the records it returned")
 }
 
 // mustCreateNoClone is mustCreate passing r's own Data.
@@ -1226,6 +1230,22 @@ func scribble(b []byte) {
 	for i := range b {
 		b[i] = 'X'
 	}
+}
+
+// scribbleReturned overwrites a byte slice that the Persister returned.
+// When the slice is memory the store maps read-only (an mmap'd database
+// page, say), the write faults: that becomes a failure of the subtest that
+// says so, instead of a crash of the whole test binary.
+func scribbleReturned(t tester, b []byte, what string) {
+	t.Helper()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			t.Fatalf("writing to the %s that the Persister returned faulted (%v): it aliases memory the store owns, "+
+				"read-only here; copy it before returning it", what, r)
+		}
+	}()
+	scribble(b)
 }
 
 // wantCanceled checks that err wraps context.Canceled.
@@ -1303,6 +1323,78 @@ func testPersisterCanceledDeleteExpired(t tester, p *persisterT) {
 	wantCanceled(t, "DeleteExpired with a limit", err)
 	for _, r := range expired {
 		p.wantRecord(r, "an expired record after a cancelled DeleteExpired")
+	}
+}
+
+// A lateContext is live when first asked and cancelled from then on: the
+// context of a call that is cancelled while the call waits for a lock,
+// after its first check.
+type lateContext struct {
+	context.Context
+	mu    sync.Mutex
+	asked bool
+	done  chan struct{}
+}
+
+func newLateContext() *lateContext {
+	return &lateContext{Context: context.Background(), done: make(chan struct{})}
+}
+
+func (c *lateContext) Done() <-chan struct{} { return c.done }
+
+func (c *lateContext) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.asked {
+		c.asked = true
+		return nil
+	}
+	select {
+	case <-c.done:
+	default:
+		close(c.done)
+	}
+	return context.Canceled
+}
+
+func testPersisterCanceledWhileWaiting(t tester, p *persisterT) {
+	// A write whose context is cancelled after the method first checked it
+	// either completes and returns nil, or returns an error wrapping
+	// context.Canceled and changes nothing: never both.
+	u := user("alice")
+	r := p.record(u)
+	p.mustCreate(r)
+
+	next := r.Clone()
+	next.Data = []byte("changed")
+	next.UserID = user("bob")
+	// The calls get the late context itself, not one derived from it,
+	// which would not ask it for its error.
+	late := func(op string, f func(ctx context.Context) error) error {
+		t.Helper()
+		return call(t, p.cfg, context.Background(), op, func(context.Context) error { return f(newLateContext()) })
+	}
+	if err := late("Update", func(ctx context.Context) error { return p.p.Update(ctx, next.Clone()) }); err == nil {
+		next.Version++
+		r = next
+	} else {
+		wantCanceled(t, "Update cancelled after its first check of ctx", err)
+	}
+	p.wantRecord(r, "a record after an Update cancelled while it ran")
+
+	fresh := p.record(u)
+	if err := late("Create", func(ctx context.Context) error { return p.p.Create(ctx, fresh.Clone()) }); err == nil {
+		p.wantRecord(fresh, "a record created with a context cancelled while Create ran, which returned nil")
+	} else {
+		wantCanceled(t, "Create cancelled after its first check of ctx", err)
+		p.wantNotFound(fresh.ID, "a record passed to a Create that reported its context cancelled")
+	}
+
+	if err := late("Delete", func(ctx context.Context) error { return p.p.Delete(ctx, r.ID) }); err == nil {
+		p.wantNotFound(r.ID, "a record deleted with a context cancelled while Delete ran, which returned nil")
+	} else {
+		wantCanceled(t, "Delete cancelled after its first check of ctx", err)
+		p.wantRecord(r, "a record after a Delete that reported its context cancelled")
 	}
 }
 

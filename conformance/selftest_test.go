@@ -131,6 +131,7 @@ var brokenPersisters = []brokenCase{
 	{bug: "IgnoresCtx", doc: "a cancelled context is ignored", caught: []string{"CanceledLoad", "CanceledCreate", "CanceledUpdate", "CanceledDelete", "CanceledListByUser", "CanceledDeleteByUser", "CanceledDeleteExpired", "DeadlineExceeded"}},
 	{bug: "WritesDespiteCanceled", doc: "a cancelled write is done, then reported as cancelled", caught: []string{"CanceledCreate", "CanceledUpdate", "CanceledDelete", "CanceledDeleteByUser", "CanceledDeleteExpired", "DeadlineExceeded"}},
 	{bug: "CtxErrorNotWrapped", doc: "context errors are returned as text, not wrapped", caught: []string{"CanceledLoad", "CanceledCreate", "DeadlineExceeded"}},
+	{bug: "ChecksCtxAfterWrite", doc: "a write checks ctx at entry and again after writing, and reports a cancellation in between", caught: []string{"CanceledWhileWaiting"}},
 	{bug: "DeleteExpiredHangs", doc: "DeleteExpired blocks and ignores its context", caught: []string{"DeleteExpired", "UpdateRevoked"}, hangs: true},
 }
 
