@@ -742,8 +742,14 @@ func (s *Session) LoginWith(ctx context.Context, userID, method string) error {
 		return err
 	}
 	return s.rotate(ctx, true, func() error {
-		if s.base.UserID != "" && s.base.UserID != userID {
-			clear(s.values)
+		if s.base.UserID != userID {
+			// Nothing of one user's session leaks into another's: not
+			// its values (an anonymous session's are kept), not its
+			// device binding.
+			if s.base.UserID != "" {
+				clear(s.values)
+			}
+			s.base.Binding = nil
 		}
 		if err := s.store.enforceCap(ctx, userID); err != nil {
 			return err

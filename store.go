@@ -813,6 +813,7 @@ func (st *Store) info(r Record) SessionInfo {
 		ExpiresAt:       r.ExpiresAt,
 		AuthenticatedAt: r.AuthenticatedAt,
 		AuthMethod:      r.AuthMethod,
+		binding:         r.Binding,
 		locator:         st.locator,
 		parser:          st.parser,
 	}
@@ -854,6 +855,7 @@ type SessionInfo struct {
 	AuthenticatedAt time.Time // when the user last signed in or re-authenticated on it
 	AuthMethod      string    // how, as given to LoginWith: "password", "passkey"...; "" when not told
 
+	binding []byte
 	locator Locator
 	parser  DeviceParser
 }
