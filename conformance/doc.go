@@ -156,6 +156,24 @@
 //   - Contexts: CanceledGet, CanceledSet, CanceledDelete, DeadlineExceeded.
 //   - Concurrency: Concurrent.
 //
+// and, for a [qsessions.ConditionalCache] whose Conditional reports true
+// (they are skipped for any other Cache):
+//
+//   - Add: AddMissing, AddPresent (an empty value is present too),
+//     AddExpired, AddTTL.
+//   - CompareAndSwap: CompareAndSwapMatch, CompareAndSwapMismatch,
+//     CompareAndSwapMissing, CompareAndSwapExpired, CompareAndSwapTTL,
+//     CompareAndSwapBinary (only the exact bytes match: not a prefix of the
+//     value, nor the value and more).
+//   - A Delete, a Set or an expiry between Add and CompareAndSwap:
+//     LeaseDeleted, LeaseOverwritten, LeaseExpired.
+//   - Values not retained: AddValueNotRetained,
+//     CompareAndSwapValueNotRetained.
+//   - Contexts: CanceledAdd, CanceledCompareAndSwap.
+//   - Concurrency: ConcurrentAdd and ConcurrentCompareAndSwap (of the
+//     goroutines racing on one key, exactly one wins), ConcurrentLease (Adds
+//     or swaps racing a Set or a Delete of the key never outlast it).
+//
 // TestPersister, by contract sentence:
 //
 //   - Load: LoadMissing, LoadExpired, CreateLoad.

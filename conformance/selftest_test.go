@@ -73,6 +73,29 @@ var brokenCaches = []brokenCase{
 	{bug: "LostUpdates", doc: "concurrent Sets lose each other's writes", caught: []string{"Concurrent"}},
 	{bug: "DeleteHangs", doc: "Delete blocks and ignores its context", caught: []string{"GetDeleted", "DeleteMany"}, hangs: true},
 	{bug: "GetPanics", doc: "Get of a missing key panics", caught: []string{"GetMissing"}},
+
+	// Conditional writes.
+	{bug: "AddFails", doc: "Conditional reports true, but Add fails with ErrUnsupported", caught: []string{"AddMissing", "AddExpired", "AddTTL", "ConcurrentAdd"}},
+	{bug: "AddOverwrites", doc: "Add of a present key replaces it", caught: []string{"AddPresent", "ConcurrentAdd"}},
+	{bug: "AddEmptyIsAbsent", doc: "Add takes a key holding an empty value for a missing one", caught: []string{"AddPresent"}},
+	{bug: "AddIgnoresExpired", doc: "Add takes an expired entry for a live one", caught: []string{"AddExpired"}},
+	{bug: "AddIgnoresTTL", doc: "entries written by Add never expire", caught: []string{"AddTTL", "AddExpired", "LeaseExpired"}},
+	{bug: "CASNeverSwaps", doc: "Conditional reports true, but CompareAndSwap never swaps", caught: []string{"CompareAndSwapMatch", "CompareAndSwapTTL", "CompareAndSwapBinary", "ConcurrentCompareAndSwap"}},
+	{bug: "CASIgnoresOld", doc: "CompareAndSwap swaps any live entry, whatever old is", caught: []string{"CompareAndSwapMismatch", "CompareAndSwapBinary", "LeaseOverwritten", "ConcurrentCompareAndSwap"}},
+	{bug: "CASComparesPrefix", doc: "CompareAndSwap matches an old value that begins the entry's", caught: []string{"CompareAndSwapBinary"}},
+	{bug: "CASLongerMatches", doc: "CompareAndSwap matches an old value that the entry's begins", caught: []string{"CompareAndSwapBinary"}},
+	{bug: "CASStopsAtNUL", doc: "CompareAndSwap compares values up to their first NUL byte", caught: []string{"CompareAndSwapBinary"}},
+	{bug: "CASSwapsMissing", doc: "CompareAndSwap of a missing key writes it", caught: []string{"CompareAndSwapMissing", "LeaseDeleted"}},
+	{bug: "CASMissingIsEmpty", doc: "CompareAndSwap takes a missing key for an empty value", caught: []string{"CompareAndSwapMissing"}},
+	{bug: "CASSwapsExpired", doc: "CompareAndSwap swaps an expired entry", caught: []string{"CompareAndSwapExpired", "LeaseExpired"}},
+	{bug: "CASKeepsOldTTL", doc: "CompareAndSwap keeps the entry's TTL", caught: []string{"CompareAndSwapTTL"}},
+	{bug: "AddRetainsValue", doc: "Add keeps the caller's slice", caught: []string{"AddValueNotRetained"}},
+	{bug: "CASRetainsValue", doc: "CompareAndSwap keeps the caller's slice", caught: []string{"CompareAndSwapValueNotRetained"}},
+	{bug: "ConditionalIgnoresCtx", doc: "Add and CompareAndSwap ignore a cancelled context", caught: []string{"CanceledAdd", "CanceledCompareAndSwap"}},
+	{bug: "ConditionalWritesDespiteCanceled", doc: "Add and CompareAndSwap write, then report the cancelled context", caught: []string{"CanceledAdd", "CanceledCompareAndSwap"}},
+	{bug: "RacyAdd", doc: "Add checks for the key and writes it in two steps", caught: []string{"ConcurrentAdd", "ConcurrentLease"}},
+	{bug: "RacyCompareAndSwap", doc: "CompareAndSwap compares and writes in two steps", caught: []string{"ConcurrentCompareAndSwap", "ConcurrentLease"}},
+	{bug: "ConditionalRacesWrites", doc: "Add and CompareAndSwap are atomic against each other, not against Set and Delete", caught: []string{"ConcurrentLease"}},
 }
 
 var brokenPersisters = []brokenCase{
@@ -220,9 +243,9 @@ func checkBroken(t *testing.T, cases []brokenCase, names []string, suite func(t 
 }
 
 func cacheTestNames() []string {
-	names := make([]string, len(cacheTests))
-	for i, tc := range cacheTests {
-		names[i] = tc.name
+	var names []string
+	for _, tc := range slices.Concat(cacheTests, conditionalCacheTests) {
+		names = append(names, tc.name)
 	}
 	return names
 }
@@ -241,9 +264,29 @@ func TestSelfCacheReference(t *testing.T) {
 		testCache(t, cfg, func(tester) qsessions.Cache { return memory.NewCache() })
 	}))
 	checkClean(t, "the fake Cache without a bug", selfRun(selfConfig, func(t tester, cfg config) {
-		testCache(t, cfg, func(tester) qsessions.Cache { return newFakeCache("", nil) })
+		testCache(t, cfg, func(tester) qsessions.Cache { return newFakeConditionalCache("", nil) })
 	}))
+	// A Cache without conditional writes skips their subtests, and only
+	// those.
+	for what, newCache := range map[string]func() qsessions.Cache{
+		"a fake Cache whose Conditional reports false": func() qsessions.Cache { return newFakeCache("", nil) },
+		"a Cache that is no ConditionalCache":          func() qsessions.Cache { return plainCache{memory.NewCache()} },
+	} {
+		rec := selfRun(selfConfig, func(t tester, cfg config) {
+			testCache(t, cfg, func(tester) qsessions.Cache { return newCache() })
+		})
+		checkClean(t, what, rec)
+		for _, tc := range slices.Concat(cacheTests, conditionalCacheTests) {
+			_, skipped := rec.skipped[tc.name]
+			if want := slices.ContainsFunc(conditionalCacheTests, func(c cacheTest) bool { return c.name == tc.name }); skipped != want {
+				t.Errorf("for %s, subtest %s skipped: %v; want %v", what, tc.name, skipped, want)
+			}
+		}
+	}
 }
+
+// plainCache hides every method but the Cache's.
+type plainCache struct{ qsessions.Cache }
 
 func TestSelfPersisterReference(t *testing.T) {
 	t.Parallel()
@@ -258,7 +301,7 @@ func TestSelfPersisterReference(t *testing.T) {
 func TestSelfCacheBroken(t *testing.T) {
 	t.Parallel()
 	checkBroken(t, brokenCaches, cacheTestNames(), func(t tester, cfg config, bug string, stop chan struct{}) {
-		testCache(t, cfg, func(tester) qsessions.Cache { return newFakeCache(bug, stop) })
+		testCache(t, cfg, func(tester) qsessions.Cache { return newFakeConditionalCache(bug, stop) })
 	})
 }
 
