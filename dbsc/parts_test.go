@@ -20,6 +20,8 @@ func TestReadString(t *testing.T) {
 		{`eyJh.eyJq.c2ln`, "eyJh.eyJq.c2ln", true},
 		{`abc;x=1`, "abc", true},
 		{``, "", false},
+		{`;`, "", false},
+		{` ;x=1`, "", false},
 		{`"abc`, "", false},
 		{`"abc" x`, "", false},
 		{`"a\nb"`, "", false},

@@ -58,6 +58,9 @@ func readString(v string, max int) (string, error) {
 			end = i
 		}
 		s := v[:end]
+		if s == "" {
+			return "", errNotString
+		}
 		for i := 0; i < len(s); i++ {
 			if !bareChar(s[i]) {
 				return "", errNotString
