@@ -378,9 +378,15 @@ func (b *Binder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// serveEndpoint serves a POST to one of the endpoints. As the draft
+// recommends, their answers are not to be cached, framed, or read by other
+// sites: the refresh endpoint would otherwise leak whether a user is
+// signed in.
 func (b *Binder) serveEndpoint(w http.ResponseWriter, r *http.Request, f func(http.ResponseWriter, *http.Request)) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Cross-Origin-Resource-Policy", "same-site")
 	if r.Method != http.MethodPost {
 		h.Set("Allow", http.MethodPost)
 		http.Error(w, http.StatusText(http.StatusMethodNotAllowed), http.StatusMethodNotAllowed)

@@ -450,7 +450,8 @@ func TestSessionInstructions(t *testing.T) {
 	if got, _ := json.Marshal(cfg); string(got) != want {
 		t.Fatalf("instructions\n%s\nwant\n%s", got, want)
 	}
-	if resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("Content-Type") != "application/json" {
+	if resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("Content-Type") != "application/json" ||
+		resp.Header.Get("X-Frame-Options") != "DENY" || resp.Header.Get("Cross-Origin-Resource-Policy") != "same-site" {
 		t.Fatalf("headers %v", resp.Header)
 	}
 	var set *http.Cookie
