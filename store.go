@@ -352,7 +352,7 @@ func New(cache Cache, persister Persister, opts *Options) (*Store, error) {
 	switch {
 	case cache == nil:
 	case st.cond != nil:
-		st.log.Debug("qsessions: the cache writes conditionally: no stale or revoked session can enter it")
+		st.log.Info("qsessions: the cache writes conditionally: no stale copy and no revoked session can enter it")
 	default:
 		st.log.Info("qsessions: the cache has no conditional writes: a cache refill racing a write or a revocation " +
 			"may expose the old copy for one Persister read (see ConditionalCache)")
