@@ -615,3 +615,26 @@ func TestPlainCacheRefillWindow(t *testing.T) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// New says which guarantee a Store runs with: the strong one at debug
+// level, the weaker one of a plain Cache at info level, so that operators
+// see it.
+func TestNewLogsCacheGuarantee(t *testing.T) {
+	for _, c := range []struct {
+		cache qsessions.Cache
+		level string
+		says  string
+	}{
+		{memory.NewCache(), "DEBUG", "writes conditionally"},
+		{schedCache{memory.NewCache(), new(*scheduler)}, "INFO", "no conditional writes"},
+	} {
+		f := newFixture(t)
+		if _, err := qsessions.New(c.cache, f.mem, &f.opts); err != nil {
+			t.Fatal(err)
+		}
+		logs := f.logs.String()
+		if strings.Count(logs, "\n") != 1 || !strings.Contains(logs, "level="+c.level) || !strings.Contains(logs, c.says) {
+			t.Errorf("New over a %T logged %q; want one %s line saying %q", c.cache, logs, c.level, c.says)
+		}
+	}
+}

@@ -359,7 +359,7 @@ func TestHTTPClientIP(t *testing.T) {
 
 func TestHTTPPrivacySwitches(t *testing.T) {
 	f := newFixture(t)
-	f.opts.RecordIP, f.opts.RecordUserAgent = qsessions.Off, qsessions.Off
+	f.opts.RecordIP, f.opts.RecordUserAgent = qsessions.SwitchOff, qsessions.SwitchOff
 	st := f.store(t)
 	h := st.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		qsessions.FromContext(r.Context()).Login(r.Context(), "alice")
@@ -489,7 +489,7 @@ func TestHTTPPlainHTTPCookieNotSecure(t *testing.T) {
 		t.Fatalf("Set-Cookie = %q", sc)
 	}
 	// Secure: On forces it on plain HTTP too.
-	f.opts.Cookie.Secure = qsessions.On
+	f.opts.Cookie.Secure = qsessions.SwitchOn
 	h = f.store(t).Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		qsessions.FromContext(r.Context()).Login(r.Context(), "bob")
 	}))
@@ -499,7 +499,7 @@ func TestHTTPPlainHTTPCookieNotSecure(t *testing.T) {
 		t.Fatalf("Secure: On, Set-Cookie = %q", sc)
 	}
 	// Behind a trusted TLS-terminating proxy, Default means Secure.
-	f.opts.Cookie.Secure = qsessions.Default
+	f.opts.Cookie.Secure = qsessions.SwitchDefault
 	f.opts.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}
 	h = f.store(t).Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		qsessions.FromContext(r.Context()).Login(r.Context(), "carol")
