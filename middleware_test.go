@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/qsessions/qsessions"
+	"github.com/qsessions/qsessions/conformance"
 )
 
 // app is a small site: sign in, see who you are, list and revoke sessions.
@@ -550,7 +551,7 @@ func TestHTTPLoadFailureGoesToErrorHandler(t *testing.T) {
 	}
 	st := f.store(t)
 	_, token := newSession(t, st, "alice")
-	f.cache.fail.Store(true)
+	f.faulty.Fail(conformance.OpAll)
 	f.persister.fail.Store(true)
 	h := st.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if qsessions.FromContext(r.Context()).UserID() == "" {
