@@ -262,72 +262,70 @@ func (st *Store) newSession(ctx context.Context, token string) *Session {
 	return s
 }
 
-// load reads the record for a token through the cache. found is false when
-// there is no live session for it.
-func (st *Store) load(ctx context.Context, token string, now time.Time) (r Record, found bool, err error) {
+// load reads the record for a token through the cache into *dst, which it
+// overwrites. found is false when there is no live session for it.
+func (st *Store) load(ctx context.Context, token string, now time.Time, dst *Record) (found bool, err error) {
 	id, key, ok := st.idAndKey(token)
 	if !ok {
-		return Record{}, false, nil
+		return false, nil
 	}
 	var lease []byte
 	if st.cache != nil {
-		r, hit := st.cacheGet(ctx, id, key)
-		if hit {
-			if !now.Before(r.ExpiresAt) {
-				return Record{}, false, nil
-			}
-			return r, true, nil
+		if st.cacheGet(ctx, id, key, dst) {
+			return now.Before(dst.ExpiresAt), nil
 		}
 		lease = st.takeLease(ctx, key)
 	}
-	r, err = st.persister.Load(ctx, id)
+	r, err := st.persister.Load(ctx, id)
 	if errors.Is(err, ErrNotFound) {
-		return Record{}, false, nil
+		return false, nil
 	}
 	if err != nil {
-		return Record{}, false, fmt.Errorf("qsessions: load session: %w", err)
+		return false, fmt.Errorf("qsessions: load session: %w", err)
 	}
 	if r.ID != id {
-		return Record{}, false, fmt.Errorf("qsessions: load session: persister returned record %q for %q", r.ID, id)
+		return false, fmt.Errorf("qsessions: load session: persister returned record %q for %q", r.ID, id)
 	}
 	if !now.Before(r.ExpiresAt) {
-		return Record{}, false, nil
+		return false, nil
 	}
 	if st.cache != nil && !st.fill(ctx, key, r, lease, now) {
-		return Record{}, false, nil
+		return false, nil
 	}
-	return r, true, nil
+	*dst = r
+	return true, nil
 }
 
-// cacheGet reads and decodes a cache entry. Every failure is a miss; faults
-// are logged and corrupt entries removed. A lease is a miss too.
-func (st *Store) cacheGet(ctx context.Context, id, key string) (Record, bool) {
+// cacheGet reads and decodes a cache entry into *dst. Every failure is a
+// miss; faults are logged and corrupt entries removed. A lease is a miss
+// too.
+func (st *Store) cacheGet(ctx context.Context, id, key string, dst *Record) bool {
 	if st.stale.has(id) {
 		if st.cache.Delete(ctx, key) == nil {
 			st.stale.remove(id)
 		}
-		return Record{}, false
+		return false
 	}
 	b, err := st.cache.Get(ctx, key)
 	if err != nil {
 		if !errors.Is(err, ErrCacheMiss) && ctx.Err() == nil {
 			st.log.LogAttrs(ctx, slog.LevelWarn, "qsessions: cache get failed; reading the persister", slog.Any("error", err))
 		}
-		return Record{}, false
+		return false
 	}
 	if isLease(b) {
-		return Record{}, false // another request is filling the entry
+		return false // another request is filling the entry
 	}
-	r, err := decodeRecord(b)
-	if err == nil && r.ID != id {
+	err = decodeRecordTo(dst, b)
+	if err == nil && dst.ID != id {
 		err = errCorrupt
 	}
 	if err != nil {
 		st.log.LogAttrs(ctx, slog.LevelWarn, "qsessions: corrupt cache entry removed", slog.String("key", key))
 		st.cacheDelete(ctx, id)
-		return Record{}, false
+		return false
 	}
-	return r, true
+	return true
 }
 
 // A lease marks a cache entry that one request is filling. It is never a
