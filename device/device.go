@@ -25,7 +25,9 @@
 // identify read "Other", as in uap-core; the empty User-Agent gives the
 // zero Device. Bot is set for crawlers (uap-core's "Spider" device) and for
 // HTTP libraries and headless browsers such as curl, python-requests and
-// HeadlessChrome. [qsessions.Device] renders the result as
+// HeadlessChrome. BrowserName and OSName are set where people call a
+// family something else ("Chrome" for "Chrome Mobile", "macOS" for
+// "Mac OS X"). [qsessions.Device] renders the result as
 // "K / Android 10 / Chrome Mobile 118.0.0" (String) or "Chrome on Android"
 // (Friendly).
 package device
@@ -161,6 +163,8 @@ func (p *Parser) parse(ua string) (d qsessions.Device) {
 		Family:         dv.Family,
 		Brand:          dv.Brand,
 		Model:          dv.Model,
+		BrowserName:    friendlyBrowsers[b.Family],
+		OSName:         friendlyOSes[o.Family],
 	}
 	d.Bot = dv.Family == "Spider" || automated[b.Family] || crawlerName(b.Family)
 	return d
@@ -184,6 +188,26 @@ var automated = map[string]bool{
 	"go-resty": true, "okhttp": true, "Apache-HttpClient": true,
 	"Google-HTTP-Java-Client": true, "Java": true, "axios": true, "reqwest": true,
 	"libwww-perl": true, "HeadlessChrome": true, "PhantomJS": true,
+}
+
+// friendlyBrowsers and friendlyOSes are what people call the uap-core
+// families whose names they would not use: [qsessions.Device.Friendly]
+// shows these.
+var friendlyBrowsers = map[string]string{
+	"Chrome Mobile":              "Chrome",
+	"Chrome Mobile iOS":          "Chrome",
+	"Chrome Mobile WebView":      "Android WebView",
+	"Firefox Mobile":             "Firefox",
+	"Firefox iOS":                "Firefox",
+	"Mobile Safari":              "Safari",
+	"Mobile Safari UI/WKWebView": "Safari",
+	"Edge Mobile":                "Edge",
+	"Opera Mobile":               "Opera",
+}
+
+var friendlyOSes = map[string]string{
+	"Mac OS X": "macOS",
+	"Mac OS":   "macOS",
 }
 
 // truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
