@@ -3,7 +3,6 @@ package geo_test
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -17,67 +16,15 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/qsessions/qsessions/geo"
+	"github.com/qsessions/qsessions/internal/mmdbtest"
 )
 
 const (
 	testAccount = "acct-314159"
 	testKey     = "lk_SECRET_0123456789abcdef"
 )
-
-type member struct {
-	name string
-	body []byte
-	typ  byte // tar.TypeReg when 0
-}
-
-// archive builds a tar.gz shaped like MaxMind's: a dated directory holding
-// the database and its licence files.
-func archive(t testing.TB, members ...member) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(zw)
-	for _, m := range members {
-		typ := m.typ
-		if typ == 0 {
-			typ = tar.TypeReg
-		}
-		hdr := &tar.Header{Name: m.name, Typeflag: typ, Mode: 0o644, Size: int64(len(m.body)), ModTime: time.Unix(1700000000, 0)}
-		if typ == tar.TypeDir || typ == tar.TypeSymlink {
-			hdr.Size = 0
-			hdr.Mode = 0o755
-			hdr.Linkname = string(m.body)
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			t.Fatal(err)
-		}
-		if typ == tar.TypeReg {
-			if _, err := tw.Write(m.body); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-func maxmindArchive(t testing.TB, edition string, db []byte) []byte {
-	dir := edition + "_20260101"
-	return archive(t,
-		member{name: dir + "/", typ: tar.TypeDir},
-		member{name: dir + "/COPYRIGHT.txt", body: []byte("Database and Contents Copyright (c) MaxMind, Inc.\n")},
-		member{name: dir + "/LICENSE.txt", body: []byte("Use of this MaxMind product is governed by ...\n")},
-		member{name: dir + "/" + edition + ".mmdb", body: db},
-	)
-}
 
 func sum(b []byte) string {
 	h := sha256.Sum256(b)
@@ -215,8 +162,8 @@ func dirEntries(t *testing.T, dir string) []string {
 func TestDownload(t *testing.T) {
 	dir := t.TempDir()
 	f := newFakeMaxMind()
-	db := cityDB(t)
-	a := maxmindArchive(t, "GeoLite2-City", db)
+	db := mmdbtest.City(t)
+	a := mmdbtest.MaxMindArchive(t, "GeoLite2-City", db)
 	f.set("GeoLite2-City", a)
 	opts := f.serve(t, dir)
 	var phases []geo.Phase
@@ -282,8 +229,8 @@ func TestDownload(t *testing.T) {
 
 	// A new release is installed, and a DB that has the file open sees it
 	// on Reload.
-	next := buildDB(t, "GeoLite2-City", 6, []place{{network: "192.0.2.0/24", city: "Paris", country: "France"}})
-	f.set("GeoLite2-City", maxmindArchive(t, "GeoLite2-City", next))
+	next := mmdbtest.Build(t, "GeoLite2-City", 6, []mmdbtest.Place{{Network: "192.0.2.0/24", City: "Paris", Country: "France"}})
+	f.set("GeoLite2-City", mmdbtest.MaxMindArchive(t, "GeoLite2-City", next))
 	if res, err = geo.Download(context.Background(), opts); err != nil || !res.Updated {
 		t.Fatalf("Download of a new release = %+v, %v", res, err)
 	}
@@ -320,7 +267,7 @@ func equalPhases(a, b []geo.Phase) bool {
 func TestDownloadCountryEdition(t *testing.T) {
 	dir := t.TempDir()
 	f := newFakeMaxMind()
-	f.set("GeoLite2-Country", maxmindArchive(t, "GeoLite2-Country", countryDB(t)))
+	f.set("GeoLite2-Country", mmdbtest.MaxMindArchive(t, "GeoLite2-Country", mmdbtest.Country(t)))
 	opts := f.serve(t, dir)
 	opts.Edition = "GeoLite2-Country"
 	res, err := geo.Download(context.Background(), opts)
@@ -344,8 +291,8 @@ func TestDownloadCountryEdition(t *testing.T) {
 // returns its bytes.
 func installOld(t *testing.T, f *fakeMaxMind, opts geo.DownloadOptions) []byte {
 	t.Helper()
-	old := buildDB(t, "GeoLite2-City", 6, places[:1])
-	f.set("GeoLite2-City", maxmindArchive(t, "GeoLite2-City", old))
+	old := mmdbtest.Build(t, "GeoLite2-City", 6, mmdbtest.Places[:1])
+	f.set("GeoLite2-City", mmdbtest.MaxMindArchive(t, "GeoLite2-City", old))
 	if _, err := geo.Download(context.Background(), opts); err != nil {
 		t.Fatal(err)
 	}
@@ -369,7 +316,7 @@ func checkUntouched(t *testing.T, dir string, old []byte, oldSum []byte) {
 }
 
 func TestDownloadFailuresKeepOldDatabase(t *testing.T) {
-	newDB := buildDB(t, "GeoLite2-City", 6, places)
+	newDB := mmdbtest.Build(t, "GeoLite2-City", 6, mmdbtest.Places)
 	cases := []struct {
 		name    string
 		prepare func(f *fakeMaxMind)
@@ -377,42 +324,42 @@ func TestDownloadFailuresKeepOldDatabase(t *testing.T) {
 		msg     string // in the error
 	}{
 		{"wrong checksum", func(f *fakeMaxMind) {
-			f.archives["GeoLite2-City"] = maxmindArchive(t, "GeoLite2-City", newDB)
+			f.archives["GeoLite2-City"] = mmdbtest.MaxMindArchive(t, "GeoLite2-City", newDB)
 			f.sums["GeoLite2-City"] = sum([]byte("something else"))
 		}, geo.ErrChecksum, "SHA-256"},
 		{"truncated archive, checksum of the whole", func(f *fakeMaxMind) {
-			f.archives["GeoLite2-City"] = maxmindArchive(t, "GeoLite2-City", newDB)
+			f.archives["GeoLite2-City"] = mmdbtest.MaxMindArchive(t, "GeoLite2-City", newDB)
 			f.truncate = true
 		}, nil, "GeoLite2-City"},
 		{"truncated archive, checksum of the truncated bytes", func(f *fakeMaxMind) {
-			a := maxmindArchive(t, "GeoLite2-City", newDB)
+			a := mmdbtest.MaxMindArchive(t, "GeoLite2-City", newDB)
 			f.archives["GeoLite2-City"] = a[:len(a)*2/3]
 		}, nil, "unexpected EOF"},
 		{"member escaping with ..", func(f *fakeMaxMind) {
-			f.archives["GeoLite2-City"] = archive(t, member{name: "../GeoLite2-City.mmdb", body: newDB})
+			f.archives["GeoLite2-City"] = mmdbtest.Archive(t, mmdbtest.Member{Name: "../GeoLite2-City.mmdb", Body: newDB})
 		}, nil, "unsafe path"},
 		{"member escaping later in the archive", func(f *fakeMaxMind) {
-			f.archives["GeoLite2-City"] = archive(t,
-				member{name: "GeoLite2-City_20260101/GeoLite2-City.mmdb", body: newDB},
-				member{name: "GeoLite2-City_20260101/../../evil.txt", body: []byte("pwned")})
+			f.archives["GeoLite2-City"] = mmdbtest.Archive(t,
+				mmdbtest.Member{Name: "GeoLite2-City_20260101/GeoLite2-City.mmdb", Body: newDB},
+				mmdbtest.Member{Name: "GeoLite2-City_20260101/../../evil.txt", Body: []byte("pwned")})
 		}, nil, "unsafe path"},
 		{"absolute member", func(f *fakeMaxMind) {
-			f.archives["GeoLite2-City"] = archive(t, member{name: "/tmp/GeoLite2-City.mmdb", body: newDB})
+			f.archives["GeoLite2-City"] = mmdbtest.Archive(t, mmdbtest.Member{Name: "/tmp/GeoLite2-City.mmdb", Body: newDB})
 		}, nil, "unsafe path"},
 		{"no database in archive", func(f *fakeMaxMind) {
-			f.archives["GeoLite2-City"] = archive(t, member{name: "x/README.txt", body: []byte("hi")})
+			f.archives["GeoLite2-City"] = mmdbtest.Archive(t, mmdbtest.Member{Name: "x/README.txt", Body: []byte("hi")})
 		}, nil, "no .mmdb"},
 		{"symlink named .mmdb", func(f *fakeMaxMind) {
-			f.archives["GeoLite2-City"] = archive(t, member{name: "x/GeoLite2-City.mmdb", typ: tar.TypeSymlink, body: []byte("/etc/passwd")})
+			f.archives["GeoLite2-City"] = mmdbtest.Archive(t, mmdbtest.Member{Name: "x/GeoLite2-City.mmdb", Type: tar.TypeSymlink, Body: []byte("/etc/passwd")})
 		}, nil, "no .mmdb"},
 		{"two databases", func(f *fakeMaxMind) {
-			f.archives["GeoLite2-City"] = archive(t, member{name: "a/GeoLite2-City.mmdb", body: newDB}, member{name: "b/GeoLite2-City.mmdb", body: newDB})
+			f.archives["GeoLite2-City"] = mmdbtest.Archive(t, mmdbtest.Member{Name: "a/GeoLite2-City.mmdb", Body: newDB}, mmdbtest.Member{Name: "b/GeoLite2-City.mmdb", Body: newDB})
 		}, nil, "more than one"},
 		{"database is not a database", func(f *fakeMaxMind) {
-			f.archives["GeoLite2-City"] = maxmindArchive(t, "GeoLite2-City", []byte("<html>not found</html>"))
+			f.archives["GeoLite2-City"] = mmdbtest.MaxMindArchive(t, "GeoLite2-City", []byte("<html>not found</html>"))
 		}, nil, "not valid"},
 		{"database truncated inside the archive", func(f *fakeMaxMind) {
-			f.archives["GeoLite2-City"] = maxmindArchive(t, "GeoLite2-City", newDB[:len(newDB)-40])
+			f.archives["GeoLite2-City"] = mmdbtest.MaxMindArchive(t, "GeoLite2-City", newDB[:len(newDB)-40])
 		}, nil, "not valid"},
 		{"not gzip", func(f *fakeMaxMind) {
 			f.archives["GeoLite2-City"] = []byte("PK\x03\x04 a zip file")
@@ -467,7 +414,7 @@ func TestDownloadFailuresKeepOldDatabase(t *testing.T) {
 func TestDownloadBadCredentials(t *testing.T) {
 	dir := t.TempDir()
 	f := newFakeMaxMind()
-	f.set("GeoLite2-City", maxmindArchive(t, "GeoLite2-City", cityDB(t)))
+	f.set("GeoLite2-City", mmdbtest.MaxMindArchive(t, "GeoLite2-City", mmdbtest.City(t)))
 	opts := f.serve(t, dir)
 	opts.LicenseKey = "lk_WRONG_KEY_42"
 	_, err := geo.Download(context.Background(), opts)
@@ -490,7 +437,7 @@ func TestDownloadValidatesBeforeAnyRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := newFakeMaxMind()
-	f.set("GeoLite2-City", maxmindArchive(t, "GeoLite2-City", cityDB(t)))
+	f.set("GeoLite2-City", mmdbtest.MaxMindArchive(t, "GeoLite2-City", mmdbtest.City(t)))
 	base := f.serve(t, dir)
 	cases := []struct {
 		name   string
@@ -529,7 +476,7 @@ func TestDownloadValidatesBeforeAnyRequest(t *testing.T) {
 func TestDownloadCancelled(t *testing.T) {
 	dir := t.TempDir()
 	f := newFakeMaxMind()
-	f.set("GeoLite2-City", maxmindArchive(t, "GeoLite2-City", cityDB(t)))
+	f.set("GeoLite2-City", mmdbtest.MaxMindArchive(t, "GeoLite2-City", mmdbtest.City(t)))
 	opts := f.serve(t, dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,83 +11,14 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
-
-	"github.com/maxmind/mmdbwriter"
-	"github.com/maxmind/mmdbwriter/mmdbtype"
 
 	"github.com/qsessions/qsessions/geo"
+	"github.com/qsessions/qsessions/internal/mmdbtest"
 )
 
-// testCityDB returns a small GeoLite2-City database: 192.0.2.0/24 is
-// Berlin, Germany, and 2001:db8::/32 Tokyo, Japan (documentation ranges,
-// hence IncludeReservedNetworks).
-func testCityDB(t testing.TB) []byte {
-	t.Helper()
-	tree, err := mmdbwriter.New(mmdbwriter.Options{
-		DatabaseType:            "GeoLite2-City",
-		IncludeReservedNetworks: true,
-		Languages:               []string{"en"},
-		Description:             map[string]string{"en": "qsessions CLI test database"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range []struct{ network, city, country, iso string }{
-		{"192.0.2.0/24", "Berlin", "Germany", "DE"},
-		{"2001:db8::/32", "Tokyo", "Japan", "JP"},
-	} {
-		_, n, err := net.ParseCIDR(p.network)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec := mmdbtype.Map{
-			"city":    mmdbtype.Map{"names": mmdbtype.Map{"en": mmdbtype.String(p.city)}},
-			"country": mmdbtype.Map{"iso_code": mmdbtype.String(p.iso), "names": mmdbtype.Map{"en": mmdbtype.String(p.country)}},
-		}
-		if err := tree.Insert(n, rec); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var buf bytes.Buffer
-	if _, err := tree.WriteTo(&buf); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-// maxmindArchive wraps db in a tar.gz shaped like MaxMind's.
-func maxmindArchive(t testing.TB, edition string, db []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(zw)
-	dir := edition + "_20260101/"
-	files := []struct {
-		name string
-		body []byte
-	}{
-		{dir + "COPYRIGHT.txt", []byte("Database and Contents Copyright (c) MaxMind, Inc.\n")},
-		{dir + edition + ".mmdb", db},
-	}
-	tw.WriteHeader(&tar.Header{Name: dir, Typeflag: tar.TypeDir, Mode: 0o755, ModTime: time.Unix(1700000000, 0)})
-	for _, f := range files {
-		hdr := &tar.Header{Name: f.name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(f.body)), ModTime: time.Unix(1700000000, 0)}
-		if err := tw.WriteHeader(hdr); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write(f.body); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
+// testCityDB returns a small GeoLite2-City database in which 192.0.2.0/24
+// is Berlin, Germany, and 2001:db8::/32 Tokyo, Japan.
+func testCityDB(t testing.TB) []byte { return mmdbtest.City(t) }
 
 const (
 	testAccount = "acct-271828"
@@ -144,7 +72,7 @@ func newMaxMind(t testing.TB, edition string, archive []byte, badSum bool) *maxm
 func TestDownloadGeoIP(t *testing.T) {
 	t.Parallel()
 	db := testCityDB(t)
-	srv := newMaxMind(t, "GeoLite2-City", maxmindArchive(t, "GeoLite2-City", db), false)
+	srv := newMaxMind(t, "GeoLite2-City", mmdbtest.MaxMindArchive(t, "GeoLite2-City", db), false)
 	dir := t.TempDir()
 	env := cliEnv("MAXMIND_ACCOUNT_ID="+testAccount, "MAXMIND_LICENSE_KEY="+testKey)
 
@@ -190,9 +118,9 @@ func TestDownloadGeoIP(t *testing.T) {
 func TestDownloadGeoIPErrors(t *testing.T) {
 	t.Parallel()
 	db := testCityDB(t)
-	srv := newMaxMind(t, "GeoLite2-City", maxmindArchive(t, "GeoLite2-City", db), false)
-	bad := newMaxMind(t, "GeoLite2-City", maxmindArchive(t, "GeoLite2-City", db), true)
-	corrupt := newMaxMind(t, "GeoLite2-City", maxmindArchive(t, "GeoLite2-City", []byte("not a database")), false)
+	srv := newMaxMind(t, "GeoLite2-City", mmdbtest.MaxMindArchive(t, "GeoLite2-City", db), false)
+	bad := newMaxMind(t, "GeoLite2-City", mmdbtest.MaxMindArchive(t, "GeoLite2-City", db), true)
+	corrupt := newMaxMind(t, "GeoLite2-City", mmdbtest.MaxMindArchive(t, "GeoLite2-City", []byte("not a database")), false)
 	dir := t.TempDir()
 	creds := []string{"MAXMIND_ACCOUNT_ID=" + testAccount, "MAXMIND_LICENSE_KEY=" + testKey}
 
