@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -115,21 +116,23 @@ func (f *fakeMaxMind) archiveRequests() int {
 	return f.storage
 }
 
-// serve starts f and returns options pointing Download at it. Where the
-// platform has no sockets (js and wasip1), requests go straight to the
-// handler through the client's transport instead of over loopback.
+// serve starts f and returns options pointing Download at it.
 func (f *fakeMaxMind) serve(t *testing.T, dir string) geo.DownloadOptions {
 	opts := geo.DownloadOptions{AccountID: testAccount, LicenseKey: testKey, Dir: dir}
-	if runtime.GOOS == "js" || runtime.GOOS == "wasip1" {
-		opts.BaseURL = "http://maxmind.test"
-		opts.Client = &http.Client{Transport: handlerTransport{f}}
-		return opts
-	}
-	srv := httptest.NewServer(f)
-	t.Cleanup(srv.Close)
-	opts.BaseURL = srv.URL
-	opts.Client = srv.Client()
+	opts.BaseURL, opts.Client = serve(t, f)
 	return opts
+}
+
+// serve makes h a download server and returns its base URL and a client
+// for it. Where the platform has no sockets (js and wasip1), requests go
+// straight to h through the client's transport instead of over loopback.
+func serve(t *testing.T, h http.Handler) (string, *http.Client) {
+	if runtime.GOOS == "js" || runtime.GOOS == "wasip1" {
+		return "http://download.test", &http.Client{Transport: handlerTransport{h}}
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL, srv.Client()
 }
 
 type handlerTransport struct{ h http.Handler }
@@ -166,56 +169,24 @@ func TestDownload(t *testing.T) {
 	a := mmdbtest.MaxMindArchive(t, "GeoLite2-City", db)
 	f.set("GeoLite2-City", a)
 	opts := f.serve(t, dir)
-	var phases []geo.Phase
-	var last geo.Progress
-	opts.Progress = func(p geo.Progress) {
-		if p.Edition != "GeoLite2-City" {
-			t.Errorf("progress for edition %q", p.Edition)
-		}
-		if len(phases) == 0 || phases[len(phases)-1] != p.Phase {
-			phases = append(phases, p.Phase)
-		}
-		last = p
-	}
+	progress := &progressLog{t: t, edition: "GeoLite2-City"}
+	opts.Progress = progress.record
 
 	res, err := geo.Download(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	wantPath := filepath.Join(dir, "GeoLite2-City.mmdb")
-	if !res.Updated || res.Path != wantPath || res.SHA256 != sum(a) {
+	if !res.Updated || res.Path != wantPath || res.Archive != "GeoLite2-City.tar.gz" || res.SHA256 != sum(a) {
 		t.Errorf("Download = %+v, want Updated, Path %s, SHA256 %s", res, wantPath, sum(a))
 	}
-	got, err := os.ReadFile(wantPath)
-	if err != nil {
-		t.Fatal(err)
+	progress.check(geo.PhaseChecking, geo.PhaseDownloading, geo.PhaseVerifying, geo.PhaseDone)
+	if progress.last.Bytes != int64(len(a)) {
+		t.Errorf("last progress reports %d bytes, archive has %d", progress.last.Bytes, len(a))
 	}
-	if !bytes.Equal(got, db) {
-		t.Error("installed database differs from the one in the archive")
-	}
-	wantPhases := []geo.Phase{geo.PhaseChecking, geo.PhaseDownloading, geo.PhaseVerifying, geo.PhaseDone}
-	if !equalPhases(phases, wantPhases) {
-		t.Errorf("phases %v, want %v", phases, wantPhases)
-	}
-	if last.Bytes != int64(len(a)) {
-		t.Errorf("last progress reports %d bytes, archive has %d", last.Bytes, len(a))
-	}
-	if names := dirEntries(t, dir); strings.Join(names, " ") != "GeoLite2-City.mmdb GeoLite2-City.mmdb.sha256" {
-		t.Errorf("directory holds %v", names)
-	}
-
-	// The installed file is usable.
-	gdb, err := geo.Open(wantPath, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gdb.Close()
-	if loc := locate(t, gdb, "192.0.2.1"); loc.City != "Berlin" {
-		t.Errorf("installed database locates 192.0.2.1 at %+v", loc)
-	}
+	gdb := checkInstalled(t, wantPath, db)
 
 	// Same published checksum: nothing is downloaded.
-	phases = nil
 	res, err = geo.Download(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
@@ -223,9 +194,7 @@ func TestDownload(t *testing.T) {
 	if res.Updated || f.archiveRequests() != 1 {
 		t.Errorf("second Download: %+v after %d archive requests; want no download", res, f.archiveRequests())
 	}
-	if !equalPhases(phases, []geo.Phase{geo.PhaseChecking, geo.PhaseUpToDate}) {
-		t.Errorf("second Download phases %v", phases)
-	}
+	progress.check(geo.PhaseChecking, geo.PhaseUpToDate)
 
 	// A new release is installed, and a DB that has the file open sees it
 	// on Reload.
@@ -252,16 +221,54 @@ func TestDownload(t *testing.T) {
 	}
 }
 
-func equalPhases(a, b []geo.Phase) bool {
-	if len(a) != len(b) {
-		return false
+// A progressLog records the progress of Downloads of an edition.
+type progressLog struct {
+	t       *testing.T
+	edition string
+	phases  []geo.Phase // each phase once, in order, since the last check
+	last    geo.Progress
+}
+
+func (l *progressLog) record(p geo.Progress) {
+	if p.Edition != l.edition {
+		l.t.Errorf("progress for edition %q, want %q", p.Edition, l.edition)
 	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
+	if len(l.phases) == 0 || l.phases[len(l.phases)-1] != p.Phase {
+		l.phases = append(l.phases, p.Phase)
 	}
-	return true
+	l.last = p
+}
+
+// check checks the phases since the last check.
+func (l *progressLog) check(want ...geo.Phase) {
+	l.t.Helper()
+	if !slices.Equal(l.phases, want) {
+		l.t.Errorf("phases %v, want %v", l.phases, want)
+	}
+	l.phases = nil
+}
+
+// checkInstalled checks that db is installed at path, with its record
+// beside it and nothing else, and that it opens and locates; it returns
+// it opened, for the rest of the test.
+func checkInstalled(t *testing.T, path string, db []byte) *geo.DB {
+	t.Helper()
+	if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, db) {
+		t.Fatalf("installed database differs from the one published (err %v)", err)
+	}
+	name := filepath.Base(path)
+	if names := dirEntries(t, filepath.Dir(path)); strings.Join(names, " ") != name+" "+name+".sha256" {
+		t.Errorf("directory holds %v", names)
+	}
+	gdb, err := geo.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gdb.Close() })
+	if loc := locate(t, gdb, "192.0.2.1"); loc.City != "Berlin" {
+		t.Errorf("installed database locates 192.0.2.1 at %+v", loc)
+	}
+	return gdb
 }
 
 func TestDownloadCountryEdition(t *testing.T) {

@@ -8,9 +8,11 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/qsessions/qsessions/geo"
 	"github.com/qsessions/qsessions/internal/mmdbtest"
@@ -132,7 +134,9 @@ func TestDownloadGeoIPErrors(t *testing.T) {
 		msgs []string
 	}{
 		{"no credentials", nil, []string{"--dir", dir, "--base-url", srv.URL}, 2,
-			[]string{"no MaxMind account ID", "MAXMIND_ACCOUNT_ID", "MAXMIND_LICENSE_KEY", "download-geoip --help"}},
+			[]string{"no MaxMind account ID", "MAXMIND_ACCOUNT_ID", "MAXMIND_LICENSE_KEY", "without an account", "--source dbip", "download-geoip --help"}},
+		{"MaxMind without credentials", nil, []string{"--source", "maxmind", "--dir", dir, "--base-url", srv.URL}, 2, []string{"--source dbip"}},
+		{"unknown source", creds, []string{"--source", "geonames", "--dir", dir}, 2, []string{`--source "geonames"`, "maxmind or dbip"}},
 		{"no licence key", []string{"MAXMIND_ACCOUNT_ID=" + testAccount}, []string{"--dir", dir, "--base-url", srv.URL}, 2,
 			[]string{"no MaxMind licence key", "MAXMIND_LICENSE_KEY"}},
 		{"no dir", creds, []string{"--base-url", srv.URL}, 2, []string{"--dir"}},
@@ -167,6 +171,105 @@ func TestDownloadGeoIPErrors(t *testing.T) {
 		}
 		t.Errorf("failed downloads left files behind: %v", names)
 	}
+}
+
+// dbipServer serves DB-IP's City Lite file of this month, as the binary's
+// clock sees it (or last month's file, if the month turns meanwhile).
+func dbipServer(t *testing.T, file []byte) (*httptest.Server, string) {
+	t.Helper()
+	name := mmdbtest.DBIPFile(time.Now().UTC().Format("2006-01"))
+	var d mmdbtest.DBIP
+	d.Set(name, file)
+	srv := httptest.NewServer(&d)
+	t.Cleanup(srv.Close)
+	return srv, name
+}
+
+func TestDownloadGeoIPDBIP(t *testing.T) {
+	t.Parallel()
+	db := mmdbtest.Build(t, "DBIP-City-Lite", 6, mmdbtest.Places)
+	srv, name := dbipServer(t, mmdbtest.Gzip(t, db))
+	dir := t.TempDir()
+
+	// No MaxMind credentials are needed, nor used.
+	r := cli(t, nil, "download-geoip", "--source", "dbip", "--dir", dir, "--base-url", srv.URL)
+	wantExit(t, r, 0)
+	path := filepath.Join(dir, "dbip-city-lite.mmdb")
+	if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, db) {
+		t.Fatalf("installed database: %v; equal to the served one: %v\n%s", err, bytes.Equal(got, db), r)
+	}
+	for _, want := range []string{"downloading dbip-city-lite", "installed " + path + " from " + name,
+		`"IP Geolocation by DB-IP", linked to https://db-ip.com`, "--geoip " + path} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output lacks %q\n%s", want, r)
+		}
+	}
+	if runtime.GOOS != "windows" {
+		if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o644 {
+			t.Errorf("the database's mode: %v, %v; want 0644", fi.Mode(), err)
+		}
+	}
+
+	r = cli(t, nil, "download-geoip", "--source", "dbip", "--dir", dir, "--base-url", srv.URL)
+	wantExit(t, r, 0)
+	if !strings.Contains(r.stdout, path+" is up to date: "+name) {
+		t.Errorf("second run:\n%s", r)
+	}
+}
+
+func TestDownloadGeoIPDBIPErrors(t *testing.T) {
+	t.Parallel()
+	gz := mmdbtest.Gzip(t, mmdbtest.Build(t, "DBIP-City-Lite", 6, mmdbtest.Places))
+	truncated, _ := dbipServer(t, gz[:len(gz)/2])
+	country, _ := dbipServer(t, mmdbtest.Gzip(t, mmdbtest.Build(t, "DBIP-Country-Lite", 6, mmdbtest.Places)))
+	garbage, _ := dbipServer(t, []byte("<html>Rate limit exceeded</html>"))
+	none := httptest.NewServer(&mmdbtest.DBIP{})
+	t.Cleanup(none.Close)
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name string
+		args []string
+		msgs []string
+	}{
+		{"truncated gzip", []string{"--base-url", truncated.URL}, []string{"dbip-city-lite", "unexpected EOF"}},
+		{"Country database", []string{"--base-url", country.URL}, []string{"DBIP-Country-Lite database, not a City database"}},
+		{"garbage", []string{"--base-url", garbage.URL}, []string{"gzip"}},
+		{"nothing published", []string{"--base-url", none.URL}, []string{"DB-IP has published neither", "404"}},
+		{"MaxMind edition", []string{"--base-url", none.URL, "--edition", "GeoLite2-City"}, []string{"dbip-city-lite"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := cli(t, nil, append([]string{"download-geoip", "--source", "dbip", "--dir", dir}, c.args...)...)
+			wantExit(t, r, 1, c.msgs...)
+		})
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("failed downloads left %d files behind", len(entries))
+	}
+}
+
+// TestDemoGeoIPAttribution: with a DB-IP database the demo credits DB-IP,
+// on every page and when it starts.
+func TestDemoGeoIPAttribution(t *testing.T) {
+	t.Parallel()
+	mmdb := filepath.Join(t.TempDir(), "dbip-city-lite.mmdb")
+	if err := os.WriteFile(mmdb, mmdbtest.Build(t, "DBIP-City-Lite", 6, mmdbtest.Places), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := startDemo(t, nil, "--geoip", mmdb)
+	if out := d.stdoutText(); !strings.Contains(out, "IP Geolocation by DB-IP, https://db-ip.com") {
+		t.Errorf("the demo does not credit DB-IP when it starts\n%s", out)
+	}
+	b := newBrowser(t, macChrome)
+	for _, signedIn := range []bool{false, true} {
+		if signedIn {
+			signIn(t, b, d.url, "alice")
+		}
+		_, body := b.get(d.url + "/")
+		if !strings.Contains(body, `<p id="geoip-credit"><a href="https://db-ip.com">IP Geolocation by DB-IP</a></p>`) {
+			t.Errorf("signed in %v: the page does not credit DB-IP\n%s", signedIn, body)
+		}
+	}
+	d.stop()
 }
 
 // TestProgressBar drives the progress printer as on a terminal: a bar

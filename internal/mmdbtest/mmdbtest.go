@@ -1,6 +1,7 @@
 // Package mmdbtest builds what the tests of geo/ and cmd/qsessions download
 // and open: small MaxMind DB files of known places, in City or Country
-// shape, and the archives that MaxMind and DB-IP publish them in.
+// shape, the archives that MaxMind and DB-IP publish them in, and a fake
+// of DB-IP's download server.
 package mmdbtest
 
 import (
@@ -8,7 +9,9 @@ import (
 	"bytes"
 	"compress/gzip"
 	"net"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -197,4 +200,66 @@ func MaxMindArchive(tb testing.TB, edition string, db []byte) []byte {
 		Member{Name: dir + "/LICENSE.txt", Body: []byte("Use of this MaxMind product is governed by ...\n")},
 		Member{Name: dir + "/" + edition + ".mmdb", Body: db},
 	)
+}
+
+// Gzip returns b compressed, as DB-IP publishes its databases.
+func Gzip(tb testing.TB, b []byte) []byte {
+	tb.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(b); err != nil {
+		tb.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// DBIPFile names DB-IP's City Lite file of a month, "2026-05".
+func DBIPFile(month string) string { return "dbip-city-lite-" + month + ".mmdb.gz" }
+
+// DBIP is a fake of DB-IP's download server: it serves the files it holds
+// at /free/<name>, and 404 for anything else. Its methods are safe for
+// concurrent use.
+type DBIP struct {
+	mu       sync.Mutex
+	files    map[string][]byte
+	requests []string
+}
+
+// Set serves body as the file name, "dbip-city-lite-2026-05.mmdb.gz"; a
+// nil body stops serving it.
+func (d *DBIP) Set(name string, body []byte) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.files == nil {
+		d.files = map[string][]byte{}
+	}
+	if body == nil {
+		delete(d.files, name)
+		return
+	}
+	d.files[name] = body
+}
+
+// Requests returns the names requested so far, in order.
+func (d *DBIP) Requests() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]string(nil), d.requests...)
+}
+
+func (d *DBIP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	name, ok := strings.CutPrefix(r.URL.Path, "/free/")
+	d.requests = append(d.requests, name)
+	b, found := d.files[name]
+	if !ok || !found || r.Method != http.MethodGet {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "application/gzip")
+	w.Write(b)
 }
