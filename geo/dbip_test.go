@@ -255,9 +255,9 @@ func TestDownloadFileModes(t *testing.T) {
 				now := time.Date(2026, 5, 17, 0, 0, 0, 0, time.UTC)
 				opts = dbipDownload(t, &srv, dir, &now)
 			} else {
-				f := newFakeMaxMind()
-				f.set("GeoLite2-City", mmdbtest.MaxMindArchive(t, "GeoLite2-City", mmdbtest.City(t)))
-				opts = f.serve(t, dir)
+				f := newMaxMind()
+				f.Set("GeoLite2-City", mmdbtest.MaxMindArchive(t, "GeoLite2-City", mmdbtest.City(t)))
+				opts = maxmindDownload(t, f, dir)
 			}
 			temps := 0
 			opts.Progress = func(p geo.Progress) {

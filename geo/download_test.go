@@ -13,9 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/qsessions/qsessions/geo"
@@ -32,96 +30,14 @@ func sum(b []byte) string {
 	return hex.EncodeToString(h[:])
 }
 
-// fakeMaxMind serves /geoip/databases/{edition}/download like MaxMind:
-// basic auth, then a redirect to storage for the archive, and the
-// archive's sha256sum line for suffix=tar.gz.sha256.
-type fakeMaxMind struct {
-	mu       sync.Mutex
-	archives map[string][]byte // edition → archive
-	sums     map[string]string // edition → published checksum, overriding the real one
-	truncate bool              // send half the archive with the full Content-Length
-	status   int               // answer every request with this status, if set
-	requests []string          // "edition suffix" per authenticated request
-	storage  int               // archive requests that reached storage
-}
-
-func newFakeMaxMind() *fakeMaxMind {
-	return &fakeMaxMind{archives: map[string][]byte{}, sums: map[string]string{}}
-}
-
-func (f *fakeMaxMind) set(edition string, archive []byte) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.archives[edition] = archive
-	delete(f.sums, edition)
-}
-
-func (f *fakeMaxMind) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if strings.HasPrefix(r.URL.Path, "/storage/") {
-		// Pre-signed storage, reached through a redirect.
-		f.storage++
-		a := f.archives[strings.TrimPrefix(r.URL.Path, "/storage/")]
-		w.Header().Set("Content-Type", "application/gzip")
-		if f.truncate {
-			w.Header().Set("Content-Length", strconv.Itoa(len(a)))
-			w.WriteHeader(http.StatusOK)
-			w.Write(a[:len(a)/2])
-			return
-		}
-		w.Write(a)
-		return
-	}
-	if f.status != 0 {
-		http.Error(w, http.StatusText(f.status), f.status)
-		return
-	}
-	user, pass, ok := r.BasicAuth()
-	if !ok || user != testAccount || pass != testKey {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusUnauthorized)
-		w.Write([]byte(`{"code":"INVALID_LICENSE_KEY","error":"Invalid license key for account ` + user + `"}`))
-		return
-	}
-	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
-	if len(parts) != 4 || parts[0] != "geoip" || parts[1] != "databases" || parts[3] != "download" {
-		http.NotFound(w, r)
-		return
-	}
-	edition, suffix := parts[2], r.URL.Query().Get("suffix")
-	a, ok := f.archives[edition]
-	if !ok {
-		http.NotFound(w, r)
-		return
-	}
-	f.requests = append(f.requests, edition+" "+suffix)
-	switch suffix {
-	case "tar.gz":
-		http.Redirect(w, r, "/storage/"+edition+"?X-Amz-Signature=deadbeef", http.StatusFound)
-	case "tar.gz.sha256":
-		s, ok := f.sums[edition]
-		if !ok {
-			s = sum(a)
-		}
-		w.Write([]byte(s + "  " + edition + "_20260101.tar.gz\n"))
-	default:
-		http.Error(w, "bad suffix", http.StatusBadRequest)
-	}
-}
-
-func (f *fakeMaxMind) archiveRequests() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.storage
-}
-
-// serve starts f and returns options pointing Download at it.
-func (f *fakeMaxMind) serve(t *testing.T, dir string) geo.DownloadOptions {
-	opts := geo.DownloadOptions{AccountID: testAccount, LicenseKey: testKey, Dir: dir}
-	opts.BaseURL, opts.Client = serve(t, f)
+// maxmindDownload returns options that download from m.
+func maxmindDownload(t *testing.T, m *mmdbtest.MaxMind, dir string) geo.DownloadOptions {
+	opts := geo.DownloadOptions{AccountID: m.Account, LicenseKey: m.Key, Dir: dir}
+	opts.BaseURL, opts.Client = serve(t, m)
 	return opts
 }
+
+func newMaxMind() *mmdbtest.MaxMind { return &mmdbtest.MaxMind{Account: testAccount, Key: testKey} }
 
 // serve makes h a download server and returns its base URL and a client
 // for it. Where the platform has no sockets (js and wasip1), requests go
@@ -164,11 +80,11 @@ func dirEntries(t *testing.T, dir string) []string {
 
 func TestDownload(t *testing.T) {
 	dir := t.TempDir()
-	f := newFakeMaxMind()
+	f := newMaxMind()
 	db := mmdbtest.City(t)
 	a := mmdbtest.MaxMindArchive(t, "GeoLite2-City", db)
-	f.set("GeoLite2-City", a)
-	opts := f.serve(t, dir)
+	f.Set("GeoLite2-City", a)
+	opts := maxmindDownload(t, f, dir)
 	progress := &progressLog{t: t, edition: "GeoLite2-City"}
 	opts.Progress = progress.record
 
@@ -191,15 +107,15 @@ func TestDownload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Updated || f.archiveRequests() != 1 {
-		t.Errorf("second Download: %+v after %d archive requests; want no download", res, f.archiveRequests())
+	if res.Updated || f.Downloads() != 1 {
+		t.Errorf("second Download: %+v after %d archive requests; want no download", res, f.Downloads())
 	}
 	progress.check(geo.PhaseChecking, geo.PhaseUpToDate)
 
 	// A new release is installed, and a DB that has the file open sees it
 	// on Reload.
 	next := mmdbtest.Build(t, "GeoLite2-City", 6, []mmdbtest.Place{{Network: "192.0.2.0/24", City: "Paris", Country: "France"}})
-	f.set("GeoLite2-City", mmdbtest.MaxMindArchive(t, "GeoLite2-City", next))
+	f.Set("GeoLite2-City", mmdbtest.MaxMindArchive(t, "GeoLite2-City", next))
 	if res, err = geo.Download(context.Background(), opts); err != nil || !res.Updated {
 		t.Fatalf("Download of a new release = %+v, %v", res, err)
 	}
@@ -273,9 +189,9 @@ func checkInstalled(t *testing.T, path string, db []byte) *geo.DB {
 
 func TestDownloadCountryEdition(t *testing.T) {
 	dir := t.TempDir()
-	f := newFakeMaxMind()
-	f.set("GeoLite2-Country", mmdbtest.MaxMindArchive(t, "GeoLite2-Country", mmdbtest.Country(t)))
-	opts := f.serve(t, dir)
+	f := newMaxMind()
+	f.Set("GeoLite2-Country", mmdbtest.MaxMindArchive(t, "GeoLite2-Country", mmdbtest.Country(t)))
+	opts := maxmindDownload(t, f, dir)
 	opts.Edition = "GeoLite2-Country"
 	res, err := geo.Download(context.Background(), opts)
 	if err != nil {
@@ -296,10 +212,10 @@ func TestDownloadCountryEdition(t *testing.T) {
 
 // installOld puts a database in dir as a previous Download would have, and
 // returns its bytes.
-func installOld(t *testing.T, f *fakeMaxMind, opts geo.DownloadOptions) []byte {
+func installOld(t *testing.T, f *mmdbtest.MaxMind, opts geo.DownloadOptions) []byte {
 	t.Helper()
 	old := mmdbtest.Build(t, "GeoLite2-City", 6, mmdbtest.Places[:1])
-	f.set("GeoLite2-City", mmdbtest.MaxMindArchive(t, "GeoLite2-City", old))
+	f.Set("GeoLite2-City", mmdbtest.MaxMindArchive(t, "GeoLite2-City", old))
 	if _, err := geo.Download(context.Background(), opts); err != nil {
 		t.Fatal(err)
 	}
@@ -326,56 +242,56 @@ func TestDownloadFailuresKeepOldDatabase(t *testing.T) {
 	newDB := mmdbtest.Build(t, "GeoLite2-City", 6, mmdbtest.Places)
 	cases := []struct {
 		name    string
-		prepare func(f *fakeMaxMind)
+		prepare func(f *mmdbtest.MaxMind)
 		is      error  // errors.Is target, if any
 		msg     string // in the error
 	}{
-		{"wrong checksum", func(f *fakeMaxMind) {
-			f.archives["GeoLite2-City"] = mmdbtest.MaxMindArchive(t, "GeoLite2-City", newDB)
-			f.sums["GeoLite2-City"] = sum([]byte("something else"))
+		{"wrong checksum", func(f *mmdbtest.MaxMind) {
+			f.Set("GeoLite2-City", mmdbtest.MaxMindArchive(t, "GeoLite2-City", newDB))
+			f.SetSum("GeoLite2-City", sum([]byte("something else")))
 		}, geo.ErrChecksum, "SHA-256"},
-		{"truncated archive, checksum of the whole", func(f *fakeMaxMind) {
-			f.archives["GeoLite2-City"] = mmdbtest.MaxMindArchive(t, "GeoLite2-City", newDB)
-			f.truncate = true
+		{"truncated archive, checksum of the whole", func(f *mmdbtest.MaxMind) {
+			f.Set("GeoLite2-City", mmdbtest.MaxMindArchive(t, "GeoLite2-City", newDB))
+			f.Truncate()
 		}, nil, "GeoLite2-City"},
-		{"truncated archive, checksum of the truncated bytes", func(f *fakeMaxMind) {
+		{"truncated archive, checksum of the truncated bytes", func(f *mmdbtest.MaxMind) {
 			a := mmdbtest.MaxMindArchive(t, "GeoLite2-City", newDB)
-			f.archives["GeoLite2-City"] = a[:len(a)*2/3]
+			f.Set("GeoLite2-City", a[:len(a)*2/3])
 		}, nil, "unexpected EOF"},
-		{"member escaping with ..", func(f *fakeMaxMind) {
-			f.archives["GeoLite2-City"] = mmdbtest.Archive(t, mmdbtest.Member{Name: "../GeoLite2-City.mmdb", Body: newDB})
+		{"member escaping with ..", func(f *mmdbtest.MaxMind) {
+			f.Set("GeoLite2-City", mmdbtest.Archive(t, mmdbtest.Member{Name: "../GeoLite2-City.mmdb", Body: newDB}))
 		}, nil, "unsafe path"},
-		{"member escaping later in the archive", func(f *fakeMaxMind) {
-			f.archives["GeoLite2-City"] = mmdbtest.Archive(t,
+		{"member escaping later in the archive", func(f *mmdbtest.MaxMind) {
+			f.Set("GeoLite2-City", mmdbtest.Archive(t,
 				mmdbtest.Member{Name: "GeoLite2-City_20260101/GeoLite2-City.mmdb", Body: newDB},
-				mmdbtest.Member{Name: "GeoLite2-City_20260101/../../evil.txt", Body: []byte("pwned")})
+				mmdbtest.Member{Name: "GeoLite2-City_20260101/../../evil.txt", Body: []byte("pwned")}))
 		}, nil, "unsafe path"},
-		{"absolute member", func(f *fakeMaxMind) {
-			f.archives["GeoLite2-City"] = mmdbtest.Archive(t, mmdbtest.Member{Name: "/tmp/GeoLite2-City.mmdb", Body: newDB})
+		{"absolute member", func(f *mmdbtest.MaxMind) {
+			f.Set("GeoLite2-City", mmdbtest.Archive(t, mmdbtest.Member{Name: "/tmp/GeoLite2-City.mmdb", Body: newDB}))
 		}, nil, "unsafe path"},
-		{"no database in archive", func(f *fakeMaxMind) {
-			f.archives["GeoLite2-City"] = mmdbtest.Archive(t, mmdbtest.Member{Name: "x/README.txt", Body: []byte("hi")})
+		{"no database in archive", func(f *mmdbtest.MaxMind) {
+			f.Set("GeoLite2-City", mmdbtest.Archive(t, mmdbtest.Member{Name: "x/README.txt", Body: []byte("hi")}))
 		}, nil, "no .mmdb"},
-		{"symlink named .mmdb", func(f *fakeMaxMind) {
-			f.archives["GeoLite2-City"] = mmdbtest.Archive(t, mmdbtest.Member{Name: "x/GeoLite2-City.mmdb", Type: tar.TypeSymlink, Body: []byte("/etc/passwd")})
+		{"symlink named .mmdb", func(f *mmdbtest.MaxMind) {
+			f.Set("GeoLite2-City", mmdbtest.Archive(t, mmdbtest.Member{Name: "x/GeoLite2-City.mmdb", Type: tar.TypeSymlink, Body: []byte("/etc/passwd")}))
 		}, nil, "no .mmdb"},
-		{"two databases", func(f *fakeMaxMind) {
-			f.archives["GeoLite2-City"] = mmdbtest.Archive(t, mmdbtest.Member{Name: "a/GeoLite2-City.mmdb", Body: newDB}, mmdbtest.Member{Name: "b/GeoLite2-City.mmdb", Body: newDB})
+		{"two databases", func(f *mmdbtest.MaxMind) {
+			f.Set("GeoLite2-City", mmdbtest.Archive(t, mmdbtest.Member{Name: "a/GeoLite2-City.mmdb", Body: newDB}, mmdbtest.Member{Name: "b/GeoLite2-City.mmdb", Body: newDB}))
 		}, nil, "more than one"},
-		{"database is not a database", func(f *fakeMaxMind) {
-			f.archives["GeoLite2-City"] = mmdbtest.MaxMindArchive(t, "GeoLite2-City", []byte("<html>not found</html>"))
+		{"database is not a database", func(f *mmdbtest.MaxMind) {
+			f.Set("GeoLite2-City", mmdbtest.MaxMindArchive(t, "GeoLite2-City", []byte("<html>not found</html>")))
 		}, nil, "not valid"},
-		{"database truncated inside the archive", func(f *fakeMaxMind) {
-			f.archives["GeoLite2-City"] = mmdbtest.MaxMindArchive(t, "GeoLite2-City", newDB[:len(newDB)-40])
+		{"database truncated inside the archive", func(f *mmdbtest.MaxMind) {
+			f.Set("GeoLite2-City", mmdbtest.MaxMindArchive(t, "GeoLite2-City", newDB[:len(newDB)-40]))
 		}, nil, "not valid"},
-		{"not gzip", func(f *fakeMaxMind) {
-			f.archives["GeoLite2-City"] = []byte("PK\x03\x04 a zip file")
+		{"not gzip", func(f *mmdbtest.MaxMind) {
+			f.Set("GeoLite2-City", []byte("PK\x03\x04 a zip file"))
 		}, nil, "gzip"},
-		{"published checksum is not a checksum", func(f *fakeMaxMind) {
-			f.sums["GeoLite2-City"] = "<html>"
+		{"published checksum is not a checksum", func(f *mmdbtest.MaxMind) {
+			f.SetSum("GeoLite2-City", "<html>")
 		}, nil, "not a SHA-256"},
-		{"401", func(f *fakeMaxMind) { f.status = http.StatusUnauthorized }, geo.ErrUnauthorized, "GeoLite2-City"},
-		{"500", func(f *fakeMaxMind) { f.status = http.StatusInternalServerError }, nil, "500"},
+		{"401", func(f *mmdbtest.MaxMind) { f.Fail(http.StatusUnauthorized) }, geo.ErrUnauthorized, "GeoLite2-City"},
+		{"500", func(f *mmdbtest.MaxMind) { f.Fail(http.StatusInternalServerError) }, nil, "500"},
 	}
 	for _, c := range cases {
 		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
@@ -384,16 +300,14 @@ func TestDownloadFailuresKeepOldDatabase(t *testing.T) {
 			if err := os.Mkdir(dir, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			f := newFakeMaxMind()
-			opts := f.serve(t, dir)
+			f := newMaxMind()
+			opts := maxmindDownload(t, f, dir)
 			old := installOld(t, f, opts)
 			oldSum, err := os.ReadFile(filepath.Join(dir, "GeoLite2-City.mmdb.sha256"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			f.mu.Lock()
 			c.prepare(f)
-			f.mu.Unlock()
 
 			res, err := geo.Download(context.Background(), opts)
 			if err == nil {
@@ -420,9 +334,9 @@ func TestDownloadFailuresKeepOldDatabase(t *testing.T) {
 
 func TestDownloadBadCredentials(t *testing.T) {
 	dir := t.TempDir()
-	f := newFakeMaxMind()
-	f.set("GeoLite2-City", mmdbtest.MaxMindArchive(t, "GeoLite2-City", mmdbtest.City(t)))
-	opts := f.serve(t, dir)
+	f := newMaxMind()
+	f.Set("GeoLite2-City", mmdbtest.MaxMindArchive(t, "GeoLite2-City", mmdbtest.City(t)))
+	opts := maxmindDownload(t, f, dir)
 	opts.LicenseKey = "lk_WRONG_KEY_42"
 	_, err := geo.Download(context.Background(), opts)
 	if !errors.Is(err, geo.ErrUnauthorized) {
@@ -443,9 +357,9 @@ func TestDownloadValidatesBeforeAnyRequest(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f := newFakeMaxMind()
-	f.set("GeoLite2-City", mmdbtest.MaxMindArchive(t, "GeoLite2-City", mmdbtest.City(t)))
-	base := f.serve(t, dir)
+	f := newMaxMind()
+	f.Set("GeoLite2-City", mmdbtest.MaxMindArchive(t, "GeoLite2-City", mmdbtest.City(t)))
+	base := maxmindDownload(t, f, dir)
 	cases := []struct {
 		name   string
 		change func(o *geo.DownloadOptions)
@@ -473,18 +387,16 @@ func TestDownloadValidatesBeforeAnyRequest(t *testing.T) {
 			}
 		})
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.requests) != 0 {
-		t.Errorf("invalid options still sent requests: %v", f.requests)
+	if hits := f.Hits(); hits != 0 {
+		t.Errorf("invalid options still sent %d requests", hits)
 	}
 }
 
 func TestDownloadCancelled(t *testing.T) {
 	dir := t.TempDir()
-	f := newFakeMaxMind()
-	f.set("GeoLite2-City", mmdbtest.MaxMindArchive(t, "GeoLite2-City", mmdbtest.City(t)))
-	opts := f.serve(t, dir)
+	f := newMaxMind()
+	f.Set("GeoLite2-City", mmdbtest.MaxMindArchive(t, "GeoLite2-City", mmdbtest.City(t)))
+	opts := maxmindDownload(t, f, dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := geo.Download(ctx, opts); !errors.Is(err, context.Canceled) {

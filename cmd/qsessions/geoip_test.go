@@ -2,15 +2,11 @@ package main
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,48 +23,23 @@ const (
 	testKey     = "lk_TOPSECRET_0123456789"
 )
 
-// maxmind is a fake MaxMind download server.
+// maxmind is a fake MaxMind download server, at URL.
 type maxmind struct {
-	*httptest.Server
-	archives atomic.Int32 // archive downloads served
-	sums     atomic.Int32 // checksum requests served
-	requests atomic.Int32 // all requests
+	*mmdbtest.MaxMind
+	URL string
 }
 
 // newMaxMind serves edition's archive; badSum publishes a wrong checksum.
-func newMaxMind(t testing.TB, edition string, archive []byte, badSum bool) *maxmind {
+func newMaxMind(t testing.TB, edition string, archive []byte, badSum bool) maxmind {
 	t.Helper()
-	sum := sha256.Sum256(archive)
-	published := hex.EncodeToString(sum[:])
+	m := &mmdbtest.MaxMind{Account: testAccount, Key: testKey}
+	m.Set(edition, archive)
 	if badSum {
-		published = strings.Repeat("0", 64)
+		m.SetSum(edition, strings.Repeat("0", 64))
 	}
-	m := &maxmind{}
-	m.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		m.requests.Add(1)
-		user, pass, ok := r.BasicAuth()
-		if !ok || user != testAccount || pass != testKey {
-			http.Error(w, "Invalid license key", http.StatusUnauthorized)
-			return
-		}
-		if r.URL.Path != "/geoip/databases/"+edition+"/download" {
-			http.NotFound(w, r)
-			return
-		}
-		switch r.URL.Query().Get("suffix") {
-		case "tar.gz":
-			m.archives.Add(1)
-			w.Header().Set("Content-Type", "application/gzip")
-			w.Write(archive)
-		case "tar.gz.sha256":
-			m.sums.Add(1)
-			w.Write([]byte(published + "  " + edition + "_20260101.tar.gz\n"))
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	t.Cleanup(m.Close)
-	return m
+	srv := httptest.NewServer(m)
+	t.Cleanup(srv.Close)
+	return maxmind{m, srv.URL}
 }
 
 func TestDownloadGeoIP(t *testing.T) {
@@ -96,7 +67,7 @@ func TestDownloadGeoIP(t *testing.T) {
 	if strings.Contains(r.stdout+r.stderr, testKey) {
 		t.Error("the licence key is printed")
 	}
-	if n := srv.archives.Load(); n != 1 {
+	if n := srv.Downloads(); n != 1 {
 		t.Errorf("%d archive downloads, want 1", n)
 	}
 	// The database works.
@@ -112,7 +83,7 @@ func TestDownloadGeoIP(t *testing.T) {
 	if !strings.Contains(r.stdout, path+" is up to date") {
 		t.Errorf("second run:\n%s", r)
 	}
-	if n := srv.archives.Load(); n != 1 {
+	if n := srv.Downloads(); n != 1 {
 		t.Errorf("the second run downloaded the archive again (%d downloads)", n)
 	}
 }
@@ -152,13 +123,13 @@ func TestDownloadGeoIPErrors(t *testing.T) {
 		{"bad timeout", creds, []string{"--dir", dir, "--timeout", "0s"}, 2, []string{"--timeout"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			before := srv.requests.Load()
+			before := srv.Hits()
 			r := cli(t, cliEnv(c.env...), append([]string{"download-geoip"}, c.args...)...)
 			wantExit(t, r, c.code, c.msgs...)
 			if strings.Contains(r.stdout+r.stderr, testKey) {
 				t.Error("the licence key is printed")
 			}
-			if c.code == 2 && srv.requests.Load() != before {
+			if c.code == 2 && srv.Hits() != before {
 				t.Error("a usage error still sent a request")
 			}
 		})

@@ -1,15 +1,18 @@
 // Package mmdbtest builds what the tests of geo/ and cmd/qsessions download
 // and open: small MaxMind DB files of known places, in City or Country
-// shape, the archives that MaxMind and DB-IP publish them in, and a fake
-// of DB-IP's download server.
+// shape, the archives that MaxMind and DB-IP publish them in, and fakes of
+// their download servers.
 package mmdbtest
 
 import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -262,4 +265,134 @@ func (d *DBIP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/gzip")
 	w.Write(b)
+}
+
+// MaxMind is a fake of MaxMind's download server. It answers
+// /geoip/databases/{edition}/download to HTTP basic authentication as
+// Account and Key, and a 401 naming the account otherwise: suffix=tar.gz.sha256
+// gives the archive's sha256sum line, and suffix=tar.gz redirects to
+// pre-signed storage, which serves the archive. Its methods are safe for
+// concurrent use.
+type MaxMind struct {
+	Account, Key string
+
+	mu        sync.Mutex
+	archives  map[string][]byte // edition → archive
+	sums      map[string]string // edition → published checksum, overriding the real one
+	truncate  bool              // storage sends half an archive with the full Content-Length
+	status    int               // every API request gets this status, if set
+	hits      int               // requests to the API, authenticated or not
+	requests  []string          // "edition suffix" per authenticated request
+	downloads int               // archive requests that reached storage
+}
+
+// Set serves archive as the edition's, and publishes its checksum.
+func (m *MaxMind) Set(edition string, archive []byte) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.archives == nil {
+		m.archives, m.sums = map[string][]byte{}, map[string]string{}
+	}
+	m.archives[edition] = archive
+	delete(m.sums, edition)
+}
+
+// SetSum publishes sum as the checksum of the edition's archive, whatever
+// the archive is.
+func (m *MaxMind) SetSum(edition, sum string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sums[edition] = sum
+}
+
+// Truncate makes storage send half of each archive, with the Content-Length
+// of the whole.
+func (m *MaxMind) Truncate() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.truncate = true
+}
+
+// Fail answers every API request with status.
+func (m *MaxMind) Fail(status int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.status = status
+}
+
+// Hits returns how many API requests arrived, authenticated or not.
+func (m *MaxMind) Hits() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.hits
+}
+
+// Requests returns "edition suffix" for each authenticated request, in
+// order.
+func (m *MaxMind) Requests() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.requests...)
+}
+
+// Downloads returns how many archive downloads reached storage.
+func (m *MaxMind) Downloads() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.downloads
+}
+
+func (m *MaxMind) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if name, ok := strings.CutPrefix(r.URL.Path, "/storage/"); ok {
+		m.downloads++
+		a := m.archives[name]
+		w.Header().Set("Content-Type", "application/gzip")
+		if m.truncate {
+			w.Header().Set("Content-Length", strconv.Itoa(len(a)))
+			w.WriteHeader(http.StatusOK)
+			w.Write(a[:len(a)/2])
+			return
+		}
+		w.Write(a)
+		return
+	}
+	m.hits++
+	if m.status != 0 {
+		http.Error(w, http.StatusText(m.status), m.status)
+		return
+	}
+	user, pass, ok := r.BasicAuth()
+	if !ok || user != m.Account || pass != m.Key {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		w.Write([]byte(`{"code":"INVALID_LICENSE_KEY","error":"Invalid license key for account ` + user + `"}`))
+		return
+	}
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	if len(parts) != 4 || parts[0] != "geoip" || parts[1] != "databases" || parts[3] != "download" {
+		http.NotFound(w, r)
+		return
+	}
+	edition, suffix := parts[2], r.URL.Query().Get("suffix")
+	a, ok := m.archives[edition]
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	m.requests = append(m.requests, edition+" "+suffix)
+	switch suffix {
+	case "tar.gz":
+		http.Redirect(w, r, "/storage/"+edition+"?X-Amz-Signature=deadbeef", http.StatusFound)
+	case "tar.gz.sha256":
+		sum, ok := m.sums[edition]
+		if !ok {
+			h := sha256.Sum256(a)
+			sum = hex.EncodeToString(h[:])
+		}
+		w.Write([]byte(sum + "  " + edition + "_20260101.tar.gz\n"))
+	default:
+		http.Error(w, "bad suffix", http.StatusBadRequest)
+	}
 }
