@@ -504,6 +504,10 @@ type demoJSON struct {
 	Current  string            `json:"current"` // the ID of this request's session
 	GeoIP    bool              `json:"geoip"`
 	Sessions []demoSessionJSON `json:"sessions"`
+
+	// The GeoIP database's attribution, as on the page.
+	GeoCredit    string `json:"geoip_attribution,omitempty"`
+	GeoCreditURL string `json:"geoip_attribution_url,omitempty"`
 }
 
 type demoSessionJSON struct {
@@ -529,7 +533,8 @@ func (a *demoApp) sessionsJSON(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	out := demoJSON{User: user, Current: s.ID(), GeoIP: a.geoPath != "", Sessions: []demoSessionJSON{}}
+	out := demoJSON{User: user, Current: s.ID(), GeoIP: a.geoPath != "", Sessions: []demoSessionJSON{},
+		GeoCredit: a.geoCredit, GeoCreditURL: a.geoCreditURL}
 	for _, in := range infos {
 		out.Sessions = append(out.Sessions, demoSessionJSON{newSessionJSON(in, out.GeoIP), in.ID == out.Current})
 	}

@@ -240,6 +240,9 @@ func TestDemoGeoIPAttribution(t *testing.T) {
 			t.Errorf("signed in %v: the page does not credit DB-IP\n%s", signedIn, body)
 		}
 	}
+	if _, v := b.sessions(d.url); v.GeoCredit != "IP Geolocation by DB-IP" || v.GeoCreditURL != "https://db-ip.com" {
+		t.Errorf("/sessions.json credits %q, %q; want DB-IP", v.GeoCredit, v.GeoCreditURL)
+	}
 	d.stop()
 }
 
