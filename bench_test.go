@@ -117,3 +117,32 @@ func BenchmarkMiddlewareReadWrite(b *testing.B) {
 		whoami(w, r)
 	})), token)
 }
+
+// BenchmarkSaveConflictMerge is two requests of one session that each
+// change a key of their own from the same version: the second save
+// conflicts, reloads the record and applies its change again. Compare with
+// BenchmarkLoadModifySave, which is one request without a conflict.
+func BenchmarkSaveConflictMerge(b *testing.B) {
+	st, token := benchStore(b)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		first, err := st.Load(ctx, token)
+		if err != nil {
+			b.Fatal(err)
+		}
+		second, err := st.Load(ctx, token)
+		if err != nil {
+			b.Fatal(err)
+		}
+		i++
+		first.Set("a", i)
+		second.Set("b", i)
+		if err := st.Save(ctx, first); err != nil {
+			b.Fatal(err)
+		}
+		if err := st.Save(ctx, second); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -66,8 +66,9 @@ type Cache interface {
 //   - CompareAndSwap replaces the value under key with value and its ttl, as
 //     Set does, only when the key's live entry holds exactly old, and reports
 //     whether it did; a missing or expired key is never swapped.
-//   - A Delete, a Set or an expiry of the key between an Add and a
-//     CompareAndSwap makes the CompareAndSwap report false.
+//   - A Delete, an expiry or a Set of another value of the key between an
+//     Add and a CompareAndSwap makes the CompareAndSwap report false (the
+//     Store's lease values are random, so no other write repeats one).
 //   - Values passed in are not retained; a cancelled ctx returns an error
 //     wrapping ctx.Err() and changes nothing; both are safe for concurrent use.
 type ConditionalCache interface {

@@ -9,33 +9,55 @@ import (
 // The cache holds a whole Record in a compact binary form:
 //
 //	byte     codecVersion
-//	uvarint  len(ID), len(UserID), len(IP), len(UserAgent), len(Data)
-//	varint   CreatedAt, UpdatedAt, ExpiresAt (Unix milliseconds)
-//	bytes    ID | UserID | IP | UserAgent | Data
+//	uvarint  Version
+//	uvarint  the length of each byte field, in the order of fields below
+//	varint   each time field, in Unix milliseconds
+//	bytes    the byte fields, concatenated
 //
-// Decoding costs two allocations: one string shared by the four text fields
-// and the Record's Data slice, which aliases the input.
-const codecVersion = 1
+// Decoding costs one allocation, a string shared by the text fields; Binding and Data alias the
+// input. A first byte of 0 is
+// never a record: the Store uses such values as lease markers.
+const codecVersion = 2
 
 var errCorrupt = errors.New("qsessions: corrupt cache entry")
 
+// textFields and timeFields list a Record's fields in codec order; Binding
+// and Data follow the text fields.
+func textFields(r *Record) [5]*string {
+	return [...]*string{&r.ID, &r.UserID, &r.IP, &r.UserAgent, &r.AuthMethod}
+}
+
+func timeFields(r *Record) [4]*time.Time {
+	return [...]*time.Time{&r.CreatedAt, &r.UpdatedAt, &r.ExpiresAt, &r.AuthenticatedAt}
+}
+
+const (
+	nText  = len([5]*string{})
+	nTimes = len([4]*time.Time{})
+)
+
 func encodeRecord(r Record) []byte {
-	n := 1 + 5*binary.MaxVarintLen64 + 3*binary.MaxVarintLen64 +
-		len(r.ID) + len(r.UserID) + len(r.IP) + len(r.UserAgent) + len(r.Data)
+	texts, times := textFields(&r), timeFields(&r)
+	n := 1 + (3+nText+nTimes)*binary.MaxVarintLen64 + len(r.Binding) + len(r.Data)
+	for _, f := range texts {
+		n += len(*f)
+	}
 	b := make([]byte, 0, n)
 	b = append(b, codecVersion)
-	for _, l := range [...]int{len(r.ID), len(r.UserID), len(r.IP), len(r.UserAgent), len(r.Data)} {
-		b = binary.AppendUvarint(b, uint64(l))
+	b = binary.AppendUvarint(b, uint64(r.Version))
+	for _, f := range texts {
+		b = binary.AppendUvarint(b, uint64(len(*f)))
 	}
-	for _, t := range [...]time.Time{r.CreatedAt, r.UpdatedAt, r.ExpiresAt} {
-		b = binary.AppendVarint(b, t.UnixMilli())
+	b = binary.AppendUvarint(b, uint64(len(r.Binding)))
+	b = binary.AppendUvarint(b, uint64(len(r.Data)))
+	for _, t := range times {
+		b = binary.AppendVarint(b, t.UnixMilli()) // the zero time round-trips too
 	}
-	b = append(b, r.ID...)
-	b = append(b, r.UserID...)
-	b = append(b, r.IP...)
-	b = append(b, r.UserAgent...)
-	b = append(b, r.Data...)
-	return b
+	for _, f := range texts {
+		b = append(b, *f...)
+	}
+	b = append(b, r.Binding...)
+	return append(b, r.Data...)
 }
 
 // decodeRecord decodes b, which it takes ownership of. Any malformation is
@@ -45,7 +67,12 @@ func decodeRecord(b []byte) (Record, error) {
 		return Record{}, errCorrupt
 	}
 	p := b[1:]
-	var lens [5]int
+	version, n := binary.Uvarint(p)
+	if n <= 0 || version > 1<<62 {
+		return Record{}, errCorrupt
+	}
+	p = p[n:]
+	var lens [nText + 2]int // the text fields, Binding, Data
 	total := 0
 	for i := range lens {
 		v, n := binary.Uvarint(p)
@@ -56,26 +83,28 @@ func decodeRecord(b []byte) (Record, error) {
 		total += int(v)
 		p = p[n:]
 	}
-	var times [3]time.Time
-	for i := range times {
+	r := Record{Version: int64(version)}
+	for _, t := range timeFields(&r) {
 		v, n := binary.Varint(p)
 		if n <= 0 {
 			return Record{}, errCorrupt
 		}
-		times[i] = time.UnixMilli(v).UTC()
+		*t = time.UnixMilli(v).UTC()
 		p = p[n:]
 	}
 	if total != len(p) {
 		return Record{}, errCorrupt
 	}
-	text := lens[0] + lens[1] + lens[2] + lens[3]
+	text := total - lens[nText] - lens[nText+1]
 	s := string(p[:text])
-	r := Record{CreatedAt: times[0], UpdatedAt: times[1], ExpiresAt: times[2]}
 	off := 0
-	for i, f := range [...]*string{&r.ID, &r.UserID, &r.IP, &r.UserAgent} {
+	for i, f := range textFields(&r) {
 		*f = s[off : off+lens[i]]
 		off += lens[i]
 	}
-	r.Data = p[text:len(p):len(p)]
+	if n := lens[nText]; n > 0 {
+		r.Binding = p[text : text+n : text+n]
+	}
+	r.Data = p[text+lens[nText] : len(p) : len(p)]
 	return r, nil
 }

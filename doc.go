@@ -33,22 +33,56 @@
 // A session is written only when something changed (values, user, IP,
 // User-Agent, expiry), or once per Options.TouchInterval to record
 // activity; read-only requests do not write. A write updates the Persister
-// and then evicts the cache entry, which the next request refills; a cache
-// write after the update could race a revocation and put a revoked session
-// back. Update never inserts, so a save of a session revoked meanwhile
-// fails with ErrNotFound and re-creates nothing. A refill re-reads the row
-// after writing the cache entry and evicts it again if the row is gone. A
-// revoked session is therefore refused on its next request, in every
-// process sharing the backends. (The one window left needs a revocation to
-// land inside a concurrent cache refill of the same session: the refilled
-// copy lives until the refill's re-read, one Persister read later. Closing
-// it would take a conditional cache write, which the Cache interface does
-// not have.)
+// and then evicts the cache entry, which the next request fills again;
+// Update never inserts, so a save of a session revoked meanwhile fails with
+// ErrNotFound and re-creates nothing.
+//
+// A cache fill can race a write or a revocation: it reads the row, the
+// other request writes or deletes it and evicts the entry, and then the
+// fill writes the copy it read. With a [ConditionalCache] (memory.Cache,
+// and the gocache adapter over in-process stores or Redis), the fill first
+// adds a short-lived lease under the key and afterwards swaps the lease
+// for the record only if it is still there; the other request's eviction
+// removes the lease, so the old copy is dropped. Then no cache entry is
+// ever older than the Persister's record, and a revoked session is refused
+// on its next request, in every process sharing the backends, once
+// Revoke, RevokeUser, Logout or Login has returned. With a plain Cache the
+// fill writes its copy and then reads the row again, removing the entry
+// when the row is gone or has moved on: the old copy is visible to other
+// requests for the time of that one Persister read. New logs which of the
+// two guarantees a Store runs with.
 //
 // The Cache is lossy and optional: pass a nil Cache to read the Persister on
 // every request (Django's db backend). A cache outage is never fatal: failed
 // reads fall back to the Persister, failed writes are logged, and keys that
-// could not be evicted are skipped and evicted again once the cache answers.
+// could not be evicted are skipped by this Store and evicted again once the
+// cache answers. A revocation whose eviction failed returns an error:
+// retry it, since other processes may still find the entry.
+//
+// # Concurrent requests
+//
+// A browser sends many requests of one session at once. Each Session keeps
+// what its request did (values set and deleted, Clear, expiry changes) as
+// a journal, and every write is a compare-and-swap on the record's
+// version ([Persister].Update). When another request saved first, the save
+// reloads the record from the Persister, applies the journal to it again,
+// and retries, up to ten times before it returns an error wrapping
+// [ErrConflict]. So:
+//
+//   - changes to different keys never interfere: all of them are kept;
+//   - the same key is last-writer-wins, by the order the saves land in;
+//   - recording activity, IP, User-Agent or a new expiry never rewrites
+//     values: a touch based on an old read conflicts, reloads, and writes
+//     the current values back untouched;
+//   - a session revoked or logged out meanwhile stays revoked: a write to
+//     it fails with ErrNotFound, and its reload finds nothing to write to;
+//   - Login and Rotate end the old record with a compare-and-swap before
+//     the new one is created, so a change that another request saved first
+//     is carried into the new session, and one that comes later fails with
+//     ErrNotFound: the old token never works again.
+//
+// Clear removes the values the request saw; a key that another request
+// sets concurrently survives it, like any change to a different key.
 //
 // # Persistence
 //
@@ -73,13 +107,16 @@
 // token (session fixation); [Session.Login] rotates the token and deletes
 // the old record. The cookie is HttpOnly and SameSite=Lax, and Secure on TLS
 // requests, by default. Client IPs come from the connection unless the peer
-// is one of Options.TrustedProxies; forwarding headers from anyone else are
-// ignored. IP and User-Agent recording can be switched off.
+// is one of Options.TrustedProxies, and then from the one header that
+// Options.ClientIPHeader names (X-Forwarded-For by default); other
+// forwarding headers, and any from other peers, are ignored, and a value
+// that is not an address never replaces one. IP and User-Agent recording
+// can be switched off.
 //
 // # Errors
 //
-// Errors wrap the sentinels [ErrNotFound], [ErrExists], [ErrCacheMiss],
-// [ErrInvalidID], [ErrReservedKey] and [ErrNoUser]; match
+// Errors wrap the sentinels [ErrNotFound], [ErrExists], [ErrConflict],
+// [ErrCacheMiss], [ErrInvalidID], [ErrReservedKey] and [ErrNoUser]; match
 // them with errors.Is. A Persister error is always returned, never
 // swallowed: there is no silent logout and no silently dropped write. In
 // the middleware, a failure to load or save goes to Options.ErrorHandler

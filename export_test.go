@@ -9,7 +9,4 @@ func ObserveForTest(s *Session, ip, ua string) {
 	defer s.mu.Unlock()
 	addr, _ := netip.ParseAddr(ip)
 	s.observe(addr, ua)
-	if s.loaded {
-		s.applyObservationLocked()
-	}
 }

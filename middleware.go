@@ -49,10 +49,10 @@ var errReplaced = errors.New("qsessions: response replaced by the ErrorHandler a
 // session cookie.
 func (st *Store) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, had := st.requestToken(r)
 		rs := &requestState{} // the session and the writer in one allocation
 		s := &rs.session
-		s.store, s.ctx, s.pending, s.hadCookie = st, r.Context(), token, had
+		s.store, s.ctx = st, r.Context()
+		s.hadCookie = st.requestTokens(r, &s.pending)
 		var ip netip.Addr
 		var ua string
 		if st.recordIP {
@@ -86,11 +86,15 @@ type requestState struct {
 	writer  responseWriter
 }
 
-// requestToken returns the first session cookie value of valid shape, and
-// whether the request carried a session cookie at all. It reads the Cookie
-// headers as net/http does (names and values trimmed, one pair of double
-// quotes removed from a value) without allocating.
-func (st *Store) requestToken(r *http.Request) (token string, had bool) {
+// requestTokens adds to ts the values of the request's session cookies
+// that have the shape of a token, in order, and reports whether the
+// request carried a session cookie at all. Every well-formed one is tried
+// when the session loads, so a cookie planted for a parent domain or a
+// longer path, which the browser sends first, cannot shadow the user's
+// own. It reads the Cookie headers as net/http does (names and values
+// trimmed, one pair of double quotes removed from a value) without
+// allocating.
+func (st *Store) requestTokens(r *http.Request, ts *tokens) (had bool) {
 	for _, line := range r.Header["Cookie"] {
 		for part := range strings.SplitSeq(line, ";") {
 			name, value, ok := strings.Cut(part, "=")
@@ -103,11 +107,11 @@ func (st *Store) requestToken(r *http.Request) (token string, had bool) {
 				value = value[1 : len(value)-1]
 			}
 			if ValidToken(value) {
-				return value, true
+				ts.add(value)
 			}
 		}
 	}
-	return "", had
+	return had
 }
 
 // finish saves the session and writes the cookie headers. It runs once per
@@ -119,17 +123,17 @@ func (st *Store) finish(w http.ResponseWriter, r *http.Request, s *Session) erro
 	if !s.accessed {
 		return nil
 	}
-	h := w.Header()
-	addVary(h)
-	if err := s.saveLocked(r.Context(), true); err != nil {
-		return err
-	}
+	addVary(w.Header())
+	action, err := s.saveLocked(r.Context(), true)
 	switch {
-	case s.issued || (s.expiryChanged && !s.isNew):
+	case err != nil:
+		return err
+	case action == cookieSet:
 		st.setCookie(w, r, s)
-	case s.hadCookie && s.isNew:
+	case action == cookieDelete:
 		st.deleteCookie(w, r)
 	}
+	s.afterSaveLocked(r.Context())
 	return nil
 }
 
@@ -148,10 +152,7 @@ func (st *Store) setCookie(w http.ResponseWriter, r *http.Request, s *Session) {
 	c := st.cookieFor(r)
 	c.Value = s.token
 	if !s.browserClose {
-		exp := s.rec.CreatedAt.Add(st.lifetime)
-		if !s.customExpiry.IsZero() {
-			exp = s.customExpiry
-		}
+		exp := s.cookieExpiryLocked()
 		c.Expires = exp
 		c.MaxAge = max(1, int(exp.Sub(st.clock())/time.Second))
 	}
@@ -189,22 +190,6 @@ func (st *Store) writeCookie(w http.ResponseWriter, c *http.Cookie) {
 	case !strings.Contains(cc, "no-cache") && !strings.Contains(cc, "no-store"):
 		h.Set("Cache-Control", cc+", "+directive)
 	}
-}
-
-// requestIsHTTPS reports whether the client used TLS: directly, or through
-// a trusted proxy that says so.
-func (st *Store) requestIsHTTPS(r *http.Request) bool {
-	if r.TLS != nil {
-		return true
-	}
-	if len(st.trusted) == 0 {
-		return false
-	}
-	peer, ok := remoteAddr(r)
-	if !ok || !st.isTrusted(peer) {
-		return false
-	}
-	return strings.EqualFold(strings.TrimSpace(r.Header.Get("X-Forwarded-Proto")), "https")
 }
 
 func (st *Store) defaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
@@ -303,101 +288,6 @@ func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// clientIP returns the IP to record for r: the connection's peer, or, when
-// the peer is a trusted proxy, the rightmost untrusted address of the
-// forwarding headers. It returns the zero Addr when no address can be
-// parsed.
-func (st *Store) clientIP(r *http.Request) netip.Addr {
-	peer, ok := remoteAddr(r)
-	if !ok {
-		return netip.Addr{}
-	}
-	if len(st.trusted) == 0 || !st.isTrusted(peer) {
-		return peer
-	}
-	hops := forwardedHops(r.Header)
-	if len(hops) == 0 {
-		return peer
-	}
-	for i := len(hops) - 1; i >= 0; i-- {
-		ip, ok := parseHop(hops[i])
-		if !ok {
-			return netip.Addr{}
-		}
-		if !st.isTrusted(ip) || i == 0 {
-			return ip
-		}
-	}
-	return netip.Addr{}
-}
-
-func (st *Store) isTrusted(ip netip.Addr) bool {
-	for _, p := range st.trusted {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
-}
-
-func remoteAddr(r *http.Request) (netip.Addr, bool) {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err == nil {
-		return normalizeAddr(ap.Addr()), true
-	}
-	ip, err := netip.ParseAddr(r.RemoteAddr)
-	if err == nil {
-		return normalizeAddr(ip), true
-	}
-	return netip.Addr{}, false
-}
-
-func normalizeAddr(ip netip.Addr) netip.Addr { return ip.Unmap().WithZone("") }
-
-// forwardedHops returns the client-side addresses listed by proxies, oldest
-// first: from the standard Forwarded header when present, else from
-// X-Forwarded-For.
-func forwardedHops(h http.Header) []string {
-	var hops []string
-	if fwd := h.Values("Forwarded"); len(fwd) > 0 {
-		for _, line := range fwd {
-			for _, elem := range strings.Split(line, ",") {
-				for _, pair := range strings.Split(elem, ";") {
-					k, v, ok := strings.Cut(strings.TrimSpace(pair), "=")
-					if ok && strings.EqualFold(k, "for") {
-						hops = append(hops, v)
-					}
-				}
-			}
-		}
-		return hops
-	}
-	for _, line := range h.Values("X-Forwarded-For") {
-		for _, hop := range strings.Split(line, ",") {
-			hops = append(hops, hop)
-		}
-	}
-	return hops
-}
-
-// parseHop parses one forwarded address: "192.0.2.1", "192.0.2.1:443",
-// "2001:db8::1", "[2001:db8::1]:443", each possibly quoted.
-func parseHop(s string) (netip.Addr, bool) {
-	s = strings.Trim(strings.TrimSpace(s), `"`)
-	if ip, err := netip.ParseAddr(s); err == nil {
-		return normalizeAddr(ip), true
-	}
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return normalizeAddr(ap.Addr()), true
-	}
-	if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
-		if ip, err := netip.ParseAddr(s[1 : len(s)-1]); err == nil {
-			return normalizeAddr(ip), true
-		}
-	}
-	return netip.Addr{}, false
-}
 
 // truncateUserAgent replaces invalid UTF-8 and cuts ua to at most max bytes
 // on a rune boundary.

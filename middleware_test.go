@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/qsessions/qsessions"
+	"github.com/qsessions/qsessions/conformance"
 )
 
 // app is a small site: sign in, see who you are, list and revoke sessions.
@@ -330,8 +331,8 @@ func TestHTTPClientIP(t *testing.T) {
 		{"client-prepended spoof", trusted, "10.0.0.1:80", http.Header{"X-Forwarded-For": {"6.6.6.6, 203.0.113.5"}}, "203.0.113.5"},
 		{"two trusted hops", trusted, "10.0.0.1:80", http.Header{"X-Forwarded-For": {"203.0.113.5, 10.0.0.2"}}, "203.0.113.5"},
 		{"split headers", trusted, "10.0.0.1:80", http.Header{"X-Forwarded-For": {"6.6.6.6", "203.0.113.5, 10.9.9.9"}}, "203.0.113.5"},
-		{"Forwarded", trusted, "10.0.0.1:80", http.Header{"Forwarded": {`for="[2001:db8::7]:443";proto=https, for=10.0.0.3`}}, "2001:db8::7"},
-		{"unparsable hop", trusted, "10.0.0.1:80", http.Header{"X-Forwarded-For": {"not-an-ip"}}, ""},
+		{"Forwarded is not read by default", trusted, "10.0.0.1:80", http.Header{"Forwarded": {`for="[2001:db8::7]:443";proto=https, for=10.0.0.3`}}, "10.0.0.1"},
+		{"unparsable hop: the proxy", trusted, "10.0.0.1:80", http.Header{"X-Forwarded-For": {"not-an-ip"}}, "10.0.0.1"},
 		{"unparsable remote", nil, "garbage", nil, ""},
 		{"ipv4-mapped", nil, "[::ffff:192.0.2.9]:1", nil, "192.0.2.9"},
 	}
@@ -359,7 +360,7 @@ func TestHTTPClientIP(t *testing.T) {
 
 func TestHTTPPrivacySwitches(t *testing.T) {
 	f := newFixture(t)
-	f.opts.RecordIP, f.opts.RecordUserAgent = qsessions.Off, qsessions.Off
+	f.opts.RecordIP, f.opts.RecordUserAgent = qsessions.SwitchOff, qsessions.SwitchOff
 	st := f.store(t)
 	h := st.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		qsessions.FromContext(r.Context()).Login(r.Context(), "alice")
@@ -489,7 +490,7 @@ func TestHTTPPlainHTTPCookieNotSecure(t *testing.T) {
 		t.Fatalf("Set-Cookie = %q", sc)
 	}
 	// Secure: On forces it on plain HTTP too.
-	f.opts.Cookie.Secure = qsessions.On
+	f.opts.Cookie.Secure = qsessions.SwitchOn
 	h = f.store(t).Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		qsessions.FromContext(r.Context()).Login(r.Context(), "bob")
 	}))
@@ -499,7 +500,7 @@ func TestHTTPPlainHTTPCookieNotSecure(t *testing.T) {
 		t.Fatalf("Secure: On, Set-Cookie = %q", sc)
 	}
 	// Behind a trusted TLS-terminating proxy, Default means Secure.
-	f.opts.Cookie.Secure = qsessions.Default
+	f.opts.Cookie.Secure = qsessions.SwitchDefault
 	f.opts.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}
 	h = f.store(t).Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		qsessions.FromContext(r.Context()).Login(r.Context(), "carol")
@@ -550,7 +551,7 @@ func TestHTTPLoadFailureGoesToErrorHandler(t *testing.T) {
 	}
 	st := f.store(t)
 	_, token := newSession(t, st, "alice")
-	f.cache.fail.Store(true)
+	f.faulty.Fail(conformance.OpAll)
 	f.persister.fail.Store(true)
 	h := st.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if qsessions.FromContext(r.Context()).UserID() == "" {

@@ -19,12 +19,20 @@ type Record struct {
 	CreatedAt time.Time // when the session was created
 	UpdatedAt time.Time // last write: the session's last recorded activity
 	ExpiresAt time.Time // when the session stops being valid
+
+	AuthenticatedAt time.Time // when the user last proved who they are (Login); zero when anonymous
+	AuthMethod      string    // how: "password", "passkey", "oauth:github"...; "" when not told
+	Binding         []byte    // device-binding state (package dbsc), opaque to the Persister; nil when unbound
 }
 
-// Clone returns a deep copy of r whose Data does not share memory with r's.
+// Clone returns a deep copy of r whose Data and Binding do not share
+// memory with r's.
 func (r Record) Clone() Record {
 	if r.Data != nil {
 		r.Data = append(make([]byte, 0, len(r.Data)), r.Data...)
+	}
+	if r.Binding != nil {
+		r.Binding = append(make([]byte, 0, len(r.Binding)), r.Binding...)
 	}
 	return r
 }
@@ -53,20 +61,34 @@ func (r Record) Clone() Record {
 //   - Delete removes the records with the given ids; missing ids are not an
 //     error.
 //   - ListByUser returns every record whose UserID is userID (and no other),
-//     newest UpdatedAt first, or an empty slice when there are none; it may
-//     leave Data out (nil), since a listing never needs the values.
+//     newest UpdatedAt first and ties in ascending ID order, or no records
+//     (nil or empty: the Store does not tell them apart) when there are none;
+//     it may leave Data out (nil), since a listing never needs the values,
+//     but returns every other field.
 //   - DeleteByUser removes every record of userID except those whose ID is
-//     listed in except, and returns the IDs it removed.
+//     listed in except, and returns the IDs it removed, in any order (nil or
+//     empty when none).
+//   - The Store never calls ListByUser or DeleteByUser with an empty userID:
+//     a Persister need not index anonymous sessions by user.
+//   - Update moves a record in every index the Persister keeps: a record
+//     whose UserID or ExpiresAt an Update changed is found by ListByUser,
+//     DeleteByUser and DeleteExpired as it is now, never as it was.
 //   - DeleteExpired removes at most limit records whose ExpiresAt is before
-//     the given time, oldest ExpiresAt first, and returns how many it
-//     removed; a limit of zero or less means no limit.
+//     the given time, oldest ExpiresAt first (records that expired at the
+//     same instant in any order), and returns how many it removed; a limit
+//     of zero or less means no limit.
 //   - Times round-trip with at least millisecond precision and come back in
-//     UTC; byte and string fields round-trip exactly, including empty Data,
-//     binary Data and any valid UTF-8 text.
+//     UTC, the zero time included; byte and string fields round-trip exactly,
+//     including empty Data and Binding, binary Data and Binding, and any
+//     valid UTF-8 text.
 //   - Records passed in and returned are not retained or shared: the caller
 //     may mutate them afterwards.
 //   - A cancelled or expired ctx makes a method return an error wrapping
-//     ctx.Err() without changing anything.
+//     ctx.Err() without changing anything. A Persister whose storage cannot
+//     be interrupted checks ctx once it holds whatever serialises its writes
+//     (a lock, a write transaction), before it changes anything: a context
+//     cancelled while the method waited for the lock must still change
+//     nothing.
 //   - All methods are safe for concurrent use by multiple goroutines.
 type Persister interface {
 	// Load returns the record with the given ID.

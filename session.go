@@ -32,47 +32,92 @@ var expiryMarker = []byte(`"` + expiryKey + `"`)
 // several goroutines of one request. Getters return zero values when the
 // session could not be loaded; Err reports why, and the middleware answers
 // such a request through the ErrorHandler.
+//
+// A Session keeps what the request did to it (values set and deleted,
+// expiry changes) as a journal. When another request of the same session
+// saved first, the save reloads the session and applies the journal again,
+// so changes to different keys never undo each other (see "Concurrent
+// requests" in the package documentation).
 type Session struct {
 	mu    sync.Mutex
 	store *Store
 	ctx   context.Context // for the lazy load
 
-	pending string // token from the request, until loaded
+	pending tokens // tokens from the request, tried in order until loaded
 	loaded  bool
 	err     error // sticky load error
 
 	token string // "" until one is needed
-	rec   Record // as stored, or as it will be stored for a new session
-	isNew bool   // not in the Persister
+	base  Record // as last read from or written to the backends; Update compares its Version
+	isNew bool   // no record in the Persister: base is a template
 
-	values       map[string]json.RawMessage // nil until decoded
+	// values is base.Data decoded, with the journal applied; nil until
+	// first needed. browserClose and customExpiry are the session's own
+	// expiry, kept under expiryKey in the encoded values.
+	values       map[string]json.RawMessage
 	browserClose bool
-	customExpiry time.Time // zero: CreatedAt + Lifetime
+	customExpiry time.Time
+	journal      []change // what this request did to the values since base
 
+	// What the request says about the client, recorded at the next save.
 	observed   bool
 	observedIP netip.Addr // invalid: none
 	observedUA string
 
-	dataChanged   bool // values or expiry changed: Data must be re-encoded
-	changed       bool // something the Persister holds changed
-	expiryChanged bool // the cookie must be sent again
-	issued        bool // a new token was stored: the cookie must be sent
-	ended         bool // the stored session is gone (logged out, revoked, emptied)
-	accessed      bool
-	hadCookie     bool
-	committed     bool // the middleware has saved; the response has started
-	late          bool // changed after committed: the change cannot be saved
+	sendCookie bool // a token was stored or the expiry changed: the response sets the cookie
+	signedIn   bool // Login succeeded: OnLogin runs once the session is saved
+	accessed   bool // the handler used the session: the response varies on Cookie
+	hadCookie  bool // the request carried a session cookie
+	committed  bool // the middleware has saved; the response has started
+	late       bool // changed after committed: the change cannot be saved
 }
 
-// modifiedLocked records a change to something the Persister holds.
-func (s *Session) modifiedLocked() {
-	s.dataChanged, s.changed = true, true
+// A change is one entry of a Session's journal.
+type change struct {
+	op           changeOp
+	key          string          // set, delete
+	value        json.RawMessage // set
+	expiry       time.Time       // expiry: zero for the Store's default
+	browserClose bool            // expiry
+}
+
+type changeOp uint8
+
+const (
+	opSet changeOp = iota
+	opDelete
+	opClear
+	opExpiry
+)
+
+// apply makes c's change to s's decoded values and expiry.
+func (c *change) apply(s *Session) {
+	switch c.op {
+	case opSet:
+		s.values[c.key] = c.value
+	case opDelete:
+		delete(s.values, c.key)
+	case opClear:
+		clear(s.values)
+	case opExpiry:
+		s.customExpiry, s.browserClose = c.expiry, c.browserClose
+	}
+}
+
+// recordLocked appends c to the journal and applies it. Callers hold s.mu
+// and have decoded the values.
+func (s *Session) recordLocked(c change) {
+	c.apply(s)
+	s.journal = append(s.journal, c)
+	if c.op == opExpiry {
+		s.sendCookie = true
+	}
 	if s.committed {
 		s.late = true
 	}
 }
 
-// ensure loads the session on first use. Callers hold s.mu.
+// ensureLocked loads the session on first use.
 func (s *Session) ensureLocked() error {
 	s.accessed = true
 	if s.loaded {
@@ -83,77 +128,114 @@ func (s *Session) ensureLocked() error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	r, found, err := s.store.load(ctx, s.pending, s.store.clock())
-	if err != nil {
-		s.err = err
-		return err
+	now := s.store.clock()
+	for _, token := range s.pending.list() {
+		r, found, err := s.store.load(ctx, token, now)
+		if err != nil {
+			s.err = err
+			return err
+		}
+		if found {
+			s.token, s.base, s.pending = token, r, tokens{}
+			return nil
+		}
 	}
-	if found {
-		s.token, s.rec = s.pending, r
-	} else {
-		s.resetLocked()
-	}
-	s.pending = ""
-	if s.observed {
-		s.applyObservationLocked()
-	}
+	s.pending = tokens{}
+	s.resetLocked()
 	return nil
 }
+
+// maxTokens bounds how many session cookies of one request are tried.
+const maxTokens = 4
+
+// tokens are the well-formed session tokens of a request, in the order of
+// its cookies, without duplicates.
+type tokens struct {
+	t [maxTokens]string
+	n int
+}
+
+// add appends token unless it is there already or the list is full.
+func (ts *tokens) add(token string) {
+	if ts.n == maxTokens || slices.Contains(ts.t[:ts.n], token) {
+		return
+	}
+	ts.t[ts.n] = token
+	ts.n++
+}
+
+func (ts *tokens) list() []string { return ts.t[:ts.n] }
 
 // resetLocked turns s into a new, empty session with no token yet.
 func (s *Session) resetLocked() {
 	now := s.store.clock()
 	s.token = ""
-	s.rec = Record{CreatedAt: now, UpdatedAt: now}
-	s.rec.ExpiresAt = now.Add(s.store.lifetime)
+	s.base = Record{CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.store.lifetime)}
 	s.isNew = true
 	s.values = map[string]json.RawMessage{}
 	s.browserClose = s.store.browserClose
 	s.customExpiry = time.Time{}
-	s.changed, s.dataChanged = false, false
+	s.journal = nil
+}
+
+// rebaseLocked makes r, just read from the Persister, the session's base,
+// and applies the journal to it again.
+func (s *Session) rebaseLocked(r Record) error {
+	s.base, s.values = r, nil
+	s.browserClose, s.customExpiry = false, time.Time{}
+	if err := s.decodeLocked(); err != nil {
+		return err
+	}
+	for i := range s.journal {
+		s.journal[i].apply(s)
+	}
+	return nil
 }
 
 // observe records what the current request says about the client; it is
-// applied when the session loads.
+// written at the next save.
 func (s *Session) observe(ip netip.Addr, ua string) {
 	s.observed, s.observedIP, s.observedUA = true, ip, ua
 }
 
-func (s *Session) applyObservationLocked() {
+// clientLocked returns the IP and User-Agent the next write records, and
+// whether they differ from base's.
+func (s *Session) clientLocked() (ip, ua string, changed bool) {
+	ip, ua = s.base.IP, s.base.UserAgent
+	if !s.observed {
+		return ip, ua, false
+	}
 	// Compare addresses, not strings, so that an unchanged IP costs no
 	// allocation.
 	if !s.observedIP.IsValid() {
-		if s.rec.IP != "" {
-			s.rec.IP = ""
-			s.changed = true
-		}
-	} else if cur, err := netip.ParseAddr(s.rec.IP); err != nil || cur != s.observedIP {
-		s.rec.IP = s.observedIP.String()
-		s.changed = true
+		changed = ip != ""
+		ip = ""
+	} else if cur, err := netip.ParseAddr(ip); err != nil || cur != s.observedIP {
+		ip, changed = s.observedIP.String(), true
 	}
-	if s.rec.UserAgent != s.observedUA {
-		s.rec.UserAgent = s.observedUA
-		s.changed = true
+	if ua != s.observedUA {
+		ua, changed = s.observedUA, true
 	}
+	return ip, ua, changed
 }
 
-// ensureToken gives a new session its token and ID.
+// ensureTokenLocked gives a new session its token and ID.
 func (s *Session) ensureTokenLocked() {
 	if s.token == "" {
 		s.token = newToken()
-		s.rec.ID = hashToken(s.token)
+		s.base.ID = hashToken(s.token)
 	}
 }
 
-// decodeLocked decodes the values on first access to them.
+// decodeLocked decodes base.Data on first access to the values.
 func (s *Session) decodeLocked() error {
 	if s.values != nil {
 		return nil
 	}
 	values := map[string]json.RawMessage{}
-	if len(s.rec.Data) > 0 {
-		if err := json.Unmarshal(s.rec.Data, &values); err != nil {
-			return fmt.Errorf("qsessions: session %s: corrupt values: %w", s.rec.ID, err)
+	if len(s.base.Data) > 0 {
+		if err := json.Unmarshal(s.base.Data, &values); err != nil {
+			return fmt.Errorf("qsessions: session %s: corrupt values: %w", s.base.ID, err)
 		}
 	}
 	if raw, ok := values[expiryKey]; ok {
@@ -163,7 +245,7 @@ func (s *Session) decodeLocked() error {
 		} else {
 			var t time.Time
 			if err := json.Unmarshal(raw, &t); err != nil {
-				return fmt.Errorf("qsessions: session %s: corrupt %s: %w", s.rec.ID, expiryKey, err)
+				return fmt.Errorf("qsessions: session %s: corrupt %s: %w", s.base.ID, expiryKey, err)
 			}
 			s.customExpiry = t.UTC()
 		}
@@ -175,7 +257,7 @@ func (s *Session) decodeLocked() error {
 // expiryMetaLocked makes browserClose and customExpiry known, decoding the
 // values only when the encoded data mentions an expiry at all.
 func (s *Session) expiryMetaLocked() error {
-	if s.values != nil || !bytes.Contains(s.rec.Data, expiryMarker) {
+	if s.values != nil || !bytes.Contains(s.base.Data, expiryMarker) {
 		return nil
 	}
 	return s.decodeLocked()
@@ -207,10 +289,7 @@ func (s *Session) encodeLocked() ([]byte, error) {
 
 // expiresAtLocked returns when the session ends if it is written at now.
 func (s *Session) expiresAtLocked(now time.Time) time.Time {
-	exp := s.rec.CreatedAt.Add(s.store.lifetime)
-	if !s.customExpiry.IsZero() {
-		exp = s.customExpiry
-	}
+	exp := s.cookieExpiryLocked()
 	if s.store.idle > 0 {
 		if idle := now.Add(s.store.idle); idle.Before(exp) {
 			exp = idle
@@ -219,82 +298,182 @@ func (s *Session) expiresAtLocked(now time.Time) time.Time {
 	return exp
 }
 
-// save writes the session if it needs writing. With detach, the writes
-// ignore ctx's cancellation (the middleware saves work that a handler has
-// done even if the client went away). Callers hold s.mu.
-func (s *Session) saveLocked(ctx context.Context, detach bool) error {
-	if !s.loaded {
-		return nil // never used: nothing to write
+// cookieExpiryLocked returns the absolute end of the session: its own
+// expiry, or its Lifetime after CreatedAt.
+func (s *Session) cookieExpiryLocked() time.Time {
+	if !s.customExpiry.IsZero() {
+		return s.customExpiry
 	}
-	if s.err != nil {
-		return s.err
-	}
-	st := s.store
-	now := st.clock()
-	if !s.isNew && !s.changed && now.Sub(s.rec.UpdatedAt) < st.touch && now.Before(s.rec.ExpiresAt) {
-		return nil // the common read-only request: nothing to write
-	}
-	if detach {
-		ctx = context.WithoutCancel(ctx)
-	}
-	if err := s.expiryMetaLocked(); err != nil {
-		return err
-	}
-	exp := s.expiresAtLocked(now)
-	if s.isNew {
-		if s.rec.UserID == "" && len(s.values) == 0 {
-			return nil // Django does not store empty sessions either
-		}
-		if !now.Before(exp) {
-			return nil
-		}
-	} else {
-		emptied := s.dataChanged && s.values != nil && len(s.values) == 0 && s.rec.UserID == ""
-		if emptied || !now.Before(exp) {
-			if err := st.destroy(ctx, s.rec.ID); err != nil {
-				return err
-			}
-			s.endLocked()
-			return nil
-		}
-		if !s.changed && now.Sub(s.rec.UpdatedAt) < st.touch {
-			return nil
-		}
-	}
-	r := s.rec
-	r.UpdatedAt, r.ExpiresAt = now, exp
-	if s.dataChanged || s.isNew {
-		data, err := s.encodeLocked()
-		if err != nil {
-			return err
-		}
-		r.Data = data
-	}
-	if s.isNew {
-		s.ensureTokenLocked()
-		r.ID = s.rec.ID
-	}
-	if err := st.write(ctx, r, s.isNew, now); err != nil {
-		if errors.Is(err, ErrNotFound) {
-			s.endLocked()
-		}
-		return err
-	}
-	if s.isNew {
-		s.issued = true
-	} else {
-		r.Version++
-	}
-	s.rec, s.isNew = r, false
-	s.changed, s.dataChanged = false, false
-	return nil
+	return s.base.CreatedAt.Add(s.store.lifetime)
 }
 
-// endLocked records that the stored session is gone and starts over empty.
-func (s *Session) endLocked() {
-	s.resetLocked()
-	s.ended = true
-	s.issued, s.expiryChanged = false, false
+// maxSaveAttempts bounds how often a save reloads the session and applies
+// its journal again after losing a race to another writer.
+const maxSaveAttempts = 10
+
+// A cookieAction is what a response does with the session cookie.
+type cookieAction uint8
+
+const (
+	cookieKeep cookieAction = iota
+	cookieSet
+	cookieDelete
+)
+
+// saveLocked writes what the request did to the session, if anything needs
+// writing, and returns what the response must do with the cookie. These
+// are the save rules, all of them:
+//
+//   - A new session is created when it holds a user or values; an empty one
+//     is not stored (Django does not store them either).
+//   - A stored session is written when the journal holds changes, when the
+//     client's IP or User-Agent changed, or when TouchInterval has passed
+//     since its last write; otherwise nothing is written.
+//   - A stored anonymous session whose values were all removed, or whose
+//     expiry has passed, is ended: its record is deleted.
+//   - A write is a compare-and-swap on the version read. When another
+//     request wrote first, the session is reloaded from the Persister and
+//     the journal applied again, up to maxSaveAttempts times; a session that
+//     was revoked meanwhile stays revoked (ErrNotFound).
+//   - The cookie is set when a new token was stored or the expiry changed,
+//     and deleted when the request carried one but the session is not
+//     stored (it was logged out, ended, revoked or never existed).
+//
+// With detach, the writes ignore ctx's cancellation (the middleware saves
+// work that a handler has done even if the client went away).
+func (s *Session) saveLocked(ctx context.Context, detach bool) (cookieAction, error) {
+	if !s.loaded {
+		return cookieKeep, nil // never used: nothing to write
+	}
+	if s.err != nil {
+		return cookieKeep, s.err
+	}
+	st := s.store
+	for attempt := 1; ; attempt++ {
+		now := st.clock()
+		op, next, err := s.planLocked(now)
+		if err != nil {
+			return cookieKeep, err
+		}
+		if op == writeNothing {
+			break
+		}
+		if detach {
+			// Detach only when there is something to write:
+			// WithoutCancel allocates, and most requests write nothing.
+			ctx, detach = context.WithoutCancel(ctx), false
+		}
+		switch op {
+		case writeCreate:
+			s.ensureTokenLocked()
+			next.ID, next.Version = s.base.ID, 1
+			err = st.create(ctx, next, now)
+		case writeUpdate:
+			err = st.update(ctx, next)
+			next.Version++
+		case writeEnd:
+			err = st.end(ctx, s.base, now)
+		}
+		if err == nil {
+			if op == writeEnd {
+				s.resetLocked()
+				break
+			}
+			if op == writeCreate {
+				s.sendCookie = true
+			}
+			s.base, s.isNew, s.journal = next, false, nil
+			break
+		}
+		if !errors.Is(err, ErrConflict) {
+			if errors.Is(err, ErrNotFound) {
+				s.resetLocked()
+			}
+			return cookieKeep, err
+		}
+		if attempt == maxSaveAttempts {
+			return cookieKeep, fmt.Errorf("qsessions: save session: still conflicting after %d attempts: %w", attempt, err)
+		}
+		if err := s.reloadLocked(ctx); err != nil {
+			return cookieKeep, err
+		}
+	}
+	switch {
+	case !s.isNew && s.sendCookie:
+		return cookieSet, nil
+	case s.isNew && s.hadCookie:
+		return cookieDelete, nil
+	}
+	return cookieKeep, nil
+}
+
+// reloadLocked reads the session again from the Persister after a
+// conflict and applies the journal to it. A session that is gone or
+// expired meanwhile was revoked: it stays so (ErrNotFound).
+func (s *Session) reloadLocked(ctx context.Context) error {
+	st := s.store
+	r, err := st.persister.Load(ctx, s.base.ID)
+	if err == nil && !st.clock().Before(r.ExpiresAt) {
+		err = ErrNotFound
+	}
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			s.resetLocked()
+		}
+		return fmt.Errorf("qsessions: save session: reload after a conflict: %w", err)
+	}
+	return s.rebaseLocked(r)
+}
+
+type writeOp uint8
+
+const (
+	writeNothing writeOp = iota
+	writeCreate
+	writeUpdate
+	writeEnd
+)
+
+// planLocked decides what a save at now writes, and the record it writes.
+func (s *Session) planLocked(now time.Time) (writeOp, Record, error) {
+	st := s.store
+	if !s.isNew && len(s.journal) == 0 && now.Sub(s.base.UpdatedAt) < st.touch && now.Before(s.base.ExpiresAt) {
+		// The common read-only request, decided without decoding
+		// anything, unless the client moved.
+		if _, _, moved := s.clientLocked(); !moved {
+			return writeNothing, Record{}, nil
+		}
+	}
+	if err := s.expiryMetaLocked(); err != nil {
+		return writeNothing, Record{}, err
+	}
+	next := s.base
+	var moved bool
+	next.IP, next.UserAgent, moved = s.clientLocked()
+	next.UpdatedAt, next.ExpiresAt = now, s.expiresAtLocked(now)
+	if s.isNew {
+		if (next.UserID == "" && len(s.values) == 0) || !now.Before(next.ExpiresAt) {
+			return writeNothing, Record{}, nil
+		}
+		data, err := s.encodeLocked()
+		next.Data = data
+		return writeCreate, next, err
+	}
+	emptied := len(s.journal) > 0 && len(s.values) == 0 && next.UserID == ""
+	if emptied || !now.Before(next.ExpiresAt) {
+		return writeEnd, Record{}, nil
+	}
+	if len(s.journal) == 0 {
+		if !moved && now.Sub(s.base.UpdatedAt) < st.touch {
+			return writeNothing, Record{}, nil
+		}
+		// A touch: base.Data is written back as read. Update compares
+		// versions, so this cannot undo a concurrent write of the values.
+		return writeUpdate, next, nil
+	}
+	data, err := s.encodeLocked()
+	next.Data = data
+	return writeUpdate, next, err
 }
 
 // Err returns the error that prevented the session from loading, if any.
@@ -314,7 +493,7 @@ func (s *Session) ID() string {
 		return ""
 	}
 	s.ensureTokenLocked()
-	return s.rec.ID
+	return s.base.ID
 }
 
 // Token returns the secret token that the cookie carries, or "" for a
@@ -340,24 +519,28 @@ func (s *Session) IsNew() bool {
 // UserID returns the ID of the user the session belongs to, or "" for an
 // anonymous session.
 func (s *Session) UserID() string {
-	return s.meta(func(r *Record) string { return r.UserID })
+	return s.meta(func(s *Session) string { return s.base.UserID })
 }
 
-// IP returns the client IP last recorded for the session.
-func (s *Session) IP() string { return s.meta(func(r *Record) string { return r.IP }) }
+// IP returns the client IP of the session: the current request's, as it
+// will be recorded.
+func (s *Session) IP() string {
+	return s.meta(func(s *Session) string { ip, _, _ := s.clientLocked(); return ip })
+}
 
-// UserAgent returns the User-Agent last recorded for the session.
+// UserAgent returns the User-Agent of the session: the current request's,
+// as it will be recorded.
 func (s *Session) UserAgent() string {
-	return s.meta(func(r *Record) string { return r.UserAgent })
+	return s.meta(func(s *Session) string { _, ua, _ := s.clientLocked(); return ua })
 }
 
-func (s *Session) meta(f func(*Record) string) string {
+func (s *Session) meta(f func(*Session) string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ensureLocked() != nil {
 		return ""
 	}
-	return f(&s.rec)
+	return f(s)
 }
 
 // CreatedAt returns when the session was created, or last given a new
@@ -377,7 +560,7 @@ func (s *Session) times() Record {
 	if s.ensureLocked() != nil {
 		return Record{}
 	}
-	return s.rec
+	return s.base
 }
 
 // Set stores value under key, JSON-encoded. Keys starting with "_session_"
@@ -398,8 +581,7 @@ func (s *Session) Set(key string, value any) error {
 	if old, ok := s.values[key]; ok && bytes.Equal(old, b) {
 		return nil
 	}
-	s.values[key] = b
-	s.modifiedLocked()
+	s.recordLocked(change{op: opSet, key: key, value: b})
 	return nil
 }
 
@@ -449,8 +631,7 @@ func (s *Session) Delete(key string) error {
 		return err
 	}
 	if _, ok := s.values[key]; ok {
-		delete(s.values, key)
-		s.modifiedLocked()
+		s.recordLocked(change{op: opDelete, key: key})
 	}
 	return nil
 }
@@ -471,7 +652,8 @@ func (s *Session) Keys() []string {
 }
 
 // Clear removes every value. The user binding stays; use Logout to end the
-// session.
+// session. Values that another request sets concurrently survive a Clear
+// that saves first, as changes to different keys do.
 func (s *Session) Clear() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -479,8 +661,7 @@ func (s *Session) Clear() error {
 		return err
 	}
 	if len(s.values) > 0 {
-		clear(s.values)
-		s.modifiedLocked()
+		s.recordLocked(change{op: opClear})
 	}
 	return nil
 }
@@ -501,10 +682,7 @@ func (s *Session) SetExpiresAt(t time.Time) error {
 	if err := s.valuesLocked(); err != nil {
 		return err
 	}
-	s.customExpiry = t.UTC().Truncate(time.Millisecond)
-	s.browserClose = false
-	s.expiryChanged = true
-	s.modifiedLocked()
+	s.recordLocked(change{op: opExpiry, expiry: t.UTC().Truncate(time.Millisecond)})
 	return nil
 }
 
@@ -518,12 +696,11 @@ func (s *Session) SetExpireAtBrowserClose(on bool) error {
 		return err
 	}
 	if s.browserClose != on {
-		s.browserClose = on
-		if on {
-			s.customExpiry = time.Time{}
+		c := change{op: opExpiry, browserClose: on}
+		if !on {
+			c.expiry = s.customExpiry
 		}
-		s.expiryChanged = true
-		s.modifiedLocked()
+		s.recordLocked(c)
 	}
 	return nil
 }
@@ -540,59 +717,132 @@ func (s *Session) ExpiresAtBrowserClose() bool {
 }
 
 // Login binds the session to userID under a new token, and stores it at
-// once. The old token's record is deleted first, so a token planted before
-// login (session fixation) is worthless after it. Values are kept, unless
-// the session belonged to another user: then they are cleared, so that
-// nothing of one user's session leaks into another's.
+// once. The record under the old token is ended first, so a token planted
+// before login (session fixation) is worthless after it. Values are kept,
+// unless the session belonged to another user: then they are cleared, so
+// that nothing of one user's session leaks into another's.
+//
+// Login records the time of the authentication (see AuthenticatedWithin);
+// LoginWith records how it was made as well. With Options.MaxSessionsPerUser
+// set, the user's least recently active sessions beyond the cap are
+// revoked first; Options.OnLogin is called once the response is saved.
 func (s *Session) Login(ctx context.Context, userID string) error {
+	return s.LoginWith(ctx, userID, "")
+}
+
+// LoginWith is Login recording how the user authenticated: "password",
+// "passkey", "oauth:github", "impersonation"... (free text, at most
+// MaxAuthMethod bytes of UTF-8 without control characters). The method is
+// shown in the session list (SessionInfo.AuthMethod).
+func (s *Session) LoginWith(ctx context.Context, userID, method string) error {
 	if userID == "" {
 		return fmt.Errorf("qsessions: login: %w", ErrNoUser)
 	}
-	return s.rotate(ctx, func() error {
-		if s.rec.UserID != "" && s.rec.UserID != userID {
-			clear(s.values)
+	if err := checkAuthMethod(method); err != nil {
+		return err
+	}
+	return s.rotate(ctx, true, func() error {
+		if s.base.UserID != userID {
+			// Nothing of one user's session leaks into another's: not
+			// its values (an anonymous session's are kept), not its
+			// device binding.
+			if s.base.UserID != "" {
+				clear(s.values)
+			}
+			s.base.Binding = nil
 		}
-		s.rec.UserID = userID
+		if err := s.store.enforceCap(ctx, userID); err != nil {
+			return err
+		}
+		s.base.UserID = userID
+		s.base.AuthenticatedAt, s.base.AuthMethod = s.store.clock(), method
+		s.signedIn = true
 		return nil
 	})
 }
 
 // Rotate gives the session a new token, keeping its values and user, and
-// deletes the record stored under the old one. Call it when privileges
-// change; Login does it for you.
+// ends the record stored under the old one. Call it when privileges
+// change; Login does it for you. Rotating a session that was revoked while
+// the request ran fails with ErrNotFound and stores nothing.
 func (s *Session) Rotate(ctx context.Context) error {
-	return s.rotate(ctx, func() error { return nil })
+	return s.rotate(ctx, false, func() error { return nil })
 }
 
-func (s *Session) rotate(ctx context.Context, change func() error) error {
+// rotate ends the stored record under the current token, merging the
+// journal into what it held, applies change, and stores the result under
+// a new token. With login, a session revoked meanwhile is no obstacle: the
+// sign-in starts a new one.
+func (s *Session) rotate(ctx context.Context, login bool, change func() error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.valuesLocked(); err != nil {
 		return err
 	}
+	st := s.store
 	if !s.isNew {
-		// A stale cache copy of an anonymous session binds no user, so
-		// failing to evict it must not block a sign-in; the Store retries
-		// the eviction. A copy that carries a user must go, or the
-		// rotation is not done.
-		var evict *evictError
-		if err := s.store.destroy(ctx, s.rec.ID); err != nil && !(errors.As(err, &evict) && s.rec.UserID == "") {
-			return err
+		if err := s.sealLocked(ctx); err != nil {
+			if !login || !errors.Is(err, ErrNotFound) {
+				return err
+			}
 		}
 	}
 	if err := change(); err != nil {
 		return err
 	}
-	now := s.store.clock()
+	now := st.clock()
 	s.token = ""
 	s.ensureTokenLocked()
-	s.isNew, s.ended = true, false
-	s.rec.CreatedAt = now
-	s.modifiedLocked()
-	if s.rec.UserID == "" && len(s.values) == 0 {
+	s.isNew, s.journal = true, nil
+	s.base.CreatedAt, s.base.Version = now, 0
+	if s.committed {
+		s.late = true
+	}
+	if s.base.UserID == "" && len(s.values) == 0 {
 		return nil // an empty session has nothing to store yet
 	}
-	return s.saveLocked(ctx, false)
+	if _, err := s.saveLocked(ctx, false); err != nil {
+		// The old record is ended and the new one not stored: leave
+		// nothing that a later save could store as signed in.
+		s.resetLocked()
+		s.signedIn = false
+		return err
+	}
+	return nil
+}
+
+// sealLocked ends the stored record for a rotation. The end is a
+// compare-and-swap, retried after a reload, so that a change another
+// request saved meanwhile is carried into the new record rather than lost.
+// The old record is then deleted; its cache entry is evicted before the
+// seal returns.
+func (s *Session) sealLocked(ctx context.Context) error {
+	st := s.store
+	for attempt := 1; ; attempt++ {
+		err := st.end(ctx, s.base, st.clock())
+		var evict *evictError
+		if err == nil || (errors.As(err, &evict) && s.base.UserID == "") {
+			// A stale cache copy of an anonymous session binds no
+			// user, so failing to evict it must not block a sign-in;
+			// the Store retries the eviction. A copy that carries a
+			// user must go, or the rotation is not done.
+			return nil
+		}
+		if !errors.Is(err, ErrConflict) {
+			if errors.Is(err, ErrNotFound) {
+				vals := s.values
+				s.resetLocked()
+				s.values = vals
+			}
+			return err
+		}
+		if attempt == maxSaveAttempts {
+			return fmt.Errorf("qsessions: rotate session: still conflicting after %d attempts: %w", attempt, err)
+		}
+		if err := s.reloadLocked(ctx); err != nil {
+			return err
+		}
+	}
 }
 
 // Logout deletes the stored session and leaves s a new, empty, anonymous
@@ -605,16 +855,15 @@ func (s *Session) Logout(ctx context.Context) error {
 		return err
 	}
 	if !s.isNew {
-		if err := s.store.destroy(ctx, s.rec.ID); err != nil {
+		if err := s.store.destroy(ctx, s.base.ID); err != nil {
 			return err
 		}
 	}
-	ip, ua := s.rec.IP, s.rec.UserAgent
-	s.endLocked()
+	s.resetLocked()
+	s.sendCookie = false
 	if s.committed {
 		s.late = true
 	}
-	s.rec.IP, s.rec.UserAgent = ip, ua
 	return nil
 }
 
@@ -626,5 +875,18 @@ func (st *Store) Save(ctx context.Context, s *Session) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.saveLocked(ctx, false)
+	_, err := s.saveLocked(ctx, false)
+	if err == nil {
+		s.afterSaveLocked(ctx)
+	}
+	return err
+}
+
+// afterSaveLocked runs what waits for the session to be saved: the OnLogin
+// hook of a sign-in.
+func (s *Session) afterSaveLocked(ctx context.Context) {
+	if s.signedIn && !s.isNew {
+		s.signedIn = false
+		s.store.afterLogin(ctx, s.base)
+	}
 }

@@ -2,6 +2,7 @@ package qsessions
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,117 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 )
-
-// Defaults for the zero Options.
-const (
-	DefaultLifetime      = 14 * 24 * time.Hour // Django's SESSION_COOKIE_AGE
-	DefaultTouchInterval = time.Minute
-	DefaultMaxUserAgent  = 300
-	DefaultKeyPrefix     = "qsessions:"
-	DefaultCookieName    = "sessionid"
-	DefaultDeleteBatch   = 1000
-)
-
-// A Switch is an option that is on, off, or left at its documented default.
-// Its zero value is [Default].
-type Switch int8
-
-const (
-	Default Switch = iota // the option's documented default
-	On                    // on, whatever the default
-	Off                   // off, whatever the default
-)
-
-func (s Switch) or(def bool) bool {
-	switch s {
-	case On:
-		return true
-	case Off:
-		return false
-	}
-	return def
-}
-
-// Options configure a [Store]. The zero value of every field is a safe
-// default, and a nil *Options means all defaults.
-type Options struct {
-	// Lifetime is how long a session lives after it is created (or after
-	// Login or Rotate gave it a new token), whatever its activity.
-	// Default 14 days. A session can override it with SetMaxAge or
-	// SetExpiresAt.
-	Lifetime time.Duration
-
-	// IdleTimeout, when positive, ends a session that has had no recorded
-	// activity for that long. Activity is recorded at most once per
-	// TouchInterval, so keep IdleTimeout well above it; TouchInterval is
-	// lowered to IdleTimeout/2 when it is larger. Default: no idle timeout.
-	IdleTimeout time.Duration
-
-	// TouchInterval is how often an unchanged session has its last activity
-	// written back. Requests that change nothing write at most once per
-	// interval. Default 1 minute; a negative value writes on every request.
-	TouchInterval time.Duration
-
-	// ExpireAtBrowserClose makes new sessions use cookies without Max-Age,
-	// which browsers drop when they close (Django's
-	// SESSION_EXPIRE_AT_BROWSER_CLOSE). The server still ends them after
-	// Lifetime. Default false.
-	ExpireAtBrowserClose bool
-
-	// Cookie configures the session cookie written by Middleware.
-	Cookie CookieOptions
-
-	// TrustedProxies lists the networks of reverse proxies whose
-	// X-Forwarded-For and Forwarded headers are believed. Default: none,
-	// so the client IP is the connection's remote address.
-	TrustedProxies []netip.Prefix
-
-	// RecordIP and RecordUserAgent control whether each session keeps its
-	// last client IP and User-Agent. Both default to On; turn them Off
-	// where privacy rules require it.
-	RecordIP        Switch
-	RecordUserAgent Switch
-
-	// MaxUserAgent is the longest User-Agent recorded, in bytes; longer ones
-	// are cut on a rune boundary. Default 300.
-	MaxUserAgent int
-
-	// Locator and DeviceParser give SessionInfo its Location and Device.
-	// Default: none (both methods return zero values).
-	Locator      Locator
-	DeviceParser DeviceParser
-
-	// KeyPrefix is prepended to session IDs to form cache keys.
-	// Default "qsessions:".
-	KeyPrefix string
-
-	// DeleteBatch is how many expired sessions DeleteExpired removes per
-	// Persister call. Default 1000.
-	DeleteBatch int
-
-	// Logger receives cache faults and save failures. Default slog.Default().
-	Logger *slog.Logger
-
-	// Clock tells the time. Default time.Now.
-	Clock func() time.Time
-
-	// ErrorHandler writes the response when Middleware cannot load or save
-	// a session. Default: 401 with the cookie deleted when the session was
-	// revoked while the request ran (err wraps ErrNotFound), 500 otherwise.
-	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
-}
-
-// CookieOptions configure the session cookie.
-type CookieOptions struct {
-	Name     string        // default "sessionid"
-	Path     string        // default "/"
-	Domain   string        // default: host-only
-	Secure   Switch        // default: Secure when the request came over TLS
-	HttpOnly Switch        // default On
-	SameSite http.SameSite // default http.SameSiteLaxMode
-	// Partitioned sets the CHIPS Partitioned attribute (it requires Secure).
-	Partitioned bool
-}
 
 // A Store is the portable session store that application code uses. It
 // puts a Cache in front of a Persister with Django's cached_db semantics and
@@ -141,6 +31,7 @@ type Store struct {
 	browserClose bool
 	cookie       CookieOptions
 	trusted      []netip.Prefix
+	ipHeader     clientIPHeader
 	recordIP     bool
 	recordUA     bool
 	maxUA        int
@@ -152,7 +43,11 @@ type Store struct {
 	now          func() time.Time
 	onError      func(http.ResponseWriter, *http.Request, error)
 
-	stale staleSet // cache keys whose eviction failed
+	maxPerUser int
+	onLogin    func(context.Context, LoginEvent) error
+	hooks      sync.WaitGroup   // OnLogin calls in flight
+	cond       ConditionalCache // cache, when it writes conditionally
+	stale      staleSet         // cache keys whose eviction failed
 }
 
 // maxStale bounds the staleSet.
@@ -213,8 +108,8 @@ func New(cache Cache, persister Persister, opts *Options) (*Store, error) {
 	if opts != nil {
 		o = *opts
 	}
-	if o.Lifetime < 0 || o.IdleTimeout < 0 || o.MaxUserAgent < 0 || o.DeleteBatch < 0 {
-		return nil, errors.New("qsessions: New: negative Lifetime, IdleTimeout, MaxUserAgent or DeleteBatch")
+	if o.Lifetime < 0 || o.IdleTimeout < 0 || o.MaxUserAgent < 0 || o.DeleteBatch < 0 || o.MaxSessionsPerUser < 0 {
+		return nil, errors.New("qsessions: New: negative Lifetime, IdleTimeout, MaxUserAgent, DeleteBatch or MaxSessionsPerUser")
 	}
 	st := &Store{
 		cache:        cache,
@@ -235,6 +130,8 @@ func New(cache Cache, persister Persister, opts *Options) (*Store, error) {
 		log:          o.Logger,
 		now:          o.Clock,
 		onError:      o.ErrorHandler,
+		maxPerUser:   o.MaxSessionsPerUser,
+		onLogin:      o.OnLogin,
 	}
 	if st.lifetime == 0 {
 		st.lifetime = DefaultLifetime
@@ -263,12 +160,28 @@ func New(cache Cache, persister Persister, opts *Options) (*Store, error) {
 	if st.onError == nil {
 		st.onError = st.defaultErrorHandler
 	}
+	if cc, ok := cache.(ConditionalCache); ok && cc.Conditional() {
+		st.cond = cc
+	}
+	switch {
+	case cache == nil:
+	case st.cond != nil:
+		st.log.Debug("qsessions: the cache writes conditionally: no stale copy and no revoked session can enter it")
+	default:
+		st.log.Info("qsessions: the cache has no conditional writes: a cache refill racing a write or a revocation " +
+			"may expose the old copy for one Persister read (see ConditionalCache)")
+	}
 	for i, p := range st.trusted {
 		if !p.IsValid() {
 			return nil, fmt.Errorf("qsessions: New: invalid trusted proxy prefix at index %d", i)
 		}
 		st.trusted[i] = p.Masked()
 	}
+	ipHeader, err := newClientIPHeader(o.ClientIPHeader)
+	if err != nil {
+		return nil, err
+	}
+	st.ipHeader = ipHeader
 	c := &st.cookie
 	if c.Name == "" {
 		c.Name = DefaultCookieName
@@ -278,6 +191,21 @@ func New(cache Cache, persister Persister, opts *Options) (*Store, error) {
 	}
 	if c.Path == "" {
 		c.Path = "/"
+	}
+	// Browsers refuse cookies whose prefix promises what their
+	// attributes do not keep (RFC 6265bis, section 4.1.3), and match the
+	// prefixes regardless of case.
+	switch lower := strings.ToLower(c.Name); {
+	case strings.HasPrefix(lower, "__host-"):
+		if c.Secure == SwitchOff || c.Domain != "" || c.Path != "/" {
+			return nil, fmt.Errorf("qsessions: New: cookie %q: a __Host- cookie must be Secure, have Path \"/\" and no Domain", c.Name)
+		}
+		c.Secure = SwitchOn
+	case strings.HasPrefix(lower, "__secure-"):
+		if c.Secure == SwitchOff {
+			return nil, fmt.Errorf("qsessions: New: cookie %q: a __Secure- cookie must be Secure", c.Name)
+		}
+		c.Secure = SwitchOn
 	}
 	if c.SameSite == 0 {
 		c.SameSite = http.SameSiteLaxMode
@@ -329,7 +257,9 @@ func (st *Store) Load(ctx context.Context, token string) (*Session, error) {
 
 // newSession returns a session that loads token lazily, on first use.
 func (st *Store) newSession(ctx context.Context, token string) *Session {
-	return &Session{store: st, ctx: ctx, pending: token}
+	s := &Session{store: st, ctx: ctx}
+	s.pending.add(token)
+	return s
 }
 
 // load reads the record for a token through the cache. found is false when
@@ -339,6 +269,7 @@ func (st *Store) load(ctx context.Context, token string, now time.Time) (r Recor
 	if !ok {
 		return Record{}, false, nil
 	}
+	var lease []byte
 	if st.cache != nil {
 		r, hit := st.cacheGet(ctx, id, key)
 		if hit {
@@ -347,6 +278,7 @@ func (st *Store) load(ctx context.Context, token string, now time.Time) (r Recor
 			}
 			return r, true, nil
 		}
+		lease = st.takeLease(ctx, key)
 	}
 	r, err = st.persister.Load(ctx, id)
 	if errors.Is(err, ErrNotFound) {
@@ -361,16 +293,14 @@ func (st *Store) load(ctx context.Context, token string, now time.Time) (r Recor
 	if !now.Before(r.ExpiresAt) {
 		return Record{}, false, nil
 	}
-	if st.cache != nil {
-		if !st.refill(ctx, r, now) {
-			return Record{}, false, nil
-		}
+	if st.cache != nil && !st.fill(ctx, key, r, lease, now) {
+		return Record{}, false, nil
 	}
 	return r, true, nil
 }
 
 // cacheGet reads and decodes a cache entry. Every failure is a miss; faults
-// are logged and corrupt entries removed.
+// are logged and corrupt entries removed. A lease is a miss too.
 func (st *Store) cacheGet(ctx context.Context, id, key string) (Record, bool) {
 	if st.stale.has(id) {
 		if st.cache.Delete(ctx, key) == nil {
@@ -385,6 +315,9 @@ func (st *Store) cacheGet(ctx context.Context, id, key string) (Record, bool) {
 		}
 		return Record{}, false
 	}
+	if isLease(b) {
+		return Record{}, false // another request is filling the entry
+	}
 	r, err := decodeRecord(b)
 	if err == nil && r.ID != id {
 		err = errCorrupt
@@ -397,20 +330,65 @@ func (st *Store) cacheGet(ctx context.Context, id, key string) (Record, bool) {
 	return r, true
 }
 
-// refill puts a record just read from the persister into the cache. A
-// revocation may have deleted the row and evicted the cache between the
-// read and this write, which would leave a live copy of a revoked session
-// in the cache; so once the entry is written the row is read again, and the
-// entry removed if the row is gone. It reports whether the session still
-// exists.
-func (st *Store) refill(ctx context.Context, r Record, now time.Time) bool {
-	if err := st.cache.Set(ctx, st.key(r.ID), encodeRecord(r), r.ExpiresAt.Sub(now)); err != nil {
+// A lease marks a cache entry that one request is filling. It is never a
+// record: records begin with codecVersion, leases with 0.
+const (
+	leaseTTL   = 5 * time.Second
+	leaseBytes = 1 + 16
+)
+
+func isLease(b []byte) bool { return len(b) == leaseBytes && b[0] == 0 }
+
+// takeLease adds a lease under key when the cache can write conditionally,
+// and returns it, or nil when there is none: then no request fills the
+// entry, or another one is filling it.
+func (st *Store) takeLease(ctx context.Context, key string) []byte {
+	if st.cond == nil {
+		return nil
+	}
+	lease := make([]byte, leaseBytes)
+	rand.Read(lease[1:])
+	ok, err := st.cond.Add(ctx, key, lease, leaseTTL)
+	if err != nil {
+		if ctx.Err() == nil {
+			st.log.LogAttrs(ctx, slog.LevelWarn, "qsessions: cache add failed", slog.String("key", key), slog.Any("error", err))
+		}
+		return nil
+	}
+	if !ok {
+		return nil
+	}
+	return lease
+}
+
+// fill puts a record just read from the Persister into the cache, and
+// reports whether the session still exists.
+//
+// With a ConditionalCache, the record replaces the request's lease only if
+// the lease is still there: a write or a revocation that landed after the
+// read deleted the key, lease and all, and the stale record is dropped.
+//
+// With a plain Cache, the record is written and the row read again: when
+// it is gone or has moved on, the entry is removed. A revocation or a
+// write racing the fill can then expose the stale copy until that re-read
+// returns.
+func (st *Store) fill(ctx context.Context, key string, r Record, lease []byte, now time.Time) bool {
+	if st.cond != nil {
+		if lease == nil {
+			return true
+		}
+		if _, err := st.cond.CompareAndSwap(ctx, key, lease, encodeRecord(r), r.ExpiresAt.Sub(now)); err != nil {
+			st.cacheFault(ctx, "compare and swap", r.ID, err)
+		}
+		return true
+	}
+	if err := st.cache.Set(ctx, key, encodeRecord(r), r.ExpiresAt.Sub(now)); err != nil {
 		st.cacheFault(ctx, "set", r.ID, err)
 		return true
 	}
 	st.stale.remove(r.ID)
-	_, err := st.persister.Load(ctx, r.ID)
-	if err == nil {
+	again, err := st.persister.Load(ctx, r.ID)
+	if err == nil && again.Version == r.Version {
 		return true
 	}
 	st.cacheDelete(ctx, r.ID)
@@ -445,29 +423,13 @@ func (st *Store) cacheDelete(ctx context.Context, ids ...string) error {
 	return nil
 }
 
-// write stores r, new or existing, so that a revoked session never gets a
-// live copy back into the cache:
-//
-//   - An existing session is updated in the Persister and then evicted from
-//     the cache; the next request refills it. Writing the new record into
-//     the cache instead would race a revocation: whichever order the two
-//     writes took, a revocation landing between them could be followed by
-//     a cache write of the revoked session. Eviction can only remove.
-//   - A new session is written to the cache first and then created in the
-//     Persister (and evicted again if that fails). No revocation can name
-//     it before its row exists, and one that deletes the row afterwards
-//     evicts the entry after it was written.
-func (st *Store) write(ctx context.Context, r Record, create bool, now time.Time) error {
+// create stores a new session. It is written to the cache first and then
+// created in the Persister (and evicted again if that fails): no
+// revocation can name it before its row exists, and one that deletes the
+// row afterwards evicts the entry after it was written.
+func (st *Store) create(ctx context.Context, r Record, now time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("qsessions: save session: %w", err)
-	}
-	if !create {
-		err := st.persister.Update(ctx, r)
-		st.cacheDelete(ctx, r.ID) // a failure is logged and retried
-		if err != nil {
-			return fmt.Errorf("qsessions: save session: %w", err)
-		}
-		return nil
 	}
 	cached := false
 	if st.cache != nil {
@@ -483,6 +445,51 @@ func (st *Store) write(ctx context.Context, r Record, create bool, now time.Time
 			st.cacheDelete(ctx, r.ID)
 		}
 		return fmt.Errorf("qsessions: save session: %w", err)
+	}
+	return nil
+}
+
+// update writes r over the stored version r.Version, then evicts the
+// session's cache entry; the next request fills it again. (Writing the new
+// record into the cache instead could race another write or a revocation
+// and leave an older copy there; eviction can only remove.)
+func (st *Store) update(ctx context.Context, r Record) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("qsessions: save session: %w", err)
+	}
+	if err := st.persister.Update(ctx, r); err != nil {
+		return fmt.Errorf("qsessions: save session: %w", err)
+	}
+	st.cacheDelete(ctx, r.ID) // a failure is logged and retried
+	return nil
+}
+
+// sealedAt is the expiry of a sealed record: long past, so that every
+// Store refuses it and DeleteExpired removes it first.
+var sealedAt = time.UnixMilli(0).UTC()
+
+// end ends the stored session r: a compare-and-swap on r.Version seals the
+// record (no values, expired), its cache entry is evicted, and the row is
+// deleted. The seal makes the end exact: a concurrent write either landed
+// before it (and the seal fails with ErrConflict, so that the caller can
+// merge it) or fails after it. A failure to delete the sealed row is only
+// logged: DeleteExpired removes it.
+func (st *Store) end(ctx context.Context, r Record, now time.Time) error {
+	sealed := r
+	sealed.Data, sealed.UpdatedAt, sealed.ExpiresAt = nil, now, sealedAt
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("qsessions: end session: %w", err)
+	}
+	if err := st.persister.Update(ctx, sealed); err != nil {
+		return fmt.Errorf("qsessions: end session: %w", err)
+	}
+	evicted := st.cacheDelete(ctx, r.ID)
+	if err := st.persister.Delete(ctx, r.ID); err != nil {
+		st.log.LogAttrs(ctx, slog.LevelWarn, "qsessions: a sealed session could not be deleted; DeleteExpired will remove it",
+			slog.Any("error", err))
+	}
+	if evicted != nil {
+		return &evictError{evicted}
 	}
 	return nil
 }
@@ -603,19 +610,27 @@ func (st *Store) Sessions(ctx context.Context, userID string) ([]SessionInfo, er
 		if !now.Before(r.ExpiresAt) || r.UserID != userID {
 			continue
 		}
-		infos = append(infos, SessionInfo{
-			ID:        r.ID,
-			UserID:    r.UserID,
-			IP:        r.IP,
-			UserAgent: r.UserAgent,
-			CreatedAt: r.CreatedAt,
-			UpdatedAt: r.UpdatedAt,
-			ExpiresAt: r.ExpiresAt,
-			locator:   st.locator,
-			parser:    st.parser,
-		})
+		infos = append(infos, st.info(r))
 	}
 	return infos, nil
+}
+
+// info describes r for listing.
+func (st *Store) info(r Record) SessionInfo {
+	return SessionInfo{
+		ID:              r.ID,
+		UserID:          r.UserID,
+		IP:              r.IP,
+		UserAgent:       r.UserAgent,
+		CreatedAt:       r.CreatedAt,
+		UpdatedAt:       r.UpdatedAt,
+		ExpiresAt:       r.ExpiresAt,
+		AuthenticatedAt: r.AuthenticatedAt,
+		AuthMethod:      r.AuthMethod,
+		binding:         r.Binding,
+		locator:         st.locator,
+		parser:          st.parser,
+	}
 }
 
 // DeleteExpired removes every expired session from the Persister, in batches
@@ -651,6 +666,10 @@ type SessionInfo struct {
 	UpdatedAt time.Time // last recorded activity
 	ExpiresAt time.Time
 
+	AuthenticatedAt time.Time // when the user last signed in or re-authenticated on it
+	AuthMethod      string    // how, as given to LoginWith: "password", "passkey"...; "" when not told
+
+	binding []byte
 	locator Locator
 	parser  DeviceParser
 }

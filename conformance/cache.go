@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +17,10 @@ import (
 // sentence of the Cache contract. It runs one subtest per behaviour, each on a
 // fresh Cache from newCache; see the package documentation for the subtests
 // and for what newCache must do.
+//
+// When the Cache is also a [qsessions.ConditionalCache] whose Conditional
+// reports true, TestCache checks every sentence of that contract too; for a
+// Cache without conditional writes, those subtests are skipped, saying why.
 func TestCache(t *testing.T, newCache func(t *testing.T) qsessions.Cache) {
 	t.Helper()
 	testCache(realT{t}, defaultConfig, func(t tester) qsessions.Cache { return newCache(testingT(t)) })
@@ -64,6 +69,42 @@ var cacheTests = []cacheTest{
 	{"Concurrent", testCacheConcurrent},
 }
 
+// conditionalCacheTests lists the subtests of the ConditionalCache
+// contract, grouped by sentence. They run only on a cache whose Conditional
+// reports true.
+var conditionalCacheTests = []cacheTest{
+	// Add stores value under key with ttl, as Set does, only when the key
+	// has no live entry, and reports whether it did.
+	{"AddMissing", testCacheAddMissing},
+	{"AddPresent", testCacheAddPresent},
+	{"AddExpired", testCacheAddExpired},
+	{"AddTTL", testCacheAddTTL},
+	// CompareAndSwap replaces the value under key with value and its ttl, as
+	// Set does, only when the key's live entry holds exactly old, and
+	// reports whether it did; a missing or expired key is never swapped.
+	{"CompareAndSwapMatch", testCacheCompareAndSwapMatch},
+	{"CompareAndSwapMismatch", testCacheCompareAndSwapMismatch},
+	{"CompareAndSwapMissing", testCacheCompareAndSwapMissing},
+	{"CompareAndSwapExpired", testCacheCompareAndSwapExpired},
+	{"CompareAndSwapTTL", testCacheCompareAndSwapTTL},
+	{"CompareAndSwapBinary", testCacheCompareAndSwapBinary},
+	// A Delete, a Set or an expiry of the key between an Add and a
+	// CompareAndSwap makes the CompareAndSwap report false.
+	{"LeaseDeleted", testCacheLeaseDeleted},
+	{"LeaseOverwritten", testCacheLeaseOverwritten},
+	{"LeaseExpired", testCacheLeaseExpired},
+	// Values passed in are not retained; a cancelled ctx returns an error
+	// wrapping ctx.Err() and changes nothing; both are safe for concurrent
+	// use.
+	{"AddValueNotRetained", testCacheAddValueNotRetained},
+	{"CompareAndSwapValueNotRetained", testCacheCompareAndSwapValueNotRetained},
+	{"CanceledAdd", testCacheCanceledAdd},
+	{"CanceledCompareAndSwap", testCacheCanceledCompareAndSwap},
+	{"ConcurrentAdd", testCacheConcurrentAdd},
+	{"ConcurrentCompareAndSwap", testCacheConcurrentCompareAndSwap},
+	{"ConcurrentLease", testCacheConcurrentLease},
+}
+
 func testCache(t tester, cfg config, newCache func(t tester) qsessions.Cache) {
 	t.Helper()
 	for _, tc := range cacheTests {
@@ -75,6 +116,22 @@ func testCache(t tester, cfg config, newCache func(t tester) qsessions.Cache) {
 			tc.run(t, &cacheT{t: t, cfg: cfg, c: c})
 		})
 	}
+	for _, tc := range conditionalCacheTests {
+		t.Run(tc.name, func(t tester) {
+			c := newCache(t)
+			if c == nil {
+				t.Fatalf("newCache returned a nil Cache")
+			}
+			cc, ok := c.(qsessions.ConditionalCache)
+			switch {
+			case !ok:
+				t.Skipf("the Cache, a %T, is not a qsessions.ConditionalCache", c)
+			case !cc.Conditional():
+				t.Skipf("the Cache, a %T, offers no conditional writes: its Conditional reports false", c)
+			}
+			tc.run(t, &cacheT{t: t, cfg: cfg, c: c, cc: cc})
+		})
+	}
 }
 
 // cacheT runs calls on one Cache under the watchdog.
@@ -82,6 +139,7 @@ type cacheT struct {
 	t   tester
 	cfg config
 	c   qsessions.Cache
+	cc  qsessions.ConditionalCache // c, in the subtests of conditional writes
 }
 
 func (c *cacheT) get(ctx context.Context, key string) ([]byte, error) {
@@ -212,15 +270,8 @@ func testCacheSetGet(t tester, c *cacheT) {
 }
 
 func testCacheBinaryValue(t tester, c *cacheT) {
-	all := make([]byte, 0, 512)
-	for i := range 256 {
-		all = append(all, byte(i))
-	}
-	for i := 255; i >= 0; i-- {
-		all = append(all, byte(i))
-	}
 	values := map[string][]byte{
-		"all-bytes":       all,
+		"all-bytes":       allBytes(),
 		"nul":             {0},
 		"nuls":            {0, 0, 0, 'a', 0},
 		"invalid-utf8":    {0xff, 0xfe, 0xc3, 0x28, 0xa0, 0xa1, 0xe2, 0x28, 0xa1},
@@ -531,6 +582,18 @@ func isWorkerValue(v []byte) bool {
 	return bytes.Equal(v, workerValue(w, r))
 }
 
+// allBytes returns every byte value, up and down again.
+func allBytes() []byte {
+	all := make([]byte, 0, 512)
+	for i := range 256 {
+		all = append(all, byte(i))
+	}
+	for i := 255; i >= 0; i-- {
+		all = append(all, byte(i))
+	}
+	return all
+}
+
 // pattern returns n bytes that are not all alike, so that a value cut,
 // shifted or mixed up with another shows.
 func pattern(n int) []byte {
@@ -554,5 +617,555 @@ func describeBytes(b []byte) string {
 		return fmt.Sprintf("%q (%d bytes)", b, len(b))
 	default:
 		return fmt.Sprintf("%q... (%d bytes)", b[:48], len(b))
+	}
+}
+
+// The subtests of conditional writes: Add and CompareAndSwap.
+
+func (c *cacheT) add(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	c.t.Helper()
+	return call1(c.t, c.cfg, ctx, "Add", func(ctx context.Context) (bool, error) { return c.cc.Add(ctx, key, value, ttl) })
+}
+
+func (c *cacheT) cas(ctx context.Context, key string, old, value []byte, ttl time.Duration) (bool, error) {
+	c.t.Helper()
+	return call1(c.t, c.cfg, ctx, "CompareAndSwap", func(ctx context.Context) (bool, error) {
+		return c.cc.CompareAndSwap(ctx, key, old, value, ttl)
+	})
+}
+
+// wantAdd checks that Add(key, value, ttl) reports want and no error; why
+// says what the key is, for the message. It reports whether it did.
+func (c *cacheT) wantAdd(key string, value []byte, ttl time.Duration, want bool, why string) bool {
+	c.t.Helper()
+	ok, err := c.add(context.Background(), key, value, ttl)
+	switch {
+	case err != nil:
+		c.t.Errorf("Add(%q, %s, %v) of a key that %s: %v; want %v and no error", key, describeBytes(value), ttl, why, err, want)
+	case ok != want:
+		c.t.Errorf("Add(%q, %s, %v) of a key that %s = %v; want %v", key, describeBytes(value), ttl, why, ok, want)
+	}
+	return err == nil && ok == want
+}
+
+// mustAdd adds key, as a lease would be taken, or fails the test.
+func (c *cacheT) mustAdd(key string, value []byte, ttl time.Duration) {
+	c.t.Helper()
+	if !c.wantAdd(key, value, ttl, true, "was never set") {
+		c.t.Fatalf("cannot go on without the entry Add(%q) should have written", key)
+	}
+}
+
+// wantSwap checks that CompareAndSwap(key, old, value, ttl) reports want and
+// no error; why says what the key holds, for the message. It reports
+// whether it did.
+func (c *cacheT) wantSwap(key string, old, value []byte, ttl time.Duration, want bool, why string) bool {
+	c.t.Helper()
+	ok, err := c.cas(context.Background(), key, old, value, ttl)
+	switch {
+	case err != nil:
+		c.t.Errorf("CompareAndSwap(%q, old %s, new %s, %v) of a key that %s: %v; want %v and no error", key, describeBytes(old), describeBytes(value), ttl, why, err, want)
+	case ok != want:
+		c.t.Errorf("CompareAndSwap(%q, old %s, new %s, %v) of a key that %s = %v; want %v", key, describeBytes(old), describeBytes(value), ttl, why, ok, want)
+	}
+	return err == nil && ok == want
+}
+
+// wantEmpty checks that Get(key) returns an empty, non-nil value.
+func (c *cacheT) wantEmpty(key, why string) {
+	c.t.Helper()
+	got, err := c.get(context.Background(), key)
+	switch {
+	case err != nil:
+		c.t.Errorf("Get(%q) of a key that %s: %v; want an empty value and no error (an empty value is not a miss)", key, why, err)
+	case got == nil:
+		c.t.Errorf("Get(%q) of a key that %s = nil; want a non-nil empty slice, distinct from a missing value", key, why)
+	case len(got) != 0:
+		c.t.Errorf("Get(%q) of a key that %s = %s; want it empty", key, why, describeBytes(got))
+	}
+}
+
+// setAndSwap sets a fresh key to v1 with the short TTL, swaps it at once
+// for v2 with ttl, and returns the key. When the short TTL ran out before
+// the swap could (a loaded machine), it tries again on another key.
+func (c *cacheT) setAndSwap(name string, v1, v2 []byte, ttl time.Duration) string {
+	c.t.Helper()
+	for range 3 {
+		k := key(name)
+		start := time.Now()
+		c.mustSet(k, v1, c.cfg.ttl)
+		ok, err := c.cas(context.Background(), k, v1, v2, ttl)
+		switch {
+		case err != nil:
+			c.t.Fatalf("CompareAndSwap(%q, old %s, new %s, %v) of a key that holds old: %v", k, describeBytes(v1), describeBytes(v2), ttl, err)
+		case ok:
+			return k
+		case time.Since(start) < c.cfg.ttl:
+			c.t.Fatalf("CompareAndSwap(%q, old %s, new %s, %v) of a key that holds old = false; want true", k, describeBytes(v1), describeBytes(v2), ttl)
+		}
+	}
+	c.t.Fatalf("three entries set with ttl %v expired before the next call could swap them: the machine is too slow for this test", c.cfg.ttl)
+	return ""
+}
+
+func testCacheAddMissing(t tester, c *cacheT) {
+	k := key("add-missing")
+	want := []byte("added\x00\xff value")
+	c.wantAdd(k, want, longTTL, true, "was never set")
+	c.wantValue(k, want)
+
+	deleted := key("add-deleted")
+	c.mustSet(deleted, []byte("before"), longTTL)
+	c.mustDelete(deleted)
+	c.wantAdd(deleted, []byte("added"), longTTL, true, "was deleted")
+	c.wantValue(deleted, []byte("added"))
+
+	empty := key("add-empty")
+	c.wantAdd(empty, []byte{}, longTTL, true, "was never set")
+	c.wantEmpty(empty, "was added with an empty value")
+}
+
+func testCacheAddPresent(t tester, c *cacheT) {
+	k := key("add-present")
+	c.mustSet(k, []byte("present"), longTTL)
+	c.wantAdd(k, []byte("added"), longTTL, false, "holds a value")
+	c.wantValue(k, []byte("present"))
+
+	// An empty value is a live entry too.
+	empty := key("add-present-empty")
+	c.mustSet(empty, []byte{}, longTTL)
+	c.wantAdd(empty, []byte("added"), longTTL, false, "holds an empty value")
+	c.wantEmpty(empty, "was set to an empty value, then added to")
+
+	// What Add wrote is present for the next Add.
+	twice := key("add-twice")
+	c.wantAdd(twice, []byte("first"), longTTL, true, "was never set")
+	c.wantAdd(twice, []byte("second"), longTTL, false, "was added before")
+	c.wantValue(twice, []byte("first"))
+
+	// An Add that reports false leaves the entry's TTL alone.
+	short := key("add-present-ttl")
+	start := time.Now()
+	c.mustSet(short, []byte("short"), c.cfg.ttl)
+	ok, err := c.add(context.Background(), short, []byte("added"), 0)
+	switch {
+	case err != nil:
+		t.Errorf("Add(%q) of a key that holds a value: %v; want false and no error", short, err)
+	case ok && time.Since(start) < c.cfg.ttl:
+		t.Errorf("Add(%q) of a key that holds a value = true; want false", short)
+	case ok:
+		// The entry expired before Add ran: nothing left to check.
+	case !c.waitExpired(short):
+		t.Errorf("an entry set with ttl %v was still returned after %v, once an Add without TTL had reported false on it: the failed Add changed its TTL", c.cfg.ttl, c.cfg.ttlWait)
+	}
+}
+
+func testCacheAddExpired(t tester, c *cacheT) {
+	k := key("add-expired")
+	c.mustSet(k, []byte("old"), c.cfg.ttl)
+	if !c.waitExpired(k) {
+		t.Fatalf("Get(%q) still returned the entry %v after it was set with ttl %v", k, c.cfg.ttlWait, c.cfg.ttl)
+	}
+	c.wantAdd(k, []byte("new"), longTTL, true, "has expired")
+	c.wantValue(k, []byte("new"))
+
+	// An expired lease gives way to the next.
+	lease := key("add-expired-lease")
+	c.mustAdd(lease, []byte("lease 1"), c.cfg.ttl)
+	if !c.waitExpired(lease) {
+		t.Fatalf("Get(%q) still returned the entry %v after it was added with ttl %v", lease, c.cfg.ttlWait, c.cfg.ttl)
+	}
+	c.wantAdd(lease, []byte("lease 2"), longTTL, true, "was added and has expired")
+	c.wantValue(lease, []byte("lease 2"))
+}
+
+func testCacheAddTTL(t tester, c *cacheT) {
+	short := key("add-ttl-short")
+	start := time.Now()
+	c.mustAdd(short, []byte("short"), c.cfg.ttl)
+	if !c.waitExpired(short) {
+		t.Errorf("an entry added with ttl %v was still returned after %v", c.cfg.ttl, c.cfg.ttlWait)
+	} else if d := time.Since(start); d < c.cfg.ttl {
+		t.Errorf("an entry added with ttl %v expired after only %v", c.cfg.ttl, d)
+	}
+
+	zero := key("add-ttl-zero")
+	negative := key("add-ttl-negative")
+	long := key("add-ttl-long")
+	c.wantAdd(zero, []byte("zero"), 0, true, "was never set")
+	c.wantAdd(negative, []byte("negative"), -time.Second, true, "was never set")
+	c.wantAdd(long, []byte("long"), longTTL, true, "was never set")
+	c.expireControl()
+	c.wantValue(zero, []byte("zero"))
+	c.wantValue(negative, []byte("negative"))
+	c.wantValue(long, []byte("long"))
+}
+
+func testCacheCompareAndSwapMatch(t tester, c *cacheT) {
+	k := key("cas")
+	c.mustSet(k, []byte("v1"), longTTL)
+	c.wantSwap(k, []byte("v1"), []byte("v2"), longTTL, true, `holds "v1"`)
+	c.wantValue(k, []byte("v2"))
+	c.wantSwap(k, []byte("v2"), []byte("a longer third value"), longTTL, true, `holds "v2"`)
+	c.wantValue(k, []byte("a longer third value"))
+
+	// To and from an empty value.
+	empty := key("cas-empty")
+	c.mustSet(empty, []byte{}, longTTL)
+	c.wantSwap(empty, []byte{}, []byte("filled"), longTTL, true, "holds an empty value")
+	c.wantValue(empty, []byte("filled"))
+	c.wantSwap(empty, []byte("filled"), []byte{}, longTTL, true, `holds "filled"`)
+	c.wantEmpty(empty, "was swapped to an empty value")
+
+	// A lease: what Add wrote.
+	added := key("cas-added")
+	c.mustAdd(added, []byte("lease"), longTTL)
+	c.wantSwap(added, []byte("lease"), []byte("record"), longTTL, true, `was added with "lease"`)
+	c.wantValue(added, []byte("record"))
+}
+
+func testCacheCompareAndSwapMismatch(t tester, c *cacheT) {
+	k := key("cas-mismatch")
+	c.mustSet(k, []byte("current"), longTTL)
+	for _, old := range [][]byte{[]byte("other"), []byte("CURRENT"), {}, nil} {
+		c.wantSwap(k, old, []byte("swapped"), longTTL, false, `holds "current"`)
+	}
+	c.wantValue(k, []byte("current"))
+
+	// An empty entry holds no other value.
+	empty := key("cas-mismatch-empty")
+	c.mustSet(empty, []byte{}, longTTL)
+	c.wantSwap(empty, []byte("current"), []byte("swapped"), longTTL, false, "holds an empty value")
+	c.wantEmpty(empty, "holds an empty value that no swap matched")
+}
+
+func testCacheCompareAndSwapMissing(t tester, c *cacheT) {
+	k := key("cas-missing")
+	for _, old := range [][]byte{[]byte("old"), {}, nil} {
+		c.wantSwap(k, old, []byte("swapped"), longTTL, false, "was never set")
+	}
+	c.wantMiss(k, "was never set, only swapped")
+
+	deleted := key("cas-deleted")
+	c.mustSet(deleted, []byte("old"), longTTL)
+	c.mustDelete(deleted)
+	c.wantSwap(deleted, []byte("old"), []byte("swapped"), longTTL, false, "was deleted")
+	c.wantMiss(deleted, "was deleted, then only swapped")
+}
+
+func testCacheCompareAndSwapExpired(t tester, c *cacheT) {
+	k := key("cas-expired")
+	c.mustSet(k, []byte("old"), c.cfg.ttl)
+	if !c.waitExpired(k) {
+		t.Fatalf("Get(%q) still returned the entry %v after it was set with ttl %v", k, c.cfg.ttlWait, c.cfg.ttl)
+	}
+	c.wantSwap(k, []byte("old"), []byte("swapped"), longTTL, false, "has expired")
+	c.wantMiss(k, "has expired, then was only swapped")
+}
+
+func testCacheCompareAndSwapTTL(t tester, c *cacheT) {
+	// A short TTL replaced by none or a long one: the entry outlives it.
+	dropped := c.setAndSwap("cas-ttl-dropped", []byte("v1"), []byte("v2"), 0)
+	negative := c.setAndSwap("cas-ttl-negative", []byte("v1"), []byte("v2"), -time.Second)
+	lengthened := c.setAndSwap("cas-ttl-lengthened", []byte("v1"), []byte("v2"), longTTL)
+	// No TTL replaced by a short one: the entry expires.
+	shortened := key("cas-ttl-shortened")
+	c.mustSet(shortened, []byte("v1"), 0)
+	c.wantSwap(shortened, []byte("v1"), []byte("v2"), c.cfg.ttl, true, `holds "v1"`)
+
+	c.expireControl()
+	for _, k := range []string{dropped, negative, lengthened} {
+		got, err := c.get(context.Background(), k)
+		switch {
+		case errors.Is(err, qsessions.ErrCacheMiss):
+			t.Errorf("Get(%q): a miss; an entry set with ttl %v and swapped with a longer ttl or none has expired: CompareAndSwap did not replace the TTL", k, c.cfg.ttl)
+		case err != nil:
+			t.Errorf("Get(%q): %v", k, err)
+		case !bytes.Equal(got, []byte("v2")):
+			t.Errorf("Get(%q) = %s; want %q", k, describeBytes(got), "v2")
+		}
+	}
+	if !c.waitExpired(shortened) {
+		t.Errorf("an entry set without TTL, then swapped with ttl %v, was still returned after %v: CompareAndSwap did not replace the TTL", c.cfg.ttl, c.cfg.ttlWait)
+	}
+}
+
+func testCacheCompareAndSwapBinary(t tester, c *cacheT) {
+	v := []byte("abc\x00def\xff\xfe \r\n")
+	k := key("cas-binary")
+	c.mustSet(k, v, longTTL)
+	for _, m := range []struct {
+		what string
+		old  []byte
+	}{
+		{"a prefix of it", v[:3]},
+		{"a prefix of it up to its NUL", v[:4]},
+		{"all of it but the last byte", v[:len(v)-1]},
+		{"it with its trailing white space trimmed", bytes.TrimRight(v, " \r\n")},
+		{"it and a NUL", append(bytes.Clone(v), 0)},
+		{"it and one more byte", append(bytes.Clone(v), 'x')},
+		{"it twice", append(bytes.Clone(v), v...)},
+		{"the same bytes up to the NUL, others after", []byte("abc\x00xyz\xff\xfe \r\n")},
+		{"it made valid UTF-8", []byte(strings.ToValidUTF8(string(v), "\uFFFD"))},
+	} {
+		ok, err := c.cas(context.Background(), k, m.old, []byte("swapped"), longTTL)
+		switch {
+		case err != nil:
+			t.Fatalf("CompareAndSwap(%q) of a key that holds %s, with old %s: %v", k, describeBytes(v), m.what, err)
+		case ok:
+			t.Fatalf("CompareAndSwap(%q) of a key that holds %s, with old %s (%s) = true; want false: only the exact bytes match", k, describeBytes(v), m.what, describeBytes(m.old))
+		}
+	}
+	c.wantValue(k, v)
+
+	// The exact bytes match, and binary values are swapped in whole.
+	all := allBytes()
+	c.wantSwap(k, v, all, longTTL, true, "holds exactly old")
+	c.wantValue(k, all)
+	c.wantSwap(k, all, v, longTTL, true, "holds exactly old")
+	c.wantValue(k, v)
+
+	// A large value is compared in full.
+	large := key("cas-large")
+	want := pattern(c.cfg.large)
+	c.mustSet(large, want, longTTL)
+	other := bytes.Clone(want)
+	other[len(other)-1] ^= 1
+	c.wantSwap(large, other, []byte("swapped"), longTTL, false, "holds a large value differing from old in its last byte")
+	c.wantSwap(large, want, []byte("swapped"), longTTL, true, "holds exactly old, a large value")
+	c.wantValue(large, []byte("swapped"))
+}
+
+func testCacheLeaseDeleted(t tester, c *cacheT) {
+	k := key("lease-deleted")
+	c.mustAdd(k, []byte("lease"), longTTL)
+	c.mustDelete(k)
+	c.wantSwap(k, []byte("lease"), []byte("stale record"), longTTL, false, "was added, then deleted")
+	c.wantMiss(k, "was deleted while leased")
+
+	// A lease deleted and taken again: only the new holder's swap succeeds.
+	again := key("lease-taken-again")
+	c.mustAdd(again, []byte("lease 1"), longTTL)
+	c.mustDelete(again)
+	c.mustAdd(again, []byte("lease 2"), longTTL)
+	c.wantSwap(again, []byte("lease 1"), []byte("stale record"), longTTL, false, `was deleted and added again with "lease 2"`)
+	c.wantSwap(again, []byte("lease 2"), []byte("record"), longTTL, true, `holds "lease 2"`)
+	c.wantValue(again, []byte("record"))
+}
+
+func testCacheLeaseOverwritten(t tester, c *cacheT) {
+	k := key("lease-overwritten")
+	c.mustAdd(k, []byte("lease"), longTTL)
+	c.mustSet(k, []byte("newer record"), longTTL)
+	c.wantSwap(k, []byte("lease"), []byte("stale record"), longTTL, false, "was added, then set to another value")
+	c.wantValue(k, []byte("newer record"))
+}
+
+func testCacheLeaseExpired(t tester, c *cacheT) {
+	k := key("lease-expired")
+	c.mustAdd(k, []byte("lease"), c.cfg.ttl)
+	if !c.waitExpired(k) {
+		t.Fatalf("Get(%q) still returned the entry %v after it was added with ttl %v", k, c.cfg.ttlWait, c.cfg.ttl)
+	}
+	c.wantSwap(k, []byte("lease"), []byte("stale record"), longTTL, false, "was added and has expired")
+	c.wantMiss(k, "has expired while leased")
+}
+
+func testCacheAddValueNotRetained(t tester, c *cacheT) {
+	k := key("add-retained")
+	want := []byte("original value")
+	v := bytes.Clone(want)
+	c.mustAdd(k, v, longTTL)
+	for i := range v {
+		v[i] = 'X'
+	}
+	c.wantValue(k, want)
+}
+
+func testCacheCompareAndSwapValueNotRetained(t tester, c *cacheT) {
+	k := key("cas-retained")
+	c.mustSet(k, []byte("old value"), longTTL)
+	old, v := []byte("old value"), []byte("new value")
+	if !c.wantSwap(k, old, v, longTTL, true, `holds "old value"`) {
+		return
+	}
+	for i := range v {
+		v[i], old[i] = 'X', 'Y'
+	}
+	c.wantValue(k, []byte("new value"))
+}
+
+func testCacheCanceledAdd(t tester, c *cacheT) {
+	k := key("canceled-add")
+	for _, cc := range []struct {
+		ctx  context.Context
+		want error
+	}{
+		{canceledContext(), context.Canceled},
+		{expiredContext(t), context.DeadlineExceeded},
+	} {
+		ok, err := c.add(cc.ctx, k, []byte("added"), longTTL)
+		if !wrapsCtxErr(err, cc.want) {
+			t.Errorf("Add of a missing key with a context that ended with %v: error %v; want an error wrapping it", cc.want, err)
+		}
+		if ok {
+			t.Errorf("Add of a missing key with a context that ended with %v reported true; want false", cc.want)
+		}
+	}
+	c.wantMiss(k, "was only added with ended contexts")
+}
+
+func testCacheCanceledCompareAndSwap(t tester, c *cacheT) {
+	k := key("canceled-cas")
+	c.mustSet(k, []byte("before"), longTTL)
+	for _, cc := range []struct {
+		ctx  context.Context
+		want error
+	}{
+		{canceledContext(), context.Canceled},
+		{expiredContext(t), context.DeadlineExceeded},
+	} {
+		ok, err := c.cas(cc.ctx, k, []byte("before"), []byte("after"), longTTL)
+		if !wrapsCtxErr(err, cc.want) {
+			t.Errorf("CompareAndSwap of a matching key with a context that ended with %v: error %v; want an error wrapping it", cc.want, err)
+		}
+		if ok {
+			t.Errorf("CompareAndSwap of a matching key with a context that ended with %v reported true; want false", cc.want)
+		}
+	}
+	c.wantValue(k, []byte("before"))
+}
+
+// race calls f from cfg.workers goroutines released at once, and returns
+// the goroutines whose f reported true. It fails the test on any error.
+func (c *cacheT) race(op string, f func(ctx context.Context, w int) (bool, error)) []int {
+	c.t.Helper()
+	n := c.cfg.workers
+	won := make([]bool, n)
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range n {
+		wg.Go(func() {
+			<-start
+			errs[w] = c.cfg.run(context.Background(), op, func(ctx context.Context) (err error) {
+				won[w], err = f(ctx, w)
+				return err
+			})
+		})
+	}
+	close(start)
+	wg.Wait()
+	var winners []int
+	for w := range n {
+		switch {
+		case errs[w] != nil:
+			c.t.Errorf("goroutine %d: %s: %v", w, op, errs[w])
+		case won[w]:
+			winners = append(winners, w)
+		}
+	}
+	return winners
+}
+
+// wantOneWinner checks that exactly one of the goroutines that raced op
+// won, and that key holds its value.
+func (c *cacheT) wantOneWinner(op, key string, winners []int, r int) {
+	c.t.Helper()
+	switch len(winners) {
+	case 0:
+		c.t.Errorf("round %d: none of %d goroutines racing %s on %q won; want exactly one", r, c.cfg.workers, op, key)
+	case 1:
+		c.wantValue(key, workerValue(winners[0], r))
+	default:
+		c.t.Errorf("round %d: goroutines %v of %d racing %s on %q all won; want exactly one: %s is not atomic", r, winners, c.cfg.workers, op, key, op)
+	}
+}
+
+func testCacheConcurrentAdd(t tester, c *cacheT) {
+	for r := range c.cfg.rounds {
+		k := key("concurrent-add")
+		winners := c.race("Add", func(ctx context.Context, w int) (bool, error) {
+			return c.cc.Add(ctx, k, workerValue(w, r), longTTL)
+		})
+		c.wantOneWinner("Add", k, winners, r)
+		if t.Failed() {
+			return
+		}
+	}
+}
+
+func testCacheConcurrentCompareAndSwap(t tester, c *cacheT) {
+	for r := range c.cfg.rounds {
+		k := key("concurrent-cas")
+		old := fmt.Appendf(nil, "round %d", r)
+		c.mustSet(k, old, longTTL)
+		winners := c.race("CompareAndSwap", func(ctx context.Context, w int) (bool, error) {
+			return c.cc.CompareAndSwap(ctx, k, old, workerValue(w, r), longTTL)
+		})
+		c.wantOneWinner("CompareAndSwap", k, winners, r)
+		if t.Failed() {
+			return
+		}
+	}
+}
+
+// testCacheConcurrentLease races Adds or CompareAndSwaps of a key against
+// one Set or Delete of it, as refills race a write or a revocation. In every
+// order the Set or the Delete has the last word: an Add or a swap that comes
+// first is overwritten, one that comes after finds the key taken or changed.
+func testCacheConcurrentLease(t tester, c *cacheT) {
+	newer := []byte("newer record")
+	for r := range c.cfg.rounds {
+		k := key("concurrent-lease")
+		lease := fmt.Appendf(nil, "lease %d", r)
+		var op, writer string
+		var f func(ctx context.Context, w int) (bool, error)
+		switch r % 3 {
+		case 0:
+			op, writer = "Add", "Set"
+			f = func(ctx context.Context, w int) (bool, error) {
+				if w == 0 {
+					return false, c.c.Set(ctx, k, newer, longTTL)
+				}
+				return c.cc.Add(ctx, k, workerValue(w, r), longTTL)
+			}
+		case 1:
+			op, writer = "CompareAndSwap", "Set"
+			c.mustAdd(k, lease, longTTL)
+			f = func(ctx context.Context, w int) (bool, error) {
+				if w == 0 {
+					return false, c.c.Set(ctx, k, newer, longTTL)
+				}
+				return c.cc.CompareAndSwap(ctx, k, lease, workerValue(w, r), longTTL)
+			}
+		case 2:
+			op, writer = "CompareAndSwap", "Delete"
+			c.mustAdd(k, lease, longTTL)
+			f = func(ctx context.Context, w int) (bool, error) {
+				if w == 0 {
+					return false, c.c.Delete(ctx, k)
+				}
+				return c.cc.CompareAndSwap(ctx, k, lease, workerValue(w, r), longTTL)
+			}
+		}
+		winners := c.race(op+" and "+writer, f)
+		if len(winners) > 1 {
+			t.Errorf("round %d: goroutines %v racing %s on %q all won; want at most one", r, winners, op, k)
+		}
+		got, err := c.get(context.Background(), k)
+		switch {
+		case writer == "Delete" && err == nil:
+			t.Errorf("round %d: %q holds %s after CompareAndSwaps raced a Delete; want a miss: a swap checked the key before the Delete and wrote it after", r, k, describeBytes(got))
+		case writer == "Delete" && !errors.Is(err, qsessions.ErrCacheMiss):
+			t.Errorf("round %d: Get(%q): %v", r, k, err)
+		case writer == "Set" && err != nil:
+			t.Errorf("round %d: Get(%q) after %ss raced a Set: %v; want the value Set", r, k, op, err)
+		case writer == "Set" && !bytes.Equal(got, newer):
+			t.Errorf("round %d: %q holds %s after %ss raced a Set; want the value Set, %s: %s checked the key before the Set and wrote it after", r, k, describeBytes(got), op, describeBytes(newer), op)
+		}
+		if t.Failed() {
+			return
+		}
 	}
 }

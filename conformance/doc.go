@@ -156,11 +156,33 @@
 //   - Contexts: CanceledGet, CanceledSet, CanceledDelete, DeadlineExceeded.
 //   - Concurrency: Concurrent.
 //
+// and, for a [qsessions.ConditionalCache] whose Conditional reports true
+// (they are skipped for any other Cache):
+//
+//   - Add: AddMissing, AddPresent (an empty value is present too),
+//     AddExpired, AddTTL.
+//   - CompareAndSwap: CompareAndSwapMatch, CompareAndSwapMismatch,
+//     CompareAndSwapMissing, CompareAndSwapExpired, CompareAndSwapTTL,
+//     CompareAndSwapBinary (only the exact bytes match: not a prefix of the
+//     value, nor the value and more).
+//   - A Delete, a Set or an expiry between Add and CompareAndSwap:
+//     LeaseDeleted, LeaseOverwritten, LeaseExpired.
+//   - Values not retained: AddValueNotRetained,
+//     CompareAndSwapValueNotRetained.
+//   - Contexts: CanceledAdd, CanceledCompareAndSwap.
+//   - Concurrency: ConcurrentAdd and ConcurrentCompareAndSwap (of the
+//     goroutines racing on one key, exactly one wins), ConcurrentLease (Adds
+//     or swaps racing a Set or a Delete of the key never outlast it).
+//
 // TestPersister, by contract sentence:
 //
 //   - Load: LoadMissing, LoadExpired, CreateLoad.
 //   - Create: CreateExists.
 //   - Update: Update, UpdateUser, UpdateMissing, UpdateRevoked.
+//   - Update is a compare-and-swap on the version: CreateVersion,
+//     UpdateVersion, UpdateConflict (an Update at any other version than
+//     the stored one returns ErrConflict and writes nothing, not even the
+//     version).
 //   - Delete: Delete, DeleteMissing.
 //   - ListByUser: ListByUser, ListByUserOrder, ListByUserIsolation,
 //     ListByUserEmpty.
@@ -168,13 +190,18 @@
 //   - DeleteExpired: DeleteExpired, DeleteExpiredBefore, DeleteExpiredLimit,
 //     DeleteExpiredOldestFirst, DeleteExpiredNoLimit.
 //   - Round trips: TimePrecision, TimeUTC, BinaryData, LargeData (1 MiB),
-//     EmptyData, EmptyFields, Unicode.
+//     EmptyData, EmptyFields, AuthAndBinding (AuthenticatedAt, AuthMethod
+//     and Binding, zero and set), Unicode.
 //   - Records not retained or shared: CreateDataNotRetained,
 //     UpdateDataNotRetained, LoadDataNotShared, ListDataNotShared.
 //   - Contexts: CanceledLoad, CanceledCreate, CanceledUpdate, CanceledDelete,
 //     CanceledListByUser, CanceledDeleteByUser, CanceledDeleteExpired,
-//     DeadlineExceeded.
-//   - Concurrency: Concurrent, ConcurrentCreate, ConcurrentUpdateDelete.
+//     DeadlineExceeded, CanceledWhileWaiting (a context cancelled after the
+//     method's first check: nil and the change made, or ctx's error and no
+//     change, never both).
+//   - Concurrency: Concurrent, ConcurrentCreate, ConcurrentUpdateDelete,
+//     ConcurrentUpdateConflict (Updates racing at one version: exactly one
+//     wins).
 //
 // TestStore, with two Stores A and B sharing the backends:
 //
@@ -187,7 +214,20 @@
 //     session, B revokes it, A's save fails with ErrNotFound),
 //     RevokeUserInFlight, and RevokeInFlightRace (the same with goroutines,
 //     in rounds with varied timings).
+//   - No lost update: LostUpdate (eight requests save a key each, from the
+//     same version; then two write the same key: the last save wins),
+//     LostUpdateConcurrent (the same with goroutines), TouchKeepsValues (an
+//     activity write due after another request's change keeps the change).
+//   - No stale copy: StaleFill (a cache fill that read the row before a
+//     save neither serves nor writes back the old values), RevokeDuringFill
+//     (a revocation that lands while a fill reads the row is not undone by
+//     the fill). A third Store over the same backends does the fill, and a
+//     wrapper around the Persister stops it at the right moment.
 //   - Expiry: Expiry (with a fake clock; DeleteExpired removes the expired).
+//   - Account security: Authentication (LoginWith and Reauthenticate record
+//     when and how, seen by the other Store and in its Sessions list),
+//     MaxSessionsPerUser (a sign-in over the cap through one Store revokes
+//     the least recently active session in both).
 //   - Cache outages, through a [FaultyCache]: CacheOutage (the cache is
 //     down: everything works from the Persister, and nothing stale is served
 //     once it is back), CacheOutageRevoke and CacheOutageRevokeUser (a

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"strings"
 	"sync"
@@ -15,13 +16,16 @@ import (
 
 // fakeCache is a small map-based Cache that keeps the contract when bug is
 // "", and breaks one sentence of it otherwise. The suite's self-test checks
-// that each bug is caught by the subtests it names.
+// that each bug is caught by the subtests it names. It is a
+// ConditionalCache, whose Conditional reports conditional.
 type fakeCache struct {
-	bug  string
-	stop chan struct{} // closed when the test ends; releases hung calls
+	bug         string
+	stop        chan struct{} // closed when the test ends; releases hung calls
+	conditional bool
 
 	mu      sync.Mutex // serialises writers (unless bug is "LostUpdates")
 	entries atomic.Pointer[map[string]fakeEntry]
+	condMu  sync.Mutex // serialises conditional writes, for "ConditionalRacesWrites"
 }
 
 type fakeEntry struct {
@@ -35,7 +39,14 @@ func newFakeCache(bug string, stop chan struct{}) *fakeCache {
 	return c
 }
 
-var _ qsessions.Cache = (*fakeCache)(nil)
+// newFakeConditionalCache is newFakeCache with conditional writes.
+func newFakeConditionalCache(bug string, stop chan struct{}) *fakeCache {
+	c := newFakeCache(bug, stop)
+	c.conditional = true
+	return c
+}
+
+var _ qsessions.ConditionalCache = (*fakeCache)(nil)
 
 // ctxErr is how the fake checks its context, per bug.
 func (c *fakeCache) ctxErr(ctx context.Context) error {
@@ -195,4 +206,158 @@ func (c *fakeCache) update(edit func(m map[string]fakeEntry)) {
 	}
 	edit(m)
 	c.entries.Store(&m)
+}
+
+func (c *fakeCache) Conditional() bool { return c.conditional }
+
+// condCtxErr is how Add and CompareAndSwap check their context, per bug.
+func (c *fakeCache) condCtxErr(ctx context.Context) error {
+	switch c.bug {
+	case "ConditionalIgnoresCtx", "ConditionalWritesDespiteCanceled":
+		return nil
+	}
+	return c.ctxErr(ctx)
+}
+
+// condCanceledAfterWrite returns ctx's error after a conditional write, for
+// the "ConditionalWritesDespiteCanceled" bug.
+func (c *fakeCache) condCanceledAfterWrite(ctx context.Context) error {
+	if c.bug == "ConditionalWritesDespiteCanceled" {
+		return ctx.Err()
+	}
+	return c.canceledAfterWrite(ctx)
+}
+
+func (e fakeEntry) live(now time.Time) bool {
+	return e.expires.IsZero() || now.Before(e.expires)
+}
+
+// condEntry is the entry Add or CompareAndSwap writes: holding value
+// itself when retain is set, a copy otherwise.
+func condEntry(value []byte, ttl time.Duration, retain bool) fakeEntry {
+	e := fakeEntry{value: append([]byte{}, value...)}
+	if retain {
+		e.value = value
+	}
+	if ttl > 0 {
+		e.expires = time.Now().Add(ttl)
+	}
+	return e
+}
+
+// racyPause widens the window between a racy check and its write.
+func racyPause() {
+	runtime.Gosched()
+	time.Sleep(2 * time.Millisecond)
+}
+
+func (c *fakeCache) Add(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	if err := c.condCtxErr(ctx); err != nil {
+		return false, err
+	}
+	if c.bug == "AddFails" {
+		return false, fmt.Errorf("cache: add: %w", errors.ErrUnsupported)
+	}
+	if c.bug == "AddIgnoresTTL" {
+		ttl = 0
+	}
+	e := condEntry(value, ttl, c.bug == "AddRetainsValue")
+	absent := func(m map[string]fakeEntry) bool {
+		cur, ok := m[key]
+		switch {
+		case !ok:
+			return true
+		case c.bug == "AddOverwrites":
+			return true
+		case c.bug == "AddEmptyIsAbsent" && len(cur.value) == 0:
+			return true
+		case c.bug == "AddIgnoresExpired":
+			return false
+		}
+		return !cur.live(time.Now())
+	}
+	var added bool
+	switch c.bug {
+	case "RacyAdd", "ConditionalRacesWrites":
+		// Check, then write: atomic against nothing ("RacyAdd"), or only
+		// against other conditional writes.
+		if c.bug == "ConditionalRacesWrites" {
+			c.condMu.Lock()
+			defer c.condMu.Unlock()
+		}
+		if !absent(*c.entries.Load()) {
+			return false, nil
+		}
+		racyPause()
+		c.update(func(m map[string]fakeEntry) { m[key] = e })
+		added = true
+	default:
+		c.update(func(m map[string]fakeEntry) {
+			if absent(m) {
+				m[key] = e
+				added = true
+			}
+		})
+	}
+	return added, c.condCanceledAfterWrite(ctx)
+}
+
+func (c *fakeCache) CompareAndSwap(ctx context.Context, key string, old, value []byte, ttl time.Duration) (bool, error) {
+	if err := c.condCtxErr(ctx); err != nil {
+		return false, err
+	}
+	if c.bug == "CASNeverSwaps" {
+		return false, nil
+	}
+	e := condEntry(value, ttl, c.bug == "CASRetainsValue")
+	matches := func(m map[string]fakeEntry) bool {
+		cur, ok := m[key]
+		switch {
+		case !ok:
+			return c.bug == "CASSwapsMissing" || c.bug == "CASMissingIsEmpty" && len(old) == 0
+		case !cur.live(time.Now()) && c.bug != "CASSwapsExpired":
+			return false
+		}
+		switch c.bug {
+		case "CASIgnoresOld":
+			return true
+		case "CASComparesPrefix":
+			return bytes.HasPrefix(cur.value, old)
+		case "CASLongerMatches":
+			return bytes.HasPrefix(old, cur.value)
+		case "CASStopsAtNUL":
+			a, _, _ := bytes.Cut(cur.value, []byte{0})
+			b, _, _ := bytes.Cut(old, []byte{0})
+			return bytes.Equal(a, b)
+		}
+		return bytes.Equal(cur.value, old)
+	}
+	swap := func(m map[string]fakeEntry) {
+		if cur, ok := m[key]; ok && c.bug == "CASKeepsOldTTL" {
+			e.expires = cur.expires
+		}
+		m[key] = e
+	}
+	var swapped bool
+	switch c.bug {
+	case "RacyCompareAndSwap", "ConditionalRacesWrites":
+		if c.bug == "ConditionalRacesWrites" {
+			c.condMu.Lock()
+			defer c.condMu.Unlock()
+		}
+		if !matches(*c.entries.Load()) {
+			return false, nil
+		}
+		racyPause()
+		c.update(swap)
+		swapped = true
+	default:
+		c.update(func(m map[string]fakeEntry) {
+			if matches(m) {
+				swap(m)
+				swapped = true
+			}
+		})
+	}
+	return swapped, c.condCanceledAfterWrite(ctx)
 }

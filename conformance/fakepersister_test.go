@@ -22,10 +22,15 @@ type fakePersister struct {
 
 	mu   sync.Mutex
 	rows map[string]qsessions.Record
+	// For StaleExpiryIndex and StaleUserIndex: index entries that Update
+	// adds but never removes, as a hand-made index that forgets to.
+	expiryIndex map[string][]time.Time
+	userIndex   map[string][]string
 }
 
 func newFakePersister(bug string, stop chan struct{}) *fakePersister {
-	return &fakePersister{bug: bug, stop: stop, rows: map[string]qsessions.Record{}}
+	return &fakePersister{bug: bug, stop: stop, rows: map[string]qsessions.Record{},
+		expiryIndex: map[string][]time.Time{}, userIndex: map[string][]string{}}
 }
 
 var _ qsessions.Persister = (*fakePersister)(nil)
@@ -43,9 +48,10 @@ func (p *fakePersister) ctxErr(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// afterWrite returns ctx's error after a write, for "WritesDespiteCanceled".
+// afterWrite returns ctx's error after a write, for "WritesDespiteCanceled"
+// and "ChecksCtxAfterWrite".
 func (p *fakePersister) afterWrite(ctx context.Context) error {
-	if p.bug == "WritesDespiteCanceled" {
+	if p.bug == "WritesDespiteCanceled" || p.bug == "ChecksCtxAfterWrite" {
 		return ctx.Err()
 	}
 	return nil
@@ -78,6 +84,8 @@ func (p *fakePersister) in(r qsessions.Record) qsessions.Record {
 			_, n := utf8.DecodeLastRuneInString(r.UserAgent)
 			r.UserAgent = r.UserAgent[:len(r.UserAgent)-n]
 		}
+	case "DropsAuth":
+		r.AuthenticatedAt, r.AuthMethod = time.Time{}, ""
 	case "DefaultsEmptyIP":
 		if r.IP == "" {
 			r.IP = "0.0.0.0"
@@ -149,10 +157,15 @@ func (p *fakePersister) Create(ctx context.Context, r qsessions.Record) error {
 	}
 	if p.bug == "RacyCreate" {
 		p.mu.Unlock()
-		time.Sleep(time.Millisecond)
+		time.Sleep(5 * time.Millisecond) // long enough for the racers to overlap on a loaded machine
 		p.mu.Lock()
 	}
-	p.rows[r.ID] = p.in(r)
+	r = p.in(r)
+	if p.bug == "CreateIgnoresVersion" {
+		r.Version = 1
+	}
+	p.rows[r.ID] = r
+	p.index(r)
 	return p.afterWrite(ctx)
 }
 
@@ -175,18 +188,64 @@ func (p *fakePersister) Update(ctx context.Context, r qsessions.Record) error {
 	}
 	if p.bug == "RacyUpdate" {
 		p.mu.Unlock()
-		time.Sleep(time.Millisecond)
+		time.Sleep(5 * time.Millisecond) // long enough for the racers to overlap on a loaded machine
 		p.mu.Lock()
 	}
+	if old.Version != r.Version && p.bug != "UpdateIgnoresVersion" {
+		switch p.bug {
+		case "UpdateConflictBumps":
+			old.Version++
+			p.rows[r.ID] = old
+		case "UpdateConflictWrongError":
+			return errors.New("persister: version mismatch")
+		case "UpdateConflictWrites":
+			next := p.in(r)
+			next.Version = old.Version + 1
+			p.rows[r.ID] = next
+		}
+		return qsessions.ErrConflict
+	}
 	next := p.in(r)
+	next.Version = old.Version + 1
 	switch p.bug {
 	case "UpdateKeepsUserID":
 		next.UserID = old.UserID
 	case "UpdateKeepsMetadata":
 		next.IP, next.UserAgent, next.CreatedAt = old.IP, old.UserAgent, old.CreatedAt
+	case "UpdateKeepsVersion":
+		next.Version = old.Version
+	case "UpdateKeepsAuth":
+		next.AuthenticatedAt, next.AuthMethod, next.Binding = old.AuthenticatedAt, old.AuthMethod, old.Binding
+	case "UpdateIgnoresVersion":
+		next.Version = r.Version + 1
 	}
 	p.rows[r.ID] = next
+	p.index(next)
 	return p.afterWrite(ctx)
+}
+
+// index adds r's entries to the stale indexes; p.mu is held.
+func (p *fakePersister) index(r qsessions.Record) {
+	p.expiryIndex[r.ID] = append(p.expiryIndex[r.ID], r.ExpiresAt)
+	p.userIndex[r.ID] = append(p.userIndex[r.ID], r.UserID)
+}
+
+// expiredByIndex reports whether r is expired before before, as the stale
+// index sees it: by any expiry r ever had.
+func (p *fakePersister) expiredByIndex(r qsessions.Record, before time.Time) bool {
+	if p.bug != "StaleExpiryIndex" {
+		return r.ExpiresAt.Before(before)
+	}
+	return slices.ContainsFunc(p.expiryIndex[r.ID], func(t time.Time) bool { return t.Before(before) })
+}
+
+// userByIndex reports whether r belongs to userID, as the stale index sees
+// it: by any user r ever had.
+func (p *fakePersister) userByIndex(r qsessions.Record, userID string) bool {
+	if p.bug != "StaleUserIndex" {
+		return r.UserID == userID
+	}
+	return slices.Contains(p.userIndex[r.ID], userID)
 }
 
 func (p *fakePersister) Delete(ctx context.Context, ids ...string) error {
@@ -219,7 +278,7 @@ func (p *fakePersister) ListByUser(ctx context.Context, userID string) ([]qsessi
 	defer p.mu.Unlock()
 	out := []qsessions.Record{}
 	for _, r := range p.rows {
-		match := r.UserID == userID
+		match := p.userByIndex(r, userID)
 		switch p.bug {
 		case "ListPrefixMatch":
 			match = strings.HasPrefix(r.UserID, userID)
@@ -242,6 +301,9 @@ func (p *fakePersister) ListByUser(ctx context.Context, userID string) ([]qsessi
 		case "ListSecondPrecision":
 			return b.UpdatedAt.Truncate(time.Second).Compare(a.UpdatedAt.Truncate(time.Second))
 		}
+		if p.bug == "ListTiesDescending" {
+			return cmp.Or(b.UpdatedAt.Compare(a.UpdatedAt), cmp.Compare(b.ID, a.ID))
+		}
 		return cmp.Or(b.UpdatedAt.Compare(a.UpdatedAt), cmp.Compare(a.ID, b.ID))
 	})
 	return out, nil
@@ -256,7 +318,7 @@ func (p *fakePersister) DeleteByUser(ctx context.Context, userID string, except 
 	deleted := []string{}
 	var kept []string
 	for id, r := range p.rows {
-		match := r.UserID == userID
+		match := p.userByIndex(r, userID)
 		if p.bug == "DeleteByUserPrefixMatch" {
 			match = strings.HasPrefix(r.UserID, userID)
 		}
@@ -301,7 +363,7 @@ func (p *fakePersister) DeleteExpired(ctx context.Context, before time.Time, lim
 	defer p.mu.Unlock()
 	var expired []qsessions.Record
 	for _, r := range p.rows {
-		if r.ExpiresAt.Before(before) || (p.bug == "DeleteExpiredInclusive" && r.ExpiresAt.Equal(before)) {
+		if p.expiredByIndex(r, before) || (p.bug == "DeleteExpiredInclusive" && r.ExpiresAt.Equal(before)) {
 			expired = append(expired, r)
 		}
 	}

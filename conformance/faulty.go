@@ -19,7 +19,7 @@ type Op uint8
 
 const (
 	OpGet    Op = 1 << iota // Cache.Get
-	OpSet                   // Cache.Set
+	OpSet                   // Cache.Set, and ConditionalCache.Add and CompareAndSwap
 	OpDelete                // Cache.Delete
 
 	OpNone Op = 0                        // no operation: a healthy cache
@@ -32,6 +32,10 @@ const (
 // outage; use it in your own tests of code built on a Store. A failed call
 // returns an error wrapping [ErrInjected] and does not reach the wrapped
 // Cache, as when the cache cannot be reached. It is safe for concurrent use.
+//
+// A FaultyCache is a [qsessions.ConditionalCache] whose Conditional reports
+// whether the wrapped cache is one that writes conditionally; its Add and
+// CompareAndSwap are writes, and fail with OpSet.
 type FaultyCache struct {
 	cache qsessions.Cache
 
@@ -41,7 +45,7 @@ type FaultyCache struct {
 	injected int
 }
 
-var _ qsessions.Cache = (*FaultyCache)(nil)
+var _ qsessions.ConditionalCache = (*FaultyCache)(nil)
 
 // NewFaultyCache returns a healthy FaultyCache over c.
 func NewFaultyCache(c qsessions.Cache) *FaultyCache {
@@ -123,4 +127,46 @@ func (f *FaultyCache) Delete(ctx context.Context, keys ...string) error {
 		f.cache.Delete(ctx, keys...)
 	}
 	return fmt.Errorf("delete %q: %w", keys, ErrInjected)
+}
+
+// Conditional reports whether the wrapped cache writes conditionally.
+func (f *FaultyCache) Conditional() bool {
+	cc, ok := f.cache.(qsessions.ConditionalCache)
+	return ok && cc.Conditional()
+}
+
+// Add adds the value to the wrapped cache, or returns an injected failure.
+// It returns an error wrapping errors.ErrUnsupported when the wrapped cache
+// does not write conditionally.
+func (f *FaultyCache) Add(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	cc, ok := f.cache.(qsessions.ConditionalCache)
+	if !ok {
+		return false, fmt.Errorf("add %q: %w", key, errors.ErrUnsupported)
+	}
+	fail, after := f.fault(OpSet)
+	if !fail {
+		return cc.Add(ctx, key, value, ttl)
+	}
+	if after {
+		cc.Add(ctx, key, value, ttl)
+	}
+	return false, fmt.Errorf("add %q: %w", key, ErrInjected)
+}
+
+// CompareAndSwap swaps the value in the wrapped cache, or returns an
+// injected failure. It returns an error wrapping errors.ErrUnsupported when
+// the wrapped cache does not write conditionally.
+func (f *FaultyCache) CompareAndSwap(ctx context.Context, key string, old, value []byte, ttl time.Duration) (bool, error) {
+	cc, ok := f.cache.(qsessions.ConditionalCache)
+	if !ok {
+		return false, fmt.Errorf("compare and swap %q: %w", key, errors.ErrUnsupported)
+	}
+	fail, after := f.fault(OpSet)
+	if !fail {
+		return cc.CompareAndSwap(ctx, key, old, value, ttl)
+	}
+	if after {
+		cc.CompareAndSwap(ctx, key, old, value, ttl)
+	}
+	return false, fmt.Errorf("compare and swap %q: %w", key, ErrInjected)
 }

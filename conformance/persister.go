@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/qsessions/qsessions"
 )
 
@@ -47,6 +49,17 @@ var persisterTests = []persisterTest{
 	{"UpdateUser", testPersisterUpdateUser},
 	{"UpdateMissing", testPersisterUpdateMissing},
 	{"UpdateRevoked", testPersisterUpdateRevoked},
+	// ...and moves the record in every index a store keeps: an Update of
+	// ExpiresAt or UserID, there and back, is seen by DeleteExpired,
+	// ListByUser and DeleteByUser.
+	{"UpdateExpiryIndex", testPersisterUpdateExpiryIndex},
+	{"UpdateUserIndex", testPersisterUpdateUserIndex},
+	// Update is a compare-and-swap on the version: it writes only over the
+	// Version it is given and stores the next one; over any other it returns
+	// an error wrapping ErrConflict and writes nothing.
+	{"CreateVersion", testPersisterCreateVersion},
+	{"UpdateVersion", testPersisterUpdateVersion},
+	{"UpdateConflict", testPersisterUpdateConflict},
 	// Delete removes the records with the given ids; missing ids are not an
 	// error.
 	{"Delete", testPersisterDelete},
@@ -57,6 +70,7 @@ var persisterTests = []persisterTest{
 	{"ListByUserOrder", testPersisterListByUserOrder},
 	{"ListByUserIsolation", testPersisterListByUserIsolation},
 	{"ListByUserEmpty", testPersisterListByUserEmpty},
+	{"ListByUserTies", testPersisterListByUserTies},
 	// DeleteByUser removes every record of userID except those whose ID is
 	// listed in except, and returns the IDs it removed.
 	{"DeleteByUser", testPersisterDeleteByUser},
@@ -70,6 +84,7 @@ var persisterTests = []persisterTest{
 	{"DeleteExpiredLimit", testPersisterDeleteExpiredLimit},
 	{"DeleteExpiredOldestFirst", testPersisterDeleteExpiredOldestFirst},
 	{"DeleteExpiredNoLimit", testPersisterDeleteExpiredNoLimit},
+	{"DeleteExpiredTies", testPersisterDeleteExpiredTies},
 	// Times round-trip with at least millisecond precision and come back in
 	// UTC; byte and string fields round-trip exactly, including empty Data,
 	// binary Data and any valid UTF-8 text.
@@ -79,6 +94,7 @@ var persisterTests = []persisterTest{
 	{"LargeData", testPersisterLargeData},
 	{"EmptyData", testPersisterEmptyData},
 	{"EmptyFields", testPersisterEmptyFields},
+	{"AuthAndBinding", testPersisterAuthAndBinding},
 	{"Unicode", testPersisterUnicode},
 	// Records passed in and returned are not retained or shared.
 	{"CreateDataNotRetained", testPersisterCreateDataNotRetained},
@@ -95,10 +111,12 @@ var persisterTests = []persisterTest{
 	{"CanceledDeleteByUser", testPersisterCanceledDeleteByUser},
 	{"CanceledDeleteExpired", testPersisterCanceledDeleteExpired},
 	{"DeadlineExceeded", testPersisterDeadlineExceeded},
+	{"CanceledWhileWaiting", testPersisterCanceledWhileWaiting},
 	// All methods are safe for concurrent use by multiple goroutines.
 	{"Concurrent", testPersisterConcurrent},
 	{"ConcurrentCreate", testPersisterConcurrentCreate},
 	{"ConcurrentUpdateDelete", testPersisterConcurrentUpdateDelete},
+	{"ConcurrentUpdateConflict", testPersisterConcurrentUpdateConflict},
 }
 
 func testPersister(t tester, cfg config, newPersister func(t tester) qsessions.Persister) {
@@ -170,6 +188,10 @@ func (p *persisterT) record(userID string) qsessions.Record {
 		CreatedAt: p.now.Add(-time.Hour),
 		UpdatedAt: p.now,
 		ExpiresAt: p.now.Add(24 * time.Hour),
+
+		AuthenticatedAt: p.now.Add(-30 * time.Minute),
+		AuthMethod:      "passkey",
+		Binding:         []byte("\x00binding of " + userID + "\xff"),
 	}
 }
 
@@ -262,6 +284,18 @@ func diffRecord(want, got qsessions.Record) string {
 	if recordsEqual(want, got) {
 		return ""
 	}
+	if hint := timePrecisionHint(want, got); hint != "" {
+		// Name the times, then diff the rest (nothing, usually).
+		var b strings.Builder
+		b.WriteString(hint)
+		names := [...]string{"CreatedAt", "UpdatedAt", "ExpiresAt", "AuthenticatedAt"}
+		for i, w := range recordTimes(&want) {
+			if g := *recordTimes(&got)[i]; !w.Equal(g) {
+				fmt.Fprintf(&b, "  %s: want %s, got %s\n", names[i], w.Format(time.RFC3339Nano), g.Format(time.RFC3339Nano))
+			}
+		}
+		return b.String() + diffRecord(withTimes(want, got), got)
+	}
 	var diff string
 	if !bytes.Equal(want.Data, got.Data) {
 		i := 0
@@ -271,13 +305,46 @@ func diffRecord(want, got qsessions.Record) string {
 		diff = fmt.Sprintf("  Data: want %s, got %s (first difference at byte %d)\n", describeBytes(want.Data), describeBytes(got.Data), i)
 	}
 	want.Data, got.Data = nil, nil
-	return diff + cmp.Diff(want, got, timeOpt)
+	return diff + cmp.Diff(want, got, timeOpt, cmpopts.EquateEmpty())
+}
+
+// timePrecisionHint explains a difference in times that comes from a
+// Persister storing them with less than millisecond precision, which would
+// otherwise show as a puzzling diff in many subtests.
+func timePrecisionHint(want, got qsessions.Record) string {
+	lost := false
+	for i, w := range recordTimes(&want) {
+		g := recordTimes(&got)[i]
+		if d := w.Sub(*g).Abs(); d >= time.Second {
+			return ""
+		} else if d > 0 {
+			lost = true
+		}
+	}
+	if !lost {
+		return ""
+	}
+	return "  Times differ only below the second: the Persister seems to store whole seconds, or to round.\n" +
+		"  It must keep at least milliseconds (subtest TimePrecision says more):\n"
+}
+
+// withTimes returns want with got's times, to diff what else differs.
+func withTimes(want, got qsessions.Record) qsessions.Record {
+	for i, t := range recordTimes(&want) {
+		*t = *recordTimes(&got)[i]
+	}
+	return want
+}
+
+func recordTimes(r *qsessions.Record) [4]*time.Time {
+	return [...]*time.Time{&r.CreatedAt, &r.UpdatedAt, &r.ExpiresAt, &r.AuthenticatedAt}
 }
 
 func recordsEqual(a, b qsessions.Record) bool {
 	return a.ID == b.ID && a.Version == b.Version && bytes.Equal(a.Data, b.Data) && a.UserID == b.UserID && a.IP == b.IP &&
 		a.UserAgent == b.UserAgent && a.CreatedAt.Equal(b.CreatedAt) && a.UpdatedAt.Equal(b.UpdatedAt) &&
-		a.ExpiresAt.Equal(b.ExpiresAt)
+		a.ExpiresAt.Equal(b.ExpiresAt) && a.AuthenticatedAt.Equal(b.AuthenticatedAt) && a.AuthMethod == b.AuthMethod &&
+		bytes.Equal(a.Binding, b.Binding)
 }
 
 // diffIDs describes how the ID list got differs from want, or returns "".
@@ -451,6 +518,135 @@ func testPersisterUpdateRevoked(t tester, p *persisterT) {
 	p.wantList(u, nil, "after Updates of her removed records")
 }
 
+func testPersisterUpdateExpiryIndex(t tester, p *persisterT) {
+	// Four records whose ExpiresAt Updates move across the cut-off of a
+	// sweep: a store with an index by expiry must move their entries.
+	u := user("alice")
+	past, future := p.now.Add(-time.Hour), p.now.Add(time.Hour)
+	moves := []struct {
+		name string
+		at   []time.Time // at Create, then after each Update
+	}{
+		{"extended", []time.Time{past, future}},
+		{"ended", []time.Time{future, past}},
+		{"extended and ended again", []time.Time{past, future, past.Add(time.Minute)}},
+		{"ended and extended again", []time.Time{future, past, future.Add(time.Minute)}},
+	}
+	rs := make([]qsessions.Record, len(moves))
+	for i, m := range moves {
+		rs[i] = p.record(u)
+		rs[i].ExpiresAt = m.at[0]
+		p.mustCreate(rs[i])
+	}
+	for i, m := range moves {
+		for _, at := range m.at[1:] {
+			rs[i].ExpiresAt = at
+			rs[i].UpdatedAt = rs[i].UpdatedAt.Add(time.Second)
+			p.mustUpdate(&rs[i])
+		}
+	}
+	n, err := p.deleteExpired(context.Background(), p.now, 0)
+	if err != nil {
+		t.Fatalf("DeleteExpired: %v", err)
+	}
+	for i, m := range moves {
+		what := fmt.Sprintf("a record whose expiry Updates %s (ExpiresAt %s, cut-off %s), after DeleteExpired", m.name,
+			rs[i].ExpiresAt.Format(time.RFC3339), p.now.Format(time.RFC3339))
+		if rs[i].ExpiresAt.Before(p.now) {
+			p.wantNotFound(rs[i].ID, what+" (the sweep went by an expiry index that missed the Update?)")
+		} else {
+			p.wantRecord(rs[i], what+" (the sweep went by a stale expiry index and deleted a live session?)")
+		}
+	}
+	if n != 2 {
+		t.Errorf("DeleteExpired removed %d records; want the 2 whose last Update moved them before the cut-off", n)
+	}
+}
+
+func testPersisterUpdateUserIndex(t tester, p *persisterT) {
+	alice, bob := user("alice"), user("bob")
+	r := p.record(alice)
+	anon := p.record("")
+	p.mustCreate(r, anon)
+	for _, u := range []string{bob, alice} {
+		r.UserID = u
+		r.UpdatedAt = r.UpdatedAt.Add(time.Second)
+		p.mustUpdate(&r)
+	}
+	for _, u := range []string{alice, ""} {
+		anon.UserID = u
+		anon.UpdatedAt = anon.UpdatedAt.Add(time.Second)
+		p.mustUpdate(&anon)
+	}
+	p.wantList(bob, nil, "after Updates moved her record to him and back (a stale user index?)")
+	if ids, err := p.deleteByUser(context.Background(), bob); err != nil || len(ids) != 0 {
+		t.Errorf("DeleteByUser of a record's former user = %q, %v; want no IDs, nil (a stale user index?)", ids, err)
+	}
+	p.wantList(alice, []qsessions.Record{r}, "after Updates moved her record away and back, and an anonymous record to her and away")
+	p.wantRecord(anon, "an anonymous record after Updates gave it a user and took it away")
+	ids, err := p.deleteByUser(context.Background(), alice)
+	if err != nil || !slices.Equal(ids, []string{r.ID}) {
+		t.Errorf("DeleteByUser(alice) = %q, %v; want just her record %q", ids, err, r.ID)
+	}
+	p.wantRecord(anon, "an anonymous record that was hers for a while, after DeleteByUser of her")
+}
+
+func testPersisterCreateVersion(t tester, p *persisterT) {
+	u := user("alice")
+	first, later := p.record(u), p.record(u)
+	later.Version = 42
+	p.mustCreate(first, later)
+	p.wantRecord(first, "a record created at Version 1")
+	p.wantRecord(later, "a record created at Version 42 (Create stores the Version it is given)")
+}
+
+func testPersisterUpdateVersion(t tester, p *persisterT) {
+	u := user("alice")
+	r := p.record(u)
+	p.mustCreate(r)
+	for range 3 {
+		r.Data = append(r.Data, '+')
+		r.UpdatedAt = r.UpdatedAt.Add(time.Second)
+		if err := p.update(context.Background(), r.Clone()); err != nil {
+			t.Fatalf("Update at the stored Version %d: %v", r.Version, err)
+		}
+		r.Version++
+		p.wantRecord(r, fmt.Sprintf("a record after an Update at Version %d (Update must store Version+1)", r.Version-1))
+	}
+	p.wantList(u, []qsessions.Record{r}, "after three Updates")
+}
+
+func testPersisterUpdateConflict(t tester, p *persisterT) {
+	u := user("alice")
+	r := p.record(u)
+	p.mustCreate(r)
+	stale := r.Clone() // read by a request that saves late
+	r.Data = []byte("saved first")
+	p.mustUpdate(&r)
+
+	for _, v := range []int64{stale.Version, r.Version + 1, r.Version + 1000, 0} {
+		w := stale.Clone()
+		w.Version = v
+		w.Data = []byte("written over a version that is not the stored one")
+		w.UserID = user("mallory")
+		w.ExpiresAt = w.ExpiresAt.Add(time.Hour)
+		err := p.update(context.Background(), w)
+		switch {
+		case err == nil:
+			t.Errorf("Update at Version %d of a record stored at Version %d: nil error; want an error wrapping ErrConflict", v, r.Version)
+		case !errors.Is(err, qsessions.ErrConflict):
+			t.Errorf("Update at Version %d of a record stored at Version %d: error %q does not wrap ErrConflict", v, r.Version, err)
+		}
+		p.wantRecord(r, fmt.Sprintf("a record after a refused Update at Version %d (a conflict must write nothing, not even the version)", v))
+		p.wantList(w.UserID, nil, "after a refused Update gave her a record")
+	}
+	// The refused Updates changed nothing: one at the stored version works.
+	r.Data = []byte("saved second")
+	p.mustUpdate(&r)
+	p.wantRecord(r, "a record updated at its stored Version after refused Updates")
+	p.wantList(u, []qsessions.Record{r}, "after refused and accepted Updates")
+}
+
 func testPersisterDelete(t tester, p *persisterT) {
 	u := user("alice")
 	a, b, c, keep := p.record(u), p.record(u), p.record(u), p.record(u)
@@ -556,6 +752,23 @@ func testPersisterListByUserEmpty(t tester, p *persisterT) {
 	p.mustCreate(r)
 	p.mustDelete(r.ID)
 	p.wantList(u, nil, "after her only record was deleted")
+}
+
+func testPersisterListByUserTies(t tester, p *persisterT) {
+	u := user("alice")
+	var rs []qsessions.Record
+	for i := range 6 {
+		r := p.record(u)
+		if i >= 3 {
+			r.UpdatedAt = r.UpdatedAt.Add(time.Minute) // three newer, tied too
+		}
+		rs = append(rs, r)
+	}
+	p.mustCreate(rs...)
+	older, newer := rs[:3], rs[3:]
+	slices.SortFunc(older, func(a, b qsessions.Record) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(newer, func(a, b qsessions.Record) int { return strings.Compare(a.ID, b.ID) })
+	p.wantList(u, append(slices.Clone(newer), older...), "holding records with equal UpdatedAt (ties come in ascending ID order)")
 }
 
 func testPersisterDeleteByUser(t tester, p *persisterT) {
@@ -714,6 +927,25 @@ func testPersisterDeleteExpiredLimit(t tester, p *persisterT) {
 	p.wantRecord(live, "a live record after DeleteExpired in batches")
 }
 
+func testPersisterDeleteExpiredTies(t tester, p *persisterT) {
+	// Records that expired at the same instant: a limit may cut through
+	// them, in any order, but removes exactly limit of them.
+	u := user("alice")
+	var rs []qsessions.Record
+	for range 5 {
+		r := p.record(u)
+		r.ExpiresAt = p.now.Add(-time.Minute)
+		rs = append(rs, r)
+	}
+	p.mustCreate(rs...)
+	p.mustDeleteExpired(p.now, 3, 3)
+	if left := p.mustList(u); len(left) != 2 {
+		t.Errorf("after DeleteExpired with limit 3 of 5 records expired at one instant, %d are left; want 2", len(left))
+	}
+	p.mustDeleteExpired(p.now, 3, 2)
+	p.wantList(u, nil, "after two DeleteExpired removed all the records expired at one instant")
+}
+
 func testPersisterDeleteExpiredOldestFirst(t tester, p *persisterT) {
 	expired := p.expiring(6) // newest first
 	shuffled := []qsessions.Record{expired[3], expired[0], expired[5], expired[2], expired[4], expired[1]}
@@ -797,7 +1029,7 @@ func testPersisterTimeUTC(t tester, p *persisterT) {
 
 func checkUTC(t tester, op string, r qsessions.Record) {
 	t.Helper()
-	for name, tm := range map[string]time.Time{"CreatedAt": r.CreatedAt, "UpdatedAt": r.UpdatedAt, "ExpiresAt": r.ExpiresAt} {
+	for name, tm := range map[string]time.Time{"CreatedAt": r.CreatedAt, "UpdatedAt": r.UpdatedAt, "ExpiresAt": r.ExpiresAt, "AuthenticatedAt": r.AuthenticatedAt} {
 		if tm.Location() != time.UTC {
 			t.Errorf("%s returned %s in location %q (%s); want UTC", op, name, tm.Location(), tm.Format(time.RFC3339Nano))
 		}
@@ -891,6 +1123,42 @@ var unicodeStrings = []string{
 	strings.Repeat("Mozilla/5.0 (Linux; Android 14; 设备) 🦊 ", 30),
 }
 
+func testPersisterAuthAndBinding(t tester, p *persisterT) {
+	// Anonymous: no authentication time or method, no binding.
+	u := user("alice")
+	r := p.record("")
+	r.AuthenticatedAt, r.AuthMethod, r.Binding = time.Time{}, "", nil
+	p.mustCreate(r)
+	p.wantRecord(r, "a record with a zero AuthenticatedAt, no AuthMethod and no Binding")
+	got, err := p.load(context.Background(), r.ID)
+	if err == nil && !got.AuthenticatedAt.IsZero() {
+		t.Errorf("a zero AuthenticatedAt came back as %s; want the zero time", got.AuthenticatedAt.Format(time.RFC3339Nano))
+	}
+
+	// Signed in, then bound to a device, then re-authenticated.
+	r.UserID = u
+	r.AuthenticatedAt = p.now.Add(-time.Second)
+	r.AuthMethod = "oauth:github"
+	p.mustUpdate(&r)
+	p.wantRecord(r, "a record after Update recorded a sign-in")
+	all := make([]byte, 256)
+	for i := range all {
+		all[i] = byte(i)
+	}
+	r.Binding = all
+	p.mustUpdate(&r)
+	p.wantRecord(r, "a record after Update stored a binary Binding")
+	p.wantList(u, []qsessions.Record{r}, "holding a record with a Binding (ListByUser returns every field but Data)")
+	r.AuthenticatedAt = p.now.Add(3 * time.Millisecond)
+	r.AuthMethod = "password"
+	r.Binding = []byte("rotated")
+	p.mustUpdate(&r)
+	p.wantRecord(r, "a record after Update replaced its authentication and Binding")
+	r.Binding = nil
+	p.mustUpdate(&r)
+	p.wantRecord(r, "a record after Update removed its Binding")
+}
+
 func testPersisterUnicode(t tester, p *persisterT) {
 	for i, s := range unicodeStrings {
 		u := s + "-" + user("")
@@ -932,8 +1200,9 @@ func testPersisterLoadDataNotShared(t tester, p *persisterT) {
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	scribble(got.Data)
-	p.wantRecord(r, "a record after the caller overwrote the Data of the records Load returned")
+	scribbleReturned(t, got.Data, "Data of a record Load")
+	scribbleReturned(t, got.Binding, "Binding of a record Load")
+	p.wantRecord(r, "a record after the caller overwrote the Data and Binding of the records Load returned")
 }
 
 func testPersisterListDataNotShared(t tester, p *persisterT) {
@@ -941,10 +1210,11 @@ func testPersisterListDataNotShared(t tester, p *persisterT) {
 	r := p.record(u)
 	p.mustCreate(r)
 	for _, got := range p.mustList(u) {
-		scribble(got.Data)
+		scribbleReturned(t, got.Data, "Data of a record ListByUser")
+		scribbleReturned(t, got.Binding, "Binding of a record ListByUser")
 	}
-	p.wantRecord(r, "a record after the caller overwrote the Data of the records ListByUser returned")
-	p.wantList(u, []qsessions.Record{r}, "after the caller overwrote the Data of the records it returned")
+	p.wantRecord(r, "a record after the caller overwrote the Data and Binding of the records ListByUser returned")
+	p.wantList(u, []qsessions.Record{r}, "after the caller overwrote the Data and Binding of the records it returned")
 }
 
 // mustCreateNoClone is mustCreate passing r's own Data.
@@ -960,6 +1230,22 @@ func scribble(b []byte) {
 	for i := range b {
 		b[i] = 'X'
 	}
+}
+
+// scribbleReturned overwrites a byte slice that the Persister returned.
+// When the slice is memory the store maps read-only (an mmap'd database
+// page, say), the write faults: that becomes a failure of the subtest that
+// says so, instead of a crash of the whole test binary.
+func scribbleReturned(t tester, b []byte, what string) {
+	t.Helper()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			t.Fatalf("writing to the %s that the Persister returned faulted (%v): it aliases memory the store owns, "+
+				"read-only here; copy it before returning it", what, r)
+		}
+	}()
+	scribble(b)
 }
 
 // wantCanceled checks that err wraps context.Canceled.
@@ -1040,6 +1326,78 @@ func testPersisterCanceledDeleteExpired(t tester, p *persisterT) {
 	}
 }
 
+// A lateContext is live when first asked and cancelled from then on: the
+// context of a call that is cancelled while the call waits for a lock,
+// after its first check.
+type lateContext struct {
+	context.Context
+	mu    sync.Mutex
+	asked bool
+	done  chan struct{}
+}
+
+func newLateContext() *lateContext {
+	return &lateContext{Context: context.Background(), done: make(chan struct{})}
+}
+
+func (c *lateContext) Done() <-chan struct{} { return c.done }
+
+func (c *lateContext) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.asked {
+		c.asked = true
+		return nil
+	}
+	select {
+	case <-c.done:
+	default:
+		close(c.done)
+	}
+	return context.Canceled
+}
+
+func testPersisterCanceledWhileWaiting(t tester, p *persisterT) {
+	// A write whose context is cancelled after the method first checked it
+	// either completes and returns nil, or returns an error wrapping
+	// context.Canceled and changes nothing: never both.
+	u := user("alice")
+	r := p.record(u)
+	p.mustCreate(r)
+
+	next := r.Clone()
+	next.Data = []byte("changed")
+	next.UserID = user("bob")
+	// The calls get the late context itself, not one derived from it,
+	// which would not ask it for its error.
+	late := func(op string, f func(ctx context.Context) error) error {
+		t.Helper()
+		return call(t, p.cfg, context.Background(), op, func(context.Context) error { return f(newLateContext()) })
+	}
+	if err := late("Update", func(ctx context.Context) error { return p.p.Update(ctx, next.Clone()) }); err == nil {
+		next.Version++
+		r = next
+	} else {
+		wantCanceled(t, "Update cancelled after its first check of ctx", err)
+	}
+	p.wantRecord(r, "a record after an Update cancelled while it ran")
+
+	fresh := p.record(u)
+	if err := late("Create", func(ctx context.Context) error { return p.p.Create(ctx, fresh.Clone()) }); err == nil {
+		p.wantRecord(fresh, "a record created with a context cancelled while Create ran, which returned nil")
+	} else {
+		wantCanceled(t, "Create cancelled after its first check of ctx", err)
+		p.wantNotFound(fresh.ID, "a record passed to a Create that reported its context cancelled")
+	}
+
+	if err := late("Delete", func(ctx context.Context) error { return p.p.Delete(ctx, r.ID) }); err == nil {
+		p.wantNotFound(r.ID, "a record deleted with a context cancelled while Delete ran, which returned nil")
+	} else {
+		wantCanceled(t, "Delete cancelled after its first check of ctx", err)
+		p.wantRecord(r, "a record after a Delete that reported its context cancelled")
+	}
+}
+
 func testPersisterDeadlineExceeded(t tester, p *persisterT) {
 	u := user("alice")
 	r, expired := p.record(u), p.expiring(1)[0]
@@ -1080,13 +1438,16 @@ func runWorkers(t tester, n int, work func(w int) error) {
 	t.Helper()
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
+	start := make(chan struct{}) // all start together, so that they overlap
 	for w := range n {
 		wg.Go(func() {
+			<-start
 			if err := work(w); err != nil {
 				errs <- fmt.Errorf("goroutine %d: %w", w, err)
 			}
 		})
 	}
+	close(start)
 	wg.Wait()
 	close(errs)
 	for err := range errs {
@@ -1247,4 +1608,41 @@ func testPersisterConcurrentUpdateDelete(t tester, p *persisterT) {
 		t.Errorf("%d of %d records deleted while Updates of them ran still exist: an Update re-created them", resurrected, records)
 	}
 	p.wantList(u, nil, "after Updates raced with Deletes of all her records")
+}
+
+func testPersisterConcurrentUpdateConflict(t tester, p *persisterT) {
+	// Requests that read the same version race to write it: exactly one
+	// wins, the others get ErrConflict, and the winner's record is stored
+	// at the next version.
+	const rounds = 5
+	u := user("alice")
+	r := p.record(u)
+	p.mustCreate(r)
+	for round := range rounds {
+		var mu sync.Mutex
+		winners := []int{}
+		runWorkers(t, p.cfg.workers, func(w int) error {
+			mine := r.Clone()
+			mine.Data = workerValue(w, round)
+			mine.UpdatedAt = r.UpdatedAt.Add(time.Duration(w+1) * time.Millisecond)
+			err := p.run("Update", func(ctx context.Context, q qsessions.Persister) error { return q.Update(ctx, mine) })
+			switch {
+			case err == nil:
+				mu.Lock()
+				winners = append(winners, w)
+				mu.Unlock()
+			case !errors.Is(err, qsessions.ErrConflict):
+				return fmt.Errorf("Update racing others at the same Version: error %q wraps neither nil nor ErrConflict", err)
+			}
+			return nil
+		})
+		if len(winners) != 1 {
+			t.Fatalf("round %d: %d goroutines updating one record at the same Version: %d Updates succeeded (goroutines %v); want exactly one, the others failing with ErrConflict",
+				round, p.cfg.workers, len(winners), winners)
+		}
+		r.Data = workerValue(winners[0], round)
+		r.UpdatedAt = r.UpdatedAt.Add(time.Duration(winners[0]+1) * time.Millisecond)
+		r.Version++
+		p.wantRecord(r, fmt.Sprintf("round %d: the record after racing Updates (the one successful Update's, at the next Version)", round))
+	}
 }

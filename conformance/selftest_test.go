@@ -73,6 +73,29 @@ var brokenCaches = []brokenCase{
 	{bug: "LostUpdates", doc: "concurrent Sets lose each other's writes", caught: []string{"Concurrent"}},
 	{bug: "DeleteHangs", doc: "Delete blocks and ignores its context", caught: []string{"GetDeleted", "DeleteMany"}, hangs: true},
 	{bug: "GetPanics", doc: "Get of a missing key panics", caught: []string{"GetMissing"}},
+
+	// Conditional writes.
+	{bug: "AddFails", doc: "Conditional reports true, but Add fails with ErrUnsupported", caught: []string{"AddMissing", "AddExpired", "AddTTL", "ConcurrentAdd"}},
+	{bug: "AddOverwrites", doc: "Add of a present key replaces it", caught: []string{"AddPresent", "ConcurrentAdd"}},
+	{bug: "AddEmptyIsAbsent", doc: "Add takes a key holding an empty value for a missing one", caught: []string{"AddPresent"}},
+	{bug: "AddIgnoresExpired", doc: "Add takes an expired entry for a live one", caught: []string{"AddExpired"}},
+	{bug: "AddIgnoresTTL", doc: "entries written by Add never expire", caught: []string{"AddTTL", "AddExpired", "LeaseExpired"}},
+	{bug: "CASNeverSwaps", doc: "Conditional reports true, but CompareAndSwap never swaps", caught: []string{"CompareAndSwapMatch", "CompareAndSwapTTL", "CompareAndSwapBinary", "ConcurrentCompareAndSwap"}},
+	{bug: "CASIgnoresOld", doc: "CompareAndSwap swaps any live entry, whatever old is", caught: []string{"CompareAndSwapMismatch", "CompareAndSwapBinary", "LeaseOverwritten", "ConcurrentCompareAndSwap"}},
+	{bug: "CASComparesPrefix", doc: "CompareAndSwap matches an old value that begins the entry's", caught: []string{"CompareAndSwapBinary"}},
+	{bug: "CASLongerMatches", doc: "CompareAndSwap matches an old value that the entry's begins", caught: []string{"CompareAndSwapBinary"}},
+	{bug: "CASStopsAtNUL", doc: "CompareAndSwap compares values up to their first NUL byte", caught: []string{"CompareAndSwapBinary"}},
+	{bug: "CASSwapsMissing", doc: "CompareAndSwap of a missing key writes it", caught: []string{"CompareAndSwapMissing", "LeaseDeleted"}},
+	{bug: "CASMissingIsEmpty", doc: "CompareAndSwap takes a missing key for an empty value", caught: []string{"CompareAndSwapMissing"}},
+	{bug: "CASSwapsExpired", doc: "CompareAndSwap swaps an expired entry", caught: []string{"CompareAndSwapExpired", "LeaseExpired"}},
+	{bug: "CASKeepsOldTTL", doc: "CompareAndSwap keeps the entry's TTL", caught: []string{"CompareAndSwapTTL"}},
+	{bug: "AddRetainsValue", doc: "Add keeps the caller's slice", caught: []string{"AddValueNotRetained"}},
+	{bug: "CASRetainsValue", doc: "CompareAndSwap keeps the caller's slice", caught: []string{"CompareAndSwapValueNotRetained"}},
+	{bug: "ConditionalIgnoresCtx", doc: "Add and CompareAndSwap ignore a cancelled context", caught: []string{"CanceledAdd", "CanceledCompareAndSwap"}},
+	{bug: "ConditionalWritesDespiteCanceled", doc: "Add and CompareAndSwap write, then report the cancelled context", caught: []string{"CanceledAdd", "CanceledCompareAndSwap"}},
+	{bug: "RacyAdd", doc: "Add checks for the key and writes it in two steps", caught: []string{"ConcurrentAdd", "ConcurrentLease"}},
+	{bug: "RacyCompareAndSwap", doc: "CompareAndSwap compares and writes in two steps", caught: []string{"ConcurrentCompareAndSwap", "ConcurrentLease"}},
+	{bug: "ConditionalRacesWrites", doc: "Add and CompareAndSwap are atomic against each other, not against Set and Delete", caught: []string{"ConcurrentLease"}},
 }
 
 var brokenPersisters = []brokenCase{
@@ -85,11 +108,22 @@ var brokenPersisters = []brokenCase{
 	{bug: "RacyCreate", doc: "Create checks for the ID and inserts in two steps", caught: []string{"ConcurrentCreate"}},
 	{bug: "UpdateInserts", doc: "Update of a missing record inserts it", caught: []string{"UpdateMissing", "UpdateRevoked", "ConcurrentUpdateDelete"}},
 	{bug: "UpdateMissingNoError", doc: "Update of a missing record returns nil", caught: []string{"UpdateMissing", "UpdateRevoked"}},
-	{bug: "RacyUpdate", doc: "Update checks for the record and writes it in two steps", caught: []string{"ConcurrentUpdateDelete"}},
+	{bug: "RacyUpdate", doc: "Update checks for the record and its version and writes it in two steps", caught: []string{"ConcurrentUpdateDelete", "ConcurrentUpdateConflict"}},
+	{bug: "CreateIgnoresVersion", doc: "Create stores Version 1 whatever it is given", caught: []string{"CreateVersion"}},
+	{bug: "UpdateIgnoresVersion", doc: "Update writes over any stored version", caught: []string{"UpdateConflict", "ConcurrentUpdateConflict"}},
+	{bug: "UpdateKeepsVersion", doc: "Update does not bump the version", caught: []string{"UpdateVersion", "Update"}},
+	{bug: "UpdateConflictBumps", doc: "a refused Update bumps the stored version", caught: []string{"UpdateConflict"}},
+	{bug: "UpdateConflictWrites", doc: "an Update at another version writes, then reports ErrConflict", caught: []string{"UpdateConflict"}},
+	{bug: "UpdateConflictWrongError", doc: "a refused Update returns an error not wrapping ErrConflict", caught: []string{"UpdateConflict", "ConcurrentUpdateConflict"}},
+	{bug: "DropsAuth", doc: "AuthenticatedAt and AuthMethod are not stored", caught: []string{"AuthAndBinding"}},
+	{bug: "UpdateKeepsAuth", doc: "Update does not change AuthenticatedAt, AuthMethod and Binding", caught: []string{"AuthAndBinding"}},
 	{bug: "UpdateKeepsUserID", doc: "Update does not change UserID", caught: []string{"UpdateUser"}},
 	{bug: "UpdateKeepsMetadata", doc: "Update does not change IP, User-Agent and CreatedAt", caught: []string{"Update"}},
 	{bug: "DeleteFirstIDOnly", doc: "Delete removes only its first ID", caught: []string{"Delete", "DeleteMissing"}},
 	{bug: "DeleteMissingErrors", doc: "Delete of a missing ID is an error", caught: []string{"DeleteMissing"}},
+	{bug: "StaleExpiryIndex", doc: "an Update of ExpiresAt leaves the old entry in the expiry index", caught: []string{"UpdateExpiryIndex"}},
+	{bug: "StaleUserIndex", doc: "an Update of UserID leaves the old entry in the user index", caught: []string{"UpdateUser", "UpdateUserIndex"}},
+	{bug: "ListTiesDescending", doc: "ListByUser orders records of equal UpdatedAt by descending ID", caught: []string{"ListByUserTies"}},
 	{bug: "ListPrefixMatch", doc: "ListByUser also returns users whose ID starts with the one asked for", caught: []string{"ListByUserIsolation"}},
 	{bug: "ListCaseInsensitive", doc: "ListByUser matches user IDs regardless of case", caught: []string{"ListByUserIsolation"}},
 	{bug: "ListOldestFirst", doc: "ListByUser returns oldest UpdatedAt first", caught: []string{"ListByUser", "ListByUserOrder"}},
@@ -105,7 +139,7 @@ var brokenPersisters = []brokenCase{
 	{bug: "DeleteExpiredInclusive", doc: "DeleteExpired removes records expiring exactly at before", caught: []string{"DeleteExpiredBefore"}},
 	{bug: "DeleteExpiredNewestFirst", doc: "DeleteExpired removes the newest expired records first", caught: []string{"DeleteExpiredOldestFirst"}},
 	{bug: "DeleteExpiredZeroLimitDeletesNone", doc: "DeleteExpired with limit 0 removes nothing", caught: []string{"DeleteExpired", "DeleteExpiredNoLimit"}},
-	{bug: "DeleteExpiredCountsFound", doc: "DeleteExpired returns how many expired, not how many it removed", caught: []string{"DeleteExpiredLimit"}},
+	{bug: "DeleteExpiredCountsFound", doc: "DeleteExpired returns how many expired, not how many it removed", caught: []string{"DeleteExpiredLimit", "DeleteExpiredTies"}},
 	{bug: "SecondPrecision", doc: "times are stored to the second", caught: []string{"TimePrecision"}},
 	{bug: "LocalTime", doc: "times come back in another location", caught: []string{"TimeUTC"}},
 	{bug: "NotBinarySafe", doc: "Data is stored as UTF-8 text", caught: []string{"BinaryData"}},
@@ -120,6 +154,7 @@ var brokenPersisters = []brokenCase{
 	{bug: "IgnoresCtx", doc: "a cancelled context is ignored", caught: []string{"CanceledLoad", "CanceledCreate", "CanceledUpdate", "CanceledDelete", "CanceledListByUser", "CanceledDeleteByUser", "CanceledDeleteExpired", "DeadlineExceeded"}},
 	{bug: "WritesDespiteCanceled", doc: "a cancelled write is done, then reported as cancelled", caught: []string{"CanceledCreate", "CanceledUpdate", "CanceledDelete", "CanceledDeleteByUser", "CanceledDeleteExpired", "DeadlineExceeded"}},
 	{bug: "CtxErrorNotWrapped", doc: "context errors are returned as text, not wrapped", caught: []string{"CanceledLoad", "CanceledCreate", "DeadlineExceeded"}},
+	{bug: "ChecksCtxAfterWrite", doc: "a write checks ctx at entry and again after writing, and reports a cancellation in between", caught: []string{"CanceledWhileWaiting"}},
 	{bug: "DeleteExpiredHangs", doc: "DeleteExpired blocks and ignores its context", caught: []string{"DeleteExpired", "UpdateRevoked"}, hangs: true},
 }
 
@@ -208,9 +243,9 @@ func checkBroken(t *testing.T, cases []brokenCase, names []string, suite func(t 
 }
 
 func cacheTestNames() []string {
-	names := make([]string, len(cacheTests))
-	for i, tc := range cacheTests {
-		names[i] = tc.name
+	var names []string
+	for _, tc := range slices.Concat(cacheTests, conditionalCacheTests) {
+		names = append(names, tc.name)
 	}
 	return names
 }
@@ -229,9 +264,29 @@ func TestSelfCacheReference(t *testing.T) {
 		testCache(t, cfg, func(tester) qsessions.Cache { return memory.NewCache() })
 	}))
 	checkClean(t, "the fake Cache without a bug", selfRun(selfConfig, func(t tester, cfg config) {
-		testCache(t, cfg, func(tester) qsessions.Cache { return newFakeCache("", nil) })
+		testCache(t, cfg, func(tester) qsessions.Cache { return newFakeConditionalCache("", nil) })
 	}))
+	// A Cache without conditional writes skips their subtests, and only
+	// those.
+	for what, newCache := range map[string]func() qsessions.Cache{
+		"a fake Cache whose Conditional reports false": func() qsessions.Cache { return newFakeCache("", nil) },
+		"a Cache that is no ConditionalCache":          func() qsessions.Cache { return plainCache{memory.NewCache()} },
+	} {
+		rec := selfRun(selfConfig, func(t tester, cfg config) {
+			testCache(t, cfg, func(tester) qsessions.Cache { return newCache() })
+		})
+		checkClean(t, what, rec)
+		for _, tc := range slices.Concat(cacheTests, conditionalCacheTests) {
+			_, skipped := rec.skipped[tc.name]
+			if want := slices.ContainsFunc(conditionalCacheTests, func(c cacheTest) bool { return c.name == tc.name }); skipped != want {
+				t.Errorf("for %s, subtest %s skipped: %v; want %v", what, tc.name, skipped, want)
+			}
+		}
+	}
 }
+
+// plainCache hides every method but the Cache's.
+type plainCache struct{ qsessions.Cache }
 
 func TestSelfPersisterReference(t *testing.T) {
 	t.Parallel()
@@ -246,7 +301,7 @@ func TestSelfPersisterReference(t *testing.T) {
 func TestSelfCacheBroken(t *testing.T) {
 	t.Parallel()
 	checkBroken(t, brokenCaches, cacheTestNames(), func(t tester, cfg config, bug string, stop chan struct{}) {
-		testCache(t, cfg, func(tester) qsessions.Cache { return newFakeCache(bug, stop) })
+		testCache(t, cfg, func(tester) qsessions.Cache { return newFakeConditionalCache(bug, stop) })
 	})
 }
 
@@ -301,6 +356,10 @@ func TestSelfFakeT(t *testing.T) {
 // Overwrite catches it.)
 var brokenStores = []brokenCase{
 	{bug: "persister:UpdateInserts", doc: "Update of a revoked session re-creates it", caught: []string{"RevokeInFlight", "RevokeUserInFlight", "RevokeInFlightRace"}},
+	{bug: "persister:UpdateIgnoresVersion", doc: "Update writes over any version, so a save based on an old read undoes newer ones", caught: []string{"LostUpdate", "TouchKeepsValues", "StaleFill"}},
+	{bug: "persister:UpdateConflictWrites", doc: "a refused Update writes anyway", caught: []string{"LostUpdate", "TouchKeepsValues"}},
+	{bug: "persister:DropsAuth", doc: "the Persister does not store how and when a session was authenticated", caught: []string{"Authentication"}},
+	{bug: "persister:ListOldestFirst", doc: "ListByUser lists the least recently active first, so the cap revokes the newest", caught: []string{"MaxSessionsPerUser"}},
 	{bug: "persister:DeleteByUserReturnsNothing", doc: "DeleteByUser does not say what it removed, so the cache keeps it", caught: []string{"RevokeUser"}},
 	{bug: "persister:DeleteExpiredUsesNow", doc: "DeleteExpired uses the clock instead of before", caught: []string{"Expiry"}},
 	{bug: "cache:DeleteIgnored", doc: "the cache never evicts", caught: []string{"Revoke", "RevokeUser", "Logout", "RevokeInFlight"}},

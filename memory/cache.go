@@ -12,7 +12,9 @@ import (
 
 var _ qsessions.ConditionalCache = (*Cache)(nil)
 
-// sweepEvery is how many Sets pass between two sweeps of expired entries.
+// sweepEvery is the fewest writes between two sweeps of expired entries.
+// There are also at least as many as the entries the last sweep left, so
+// that sweeping costs each write O(1) however many entries are live.
 const sweepEvery = 1024
 
 // A Cache is an in-memory [qsessions.ConditionalCache] with per-entry TTLs.
@@ -22,7 +24,8 @@ const sweepEvery = 1024
 type Cache struct {
 	mu      sync.RWMutex
 	entries map[string]cacheEntry
-	sets    int
+	sets    int // writes since the last sweep
+	kept    int // entries the last sweep left
 	now     func() time.Time
 }
 
@@ -73,17 +76,18 @@ func (c *Cache) entry(value []byte, ttl time.Duration, now time.Time) cacheEntry
 	return e
 }
 
-// putLocked stores e under key, sweeping expired entries every sweepEvery
-// writes.
+// putLocked stores e under key, sweeping expired entries once the writes
+// since the last sweep reach sweepEvery and the entries that sweep left.
 func (c *Cache) putLocked(key string, e cacheEntry, now time.Time) {
 	c.entries[key] = e
 	c.sets++
-	if c.sets%sweepEvery == 0 {
+	if c.sets >= max(sweepEvery, c.kept) {
 		for k, e := range c.entries {
 			if e.expired(now) {
 				delete(c.entries, k)
 			}
 		}
+		c.sets, c.kept = 0, len(c.entries)
 	}
 }
 

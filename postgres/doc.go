@@ -12,33 +12,38 @@
 //
 // # Schema and migrations
 //
-// The schema is embedded in the package. New creates the PostgreSQL schema
-// (when missing), the sessions table and its indexes, and records every
-// migration it applies, with its version, in a companion table named
-// "<table>_migrations". Migrations run in one transaction that first takes
-// pg_advisory_xact_lock on a key derived from the schema and table names, so
-// any number of app servers may start at once: exactly one of them migrates
-// and the others wait for it, then find the schema up to date. When the
-// schema is already current, New only reads the version and runs no DDL, so
+// The schema is embedded in the package as a list of migrations, one per
+// schema version, each taking the table from the previous version in place.
+// New creates the PostgreSQL schema (when missing), the sessions table and
+// its indexes, and records every migration it applies, with its version, in
+// a companion table named "<table>_migrations". When the table is already
+// current, New only reads the version and runs no DDL and takes no lock, so
 // the database role of a running app server needs no CREATE privilege once
-// the first deployment has migrated. A database migrated by a newer version
-// of this package is refused rather than silently misused.
+// the first deployment has migrated. Otherwise the migrations run in one
+// transaction that first takes pg_advisory_xact_lock on a key derived from
+// the schema and table names, so any number of app servers may start at
+// once: exactly one of them migrates and the others wait for it, then find
+// the schema up to date. A database migrated by a newer version of this
+// package ([SchemaVersion]) is refused rather than silently misused.
 //
 // [Options] choose the schema (default "public") and table (default
 // "qsessions"). Names must be plain SQL identifiers (ASCII letters, digits
 // and underscores, not starting with a digit); they are always quoted, so
 // they are case-sensitive.
 //
-// The table has one row per session: id (text, primary key), data (bytea),
-// user_id, ip and user_agent (text), and created_at, updated_at and
-// expires_at (timestamptz). An index on (user_id, updated_at DESC) serves
+// The table has one row per session: id (text, primary key), version
+// (bigint, Record.Version), data (bytea), user_id, ip and user_agent (text),
+// and created_at, updated_at and expires_at (timestamptz). An index on (user_id, updated_at DESC) serves
 // ListByUser and DeleteByUser, and one on expires_at serves DeleteExpired.
 //
 // # Behaviour
 //
 // Times are stored as timestamptz, with microsecond precision, and returned
-// in UTC. Update never inserts: a row that is gone (revoked meanwhile) makes
-// it return an error wrapping [qsessions.ErrNotFound]. Create maps a unique
+// in UTC. Update is a compare-and-swap on the version: it writes only where
+// the stored version is the record's, and bumps it; another version makes it
+// return an error wrapping [qsessions.ErrConflict]. Update never inserts: a
+// row that is gone (revoked meanwhile) makes it return an error wrapping
+// [qsessions.ErrNotFound]. Create maps a unique
 // violation (SQLSTATE 23505) to [qsessions.ErrExists].
 //
 // DeleteExpired deletes in batches of [Options.BatchSize] rows, each batch

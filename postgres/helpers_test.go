@@ -174,6 +174,7 @@ func countRows(tb testing.TB, schema, name, where string, args ...any) int {
 func record(id, user string, updated, exp time.Time) qsessions.Record {
 	return qsessions.Record{
 		ID:        id,
+		Version:   1,
 		Data:      []byte("data-" + id),
 		UserID:    user,
 		IP:        "203.0.113.7",

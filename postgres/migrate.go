@@ -2,67 +2,59 @@ package postgres
 
 import (
 	"context"
-	"embed"
-	"errors"
 	"fmt"
 	"hash/fnv"
-	"io/fs"
-	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// The schema, one file per version: migrations/NNNN_description.sql.
-//
-//go:embed migrations/*.sql
-var migrationFiles embed.FS
-
-type migration struct {
-	version int
-	name    string // file name without extension
-	sql     string
-}
-
-// migrations returns the embedded migrations in version order.
-func migrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFiles, "migrations")
-	if err != nil {
-		return nil, fmt.Errorf("postgres: embedded migrations: %w", err)
-	}
-	var ms []migration
-	for _, e := range entries {
-		name, ok := strings.CutSuffix(e.Name(), ".sql")
-		if !ok {
-			continue
-		}
-		num, _, _ := strings.Cut(name, "_")
-		v, err := strconv.Atoi(num)
-		if err != nil || v <= 0 {
-			return nil, fmt.Errorf("postgres: embedded migration %q: no version number", e.Name())
-		}
-		b, err := migrationFiles.ReadFile("migrations/" + e.Name())
-		if err != nil {
-			return nil, fmt.Errorf("postgres: embedded migrations: %w", err)
-		}
-		ms = append(ms, migration{version: v, name: name, sql: string(b)})
-	}
-	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("postgres: embedded migrations: version %d missing", i+1)
-		}
-	}
-	if len(ms) == 0 {
-		return nil, errors.New("postgres: no embedded migrations")
-	}
-	return ms, nil
-}
-
 // SchemaVersion is the schema version this package migrates to and expects.
-const SchemaVersion = 1
+const SchemaVersion = len(migrations)
+
+// A migration takes a sessions table from one schema version to the next.
+// Its SQL may hold several statements; in it {{table}} stands for the
+// table's quoted, schema-qualified name and {{name}} for its bare name, from
+// which index names are derived.
+type migration struct {
+	name string // recorded as NNNN_name in the migrations table
+	sql  string
+}
+
+// migrations[i] takes a sessions table from version i to version i+1, all of
+// them in one transaction. Append; never edit a released entry, since
+// databases in the field were made by it.
+var migrations = [...]migration{
+	{"create_sessions", `
+CREATE TABLE {{table}} (
+	id         text COLLATE "C" PRIMARY KEY,   -- SHA-256 of the token, base64url
+	data       bytea,                          -- NULL stores a nil Record.Data
+	user_id    text COLLATE "C" NOT NULL,      -- '' for an anonymous session
+	ip         text NOT NULL,
+	user_agent text NOT NULL,
+	created_at timestamptz NOT NULL,
+	updated_at timestamptz NOT NULL,
+	expires_at timestamptz NOT NULL
+);
+
+-- ListByUser and DeleteByUser: WHERE user_id = $1 ORDER BY updated_at DESC.
+CREATE INDEX "{{name}}_user_updated_at_idx" ON {{table}} (user_id, updated_at DESC);
+
+-- DeleteExpired: WHERE expires_at < $1 ORDER BY expires_at LIMIT $2.
+CREATE INDEX "{{name}}_expires_at_idx" ON {{table}} (expires_at);`},
+
+	// Version 2: Record.Version, for Update's compare-and-swap. Rows
+	// written before it are version 1. A constant default adds the column
+	// without rewriting the table.
+	{"record_version", `ALTER TABLE {{table}} ADD COLUMN version bigint NOT NULL DEFAULT 1;`},
+}
+
+// migrationName is the name a migration is recorded under: the version, on
+// four digits, and its name.
+func migrationName(version int) string {
+	return fmt.Sprintf("%04d_%s", version, migrations[version-1].name)
+}
 
 // advisoryKey is the pg_advisory_xact_lock key that serialises migrations
 // of one table: a hash of its schema-qualified name.
@@ -72,17 +64,55 @@ func advisoryKey(schema, table string) int64 {
 	return int64(h.Sum64())
 }
 
-// migrate brings schema.table up to SchemaVersion in one transaction,
-// serialised across processes by an advisory lock. It runs DDL only for what
-// is missing, so it needs no CREATE privilege on an up-to-date database.
+// querier is what schemaVersion needs of a pool or a transaction.
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// schemaVersion returns the schema version recorded in the migrations
+// table, 0 when there is none.
+func schemaVersion(ctx context.Context, q querier, versions string) (int, error) {
+	var found *string
+	if err := q.QueryRow(ctx, "SELECT to_regclass($1)::text", versions).Scan(&found); err != nil {
+		return 0, fmt.Errorf("look up migrations table: %w", err)
+	}
+	if found == nil {
+		return 0, nil
+	}
+	var v int
+	if err := q.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM "+versions).Scan(&v); err != nil {
+		return 0, fmt.Errorf("read version: %w", err)
+	}
+	return v, nil
+}
+
+// migrate brings schema.table up to SchemaVersion. A table that is up to
+// date is only read, so a role without CREATE privilege can open it.
+// Otherwise the migrations run in one transaction, serialised across
+// processes by an advisory lock.
 func migrate(ctx context.Context, pool *pgxpool.Pool, schema, table string) (err error) {
-	ms, err := migrations()
+	wrap := func(step string, err error) error {
+		if step == "" {
+			return fmt.Errorf("postgres: migrate %s.%s: %w", schema, table, err)
+		}
+		return fmt.Errorf("postgres: migrate %s.%s: %s: %w", schema, table, step, err)
+	}
+	newer := func(v int) error {
+		return fmt.Errorf("postgres: %s.%s is at schema version %d, newer than the %d this version of qsessions knows; upgrade qsessions",
+			schema, table, v, SchemaVersion)
+	}
+	versions := pgx.Identifier{schema, table + "_migrations"}.Sanitize()
+	v, err := schemaVersion(ctx, pool, versions)
 	if err != nil {
-		return err
+		return wrap("", err)
 	}
-	if ms[len(ms)-1].version != SchemaVersion {
-		return fmt.Errorf("postgres: embedded migrations end at version %d, want %d", ms[len(ms)-1].version, SchemaVersion)
+	if v == SchemaVersion {
+		return nil
 	}
+	if v > SchemaVersion {
+		return newer(v)
+	}
+
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("postgres: migrate: %w", err)
@@ -94,14 +124,11 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, schema, table string) (err
 			_ = tx.Rollback(context.WithoutCancel(ctx))
 		}
 	}()
-	wrap := func(step string, err error) error {
-		return fmt.Errorf("postgres: migrate %s.%s: %s: %w", schema, table, step, err)
-	}
-
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", advisoryKey(schema, table)); err != nil {
 		return wrap("advisory lock", err)
 	}
-
+	// CREATE SCHEMA IF NOT EXISTS would need the CREATE privilege on the
+	// database even when the schema exists.
 	var schemaExists bool
 	if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", schema).Scan(&schemaExists); err != nil {
 		return wrap("look up schema", err)
@@ -111,45 +138,34 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, schema, table string) (err
 			return wrap("create schema", err)
 		}
 	}
-
-	versions := pgx.Identifier{schema, table + "_migrations"}.Sanitize()
-	var found *string
-	if err := tx.QueryRow(ctx, "SELECT to_regclass($1)::text", versions).Scan(&found); err != nil {
-		return wrap("look up migrations table", err)
-	}
-	if found == nil {
-		_, err := tx.Exec(ctx, "CREATE TABLE "+versions+` (
+	if _, err := tx.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+versions+` (
 	version    integer PRIMARY KEY,
 	name       text NOT NULL,
 	applied_at timestamptz NOT NULL DEFAULT now()
-)`)
-		if err != nil {
-			return wrap("create migrations table", err)
-		}
+)`); err != nil {
+		return wrap("create migrations table", err)
 	}
-
-	var current int
-	if err := tx.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM "+versions).Scan(&current); err != nil {
-		return wrap("read version", err)
+	// Read again under the lock: another server may have migrated
+	// meanwhile.
+	if v, err = schemaVersion(ctx, tx, versions); err != nil {
+		return wrap("", err)
 	}
-	if current > SchemaVersion {
-		return fmt.Errorf("postgres: %s.%s is at schema version %d, newer than the %d this version of qsessions knows; upgrade qsessions",
-			schema, table, current, SchemaVersion)
+	if v > SchemaVersion {
+		return newer(v)
 	}
-
 	placeholders := strings.NewReplacer(
 		"{{table}}", pgx.Identifier{schema, table}.Sanitize(),
-		"{{user_index}}", pgx.Identifier{table + "_user_updated_at_idx"}.Sanitize(),
-		"{{expires_index}}", pgx.Identifier{table + "_expires_at_idx"}.Sanitize(),
+		"{{name}}", table,
 	)
-	for _, m := range ms[current:] {
+	for ; v < SchemaVersion; v++ {
+		name := migrationName(v + 1)
 		// Without arguments pgx uses the simple protocol, which runs a
 		// script of several statements.
-		if _, err := tx.Exec(ctx, placeholders.Replace(m.sql)); err != nil {
-			return wrap("apply "+m.name, err)
+		if _, err := tx.Exec(ctx, placeholders.Replace(migrations[v].sql)); err != nil {
+			return wrap("apply "+name, err)
 		}
-		if _, err := tx.Exec(ctx, "INSERT INTO "+versions+" (version, name) VALUES ($1, $2)", m.version, m.name); err != nil {
-			return wrap("record "+m.name, err)
+		if _, err := tx.Exec(ctx, "INSERT INTO "+versions+" (version, name) VALUES ($1, $2)", v+1, name); err != nil {
+			return wrap("record "+name, err)
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {

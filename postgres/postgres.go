@@ -57,11 +57,11 @@ type Persister struct {
 	batchSize int
 	table     string // schema-qualified, quoted
 
-	qLoad, qCreate, qUpdate, qDelete    string
-	qList, qDeleteByUser, qDeleteBefore string
+	qLoad, qCreate, qUpdate, qExists, qDelete string
+	qList, qDeleteByUser, qDeleteBefore       string
 }
 
-const columns = "id, data, user_id, ip, user_agent, created_at, updated_at, expires_at"
+const columns = "id, version, data, user_id, ip, user_agent, created_at, updated_at, expires_at"
 
 // New returns a Persister that stores sessions through pool, after
 // migrating the schema (see the package documentation). The pool remains
@@ -87,9 +87,10 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Persister, er
 		batchSize: o.BatchSize,
 		table:     t,
 		qLoad:     "SELECT " + columns + " FROM " + t + " WHERE id = $1",
-		qCreate:   "INSERT INTO " + t + " (" + columns + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-		qUpdate: "UPDATE " + t + " SET data = $2, user_id = $3, ip = $4, user_agent = $5," +
-			" created_at = $6, updated_at = $7, expires_at = $8 WHERE id = $1",
+		qCreate:   "INSERT INTO " + t + " (" + columns + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+		qUpdate: "UPDATE " + t + " SET data = $3, user_id = $4, ip = $5, user_agent = $6," +
+			" created_at = $7, updated_at = $8, expires_at = $9, version = version + 1 WHERE id = $1 AND version = $2",
+		qExists:       "SELECT EXISTS (SELECT 1 FROM " + t + " WHERE id = $1)",
 		qDelete:       "DELETE FROM " + t + " WHERE id = ANY($1)",
 		qList:         "SELECT " + columns + " FROM " + t + " WHERE user_id = $1 ORDER BY updated_at DESC, id",
 		qDeleteByUser: "DELETE FROM " + t + " WHERE user_id = $1 AND id <> ALL($2) RETURNING id",
@@ -175,9 +176,11 @@ func (p *Persister) Create(ctx context.Context, r qsessions.Record) error {
 	return nil
 }
 
-// Update replaces every field of the record with r's ID. It never inserts:
-// when there is no such record it returns an error wrapping
-// [qsessions.ErrNotFound].
+// Update replaces every field of the record with r's ID and stores it as
+// version r.Version+1, when the stored version is r.Version. Otherwise it
+// writes nothing and returns an error wrapping [qsessions.ErrConflict] when
+// the record exists, or [qsessions.ErrNotFound] when it does not: Update
+// never inserts.
 func (p *Persister) Update(ctx context.Context, r qsessions.Record) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("postgres: update: %w", err)
@@ -186,10 +189,19 @@ func (p *Persister) Update(ctx context.Context, r qsessions.Record) error {
 	if err != nil {
 		return fmt.Errorf("postgres: update: %w", err)
 	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: update %q: %w", r.ID, qsessions.ErrNotFound)
+	if tag.RowsAffected() > 0 {
+		return nil
 	}
-	return nil
+	// Nothing matched. IDs are never reused, so a row that is there has
+	// another version.
+	var exists bool
+	if err := p.pool.QueryRow(ctx, p.qExists, r.ID).Scan(&exists); err != nil {
+		return fmt.Errorf("postgres: update: %w", err)
+	}
+	if exists {
+		return fmt.Errorf("postgres: update %q: stored version is not %d: %w", r.ID, r.Version, qsessions.ErrConflict)
+	}
+	return fmt.Errorf("postgres: update %q: %w", r.ID, qsessions.ErrNotFound)
 }
 
 // Delete removes the records with the given IDs; missing IDs are ignored.
@@ -300,12 +312,12 @@ func (p *Persister) DeleteExpired(ctx context.Context, before time.Time, limit i
 }
 
 func recordArgs(r qsessions.Record) []any {
-	return []any{r.ID, r.Data, r.UserID, r.IP, r.UserAgent, r.CreatedAt, r.UpdatedAt, r.ExpiresAt}
+	return []any{r.ID, r.Version, r.Data, r.UserID, r.IP, r.UserAgent, r.CreatedAt, r.UpdatedAt, r.ExpiresAt}
 }
 
 func scanRecord(row pgx.Row) (qsessions.Record, error) {
 	var r qsessions.Record
-	err := row.Scan(&r.ID, &r.Data, &r.UserID, &r.IP, &r.UserAgent, &r.CreatedAt, &r.UpdatedAt, &r.ExpiresAt)
+	err := row.Scan(&r.ID, &r.Version, &r.Data, &r.UserID, &r.IP, &r.UserAgent, &r.CreatedAt, &r.UpdatedAt, &r.ExpiresAt)
 	if err != nil {
 		return qsessions.Record{}, err
 	}

@@ -104,7 +104,7 @@ func TestNewConcurrentMigration(t *testing.T) {
 	var v int
 	var applied time.Time
 	err := testPool(t).QueryRow(context.Background(),
-		"SELECT version, applied_at FROM "+table(schema, "qsessions_migrations")).Scan(&v, &applied)
+		"SELECT version, applied_at FROM "+table(schema, "qsessions_migrations")+" ORDER BY version DESC LIMIT 1").Scan(&v, &applied)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,8 +157,8 @@ func TestCustomTableAndIndexes(t *testing.T) {
 	if n := countRows(t, schema, "Web_Sessions", "true"); n != 1 {
 		t.Fatalf("%d rows in %s.\"Web_Sessions\", want 1", n, schema)
 	}
-	if n := countRows(t, schema, "Web_Sessions_migrations", "true"); n != 1 {
-		t.Fatalf("%d rows in the migrations table, want 1", n)
+	if n := countRows(t, schema, "Web_Sessions_migrations", "true"); n != postgres.SchemaVersion {
+		t.Fatalf("%d rows in the migrations table, want %d", n, postgres.SchemaVersion)
 	}
 
 	rows, err := testPool(t).Query(ctx, "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = $2", schema, "Web_Sessions")
@@ -215,6 +215,44 @@ func explain(t *testing.T, query string) string {
 		t.Fatal(err)
 	}
 	return strings.Join(lines, "\n")
+}
+
+// Update is a compare-and-swap on the version: it bumps the version it was
+// given, and a version that is not the stored one conflicts and writes
+// nothing.
+func TestUpdateVersion(t *testing.T) {
+	ctx := context.Background()
+	p, _ := newPersister(t, nil)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	r := record("v", "u", now, now.Add(time.Hour))
+	r.Version = 7 // Create stores the version it is given
+	if err := p.Create(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := p.Load(ctx, "v"); err != nil || got.Version != 7 {
+		t.Fatalf("Load after Create with version 7: version %d, %v", got.Version, err)
+	}
+	r.Data = []byte("new")
+	if err := p.Update(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []int64{7, 9, 0} {
+		stale := r
+		stale.Version = v
+		stale.Data = []byte("stale")
+		err := p.Update(ctx, stale)
+		if !errors.Is(err, qsessions.ErrConflict) || errors.Is(err, qsessions.ErrNotFound) {
+			t.Fatalf("Update with version %d over version 8: %v, want ErrConflict", v, err)
+		}
+	}
+	got, err := p.Load(ctx, "v")
+	if err != nil || got.Version != 8 || string(got.Data) != "new" {
+		t.Fatalf("after Update and stale ones: version %d, data %q, %v; want 8, \"new\"", got.Version, got.Data, err)
+	}
+	list, err := p.ListByUser(ctx, "u")
+	if err != nil || len(list) != 1 || list[0].Version != 8 {
+		t.Fatalf("ListByUser = %+v, %v; want one record at version 8", list, err)
+	}
 }
 
 func TestUpdateNeverInserts(t *testing.T) {
@@ -303,6 +341,7 @@ func TestTimesAndData(t *testing.T) {
 	if err := p.Update(ctx, r); err != nil {
 		t.Fatal(err)
 	}
+	r.Version++
 	if got, _ := p.Load(ctx, "t"); got.Data == nil || len(got.Data) != 0 {
 		t.Errorf("empty Data came back as %#v", got.Data)
 	}
@@ -542,8 +581,9 @@ func TestCancelledContext(t *testing.T) {
 func TestNewWaitsForMigrationLock(t *testing.T) {
 	schema := freshSchema(t)
 	ctx := context.Background()
-	// Create the schema first, so that the lock is the only thing in the way.
-	if _, err := postgres.New(ctx, testPool(t), &postgres.Options{Schema: schema}); err != nil {
+	// Create the schema first, so that the lock is the only thing in the
+	// way of the migration of its new table.
+	if _, err := testPool(t).Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
 		t.Fatal(err)
 	}
 	tx, err := testPool(t).Begin(ctx)
@@ -567,6 +607,22 @@ func TestNewWaitsForMigrationLock(t *testing.T) {
 	}
 	if _, err := postgres.New(ctx, testPool(t), &postgres.Options{Schema: schema}); err != nil {
 		t.Fatalf("New after the lock is released: %v", err)
+	}
+
+	// A table that is up to date is only read: New does not wait for
+	// the lock.
+	tx, err = testPool(t).Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockKey); err != nil {
+		t.Fatal(err)
+	}
+	tctx, cancel = context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := postgres.New(tctx, testPool(t), &postgres.Options{Schema: schema}); err != nil {
+		t.Fatalf("New of an up-to-date table while the lock is held: %v", err)
 	}
 }
 

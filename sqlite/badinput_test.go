@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,7 +72,7 @@ func TestOpenNotSQLite(t *testing.T) {
 	if p, err := sqlite.Open(filepath.Join(dir, "missing", "s.db"), nil); err == nil {
 		p.Close()
 		t.Fatal("Open in a missing directory succeeded")
-	} else if !strings.Contains(err.Error(), "unable to open") {
+	} else if !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("Open in a missing directory: %v", err)
 	}
 

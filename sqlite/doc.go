@@ -35,16 +35,17 @@
 //
 // # Schema
 //
-// The schema is embedded in the package and created or migrated when a
-// Persister is made, inside one IMMEDIATE transaction. The version of each
-// sessions table is recorded in the table qsessions_schema (columns
-// table_name, version). Opening a database that is already up to date
-// writes nothing, so a read-only database can be opened and read; opening a
-// table whose recorded version is newer than this package knows is an
-// error, never a silent downgrade.
+// The schema is embedded in the package as a list of migrations, one per
+// schema version, each taking a table from the previous version in place;
+// they run when a Persister is made, inside one IMMEDIATE transaction. The
+// version of each sessions table is recorded in the table qsessions_schema
+// (columns table_name, version). Opening a database that is already up to
+// date writes nothing, so a read-only database can be opened and read;
+// opening a table whose recorded version is newer than this package knows
+// ([SchemaVersion]) is an error, never a silent downgrade.
 //
 // The sessions table is named "qsessions" unless [Options].Table says
-// otherwise (letters, digits and underscores only). Schema version 1 is:
+// otherwise (letters, digits and underscores only). Schema version 2 is:
 //
 //	CREATE TABLE qsessions (
 //		id         TEXT    NOT NULL PRIMARY KEY, -- Record.ID
@@ -54,10 +55,14 @@
 //		user_agent TEXT    NOT NULL,             -- Record.UserAgent
 //		created_at INTEGER NOT NULL,             -- Record.CreatedAt, Unix milliseconds UTC
 //		updated_at INTEGER NOT NULL,             -- Record.UpdatedAt, Unix milliseconds UTC
-//		expires_at INTEGER NOT NULL              -- Record.ExpiresAt, Unix milliseconds UTC
+//		expires_at INTEGER NOT NULL,             -- Record.ExpiresAt, Unix milliseconds UTC
+//		version    INTEGER NOT NULL DEFAULT 1    -- Record.Version (version 2; older rows are 1)
 //	) STRICT;
 //	CREATE INDEX qsessions_user_updated ON qsessions (user_id, updated_at DESC, id); -- ListByUser, DeleteByUser
 //	CREATE INDEX qsessions_expires ON qsessions (expires_at);                        -- DeleteExpired
+//
+// Update is a compare-and-swap: it writes only where the stored version is
+// the record's, and bumps it.
 //
 // Times are stored as whole milliseconds (sub-millisecond parts are
 // dropped; the Store never produces them) and come back in UTC.

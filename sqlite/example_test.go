@@ -87,7 +87,7 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("schema version", version)
+	fmt.Println("schema up to date:", version == sqlite.SchemaVersion)
 
 	ctx := context.Background()
 	expired := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -100,6 +100,6 @@ func ExampleNew() {
 	}
 	fmt.Println("deleted", n, "expired sessions")
 	// Output:
-	// schema version 1
+	// schema up to date: true
 	// deleted 3 expired sessions
 }

@@ -89,6 +89,7 @@ var (
 func record(id, user string, updated time.Time) qsessions.Record {
 	return qsessions.Record{
 		ID:        id,
+		Version:   1,
 		Data:      []byte("values of " + id),
 		UserID:    user,
 		IP:        "198.51.100.23",
@@ -109,7 +110,7 @@ func mustCreate(t *testing.T, p *sqlite.Persister, rs ...qsessions.Record) {
 }
 
 func equalRecord(a, b qsessions.Record) bool {
-	return a.ID == b.ID && bytes.Equal(a.Data, b.Data) && (a.Data == nil) == (b.Data == nil) &&
+	return a.ID == b.ID && a.Version == b.Version && bytes.Equal(a.Data, b.Data) && (a.Data == nil) == (b.Data == nil) &&
 		a.UserID == b.UserID && a.IP == b.IP && a.UserAgent == b.UserAgent &&
 		a.CreatedAt.Equal(b.CreatedAt) && a.UpdatedAt.Equal(b.UpdatedAt) && a.ExpiresAt.Equal(b.ExpiresAt)
 }
@@ -174,9 +175,12 @@ func TestCreateExists(t *testing.T) {
 func TestUpdate(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, p *sqlite.Persister) {
 		r := record("a", "", base)
+		r.Version = 7 // Create stores the version it is given
 		mustCreate(t, p, r)
+		wantLoad(t, p, r)
 		r2 := qsessions.Record{
 			ID:        "a",
+			Version:   7,
 			Data:      []byte{0, 1, 2, 0xff},
 			UserID:    "bob",
 			IP:        "2001:db8::1",
@@ -188,13 +192,26 @@ func TestUpdate(t *testing.T) {
 		if err := p.Update(ctx, r2); err != nil {
 			t.Fatalf("Update: %v", err)
 		}
+		r2.Version = 8
 		wantLoad(t, p, r2)
-		if got, err := p.ListByUser(ctx, "bob"); err != nil || !slices.Equal(ids(got), []string{"a"}) {
-			t.Fatalf("ListByUser(bob) after Update = %v, %v; want [a]", ids(got), err)
+		if got, err := p.ListByUser(ctx, "bob"); err != nil || !slices.Equal(ids(got), []string{"a"}) || got[0].Version != 8 {
+			t.Fatalf("ListByUser(bob) after Update = %v, %v; want [a] at version 8", got, err)
+		}
+
+		// A write over a version that is not the stored one conflicts and
+		// changes nothing, whether the version is older or newer.
+		for _, v := range []int64{7, 9, 0} {
+			stale := r2
+			stale.Version = v
+			stale.Data = []byte("stale")
+			if err := p.Update(ctx, stale); !errors.Is(err, qsessions.ErrConflict) || errors.Is(err, qsessions.ErrNotFound) {
+				t.Fatalf("Update with version %d over version 8: %v, want ErrConflict", v, err)
+			}
+			wantLoad(t, p, r2)
 		}
 
 		// Update never inserts.
-		if err := p.Update(ctx, record("ghost", "bob", base)); !errors.Is(err, qsessions.ErrNotFound) {
+		if err := p.Update(ctx, record("ghost", "bob", base)); !errors.Is(err, qsessions.ErrNotFound) || errors.Is(err, qsessions.ErrConflict) {
 			t.Fatalf("Update of a missing record: %v, want ErrNotFound", err)
 		}
 		wantNotFound(t, p, "ghost")

@@ -13,24 +13,28 @@ import (
 	"strings"
 )
 
-// schemaTable records the schema version of each sessions table.
+// schemaTable records the schema version of each sessions table, one row
+// per table: (table_name, version). It has had this shape since version 1.
 const schemaTable = "qsessions_schema"
 
 // SchemaVersion is the version of the schema this package creates and
 // expects, as recorded in the qsessions_schema table.
-const SchemaVersion = 1
+const SchemaVersion = len(migrations)
 
-// SchemaVersion must equal the number of migrations: either array length
-// below is negative, and fails to compile, when it does not.
-var (
-	_ [SchemaVersion - len(migrations)]struct{}
-	_ [len(migrations) - SchemaVersion]struct{}
-)
+// A migration takes a sessions table from one schema version to the next.
+// Its SQL may hold several statements; in it {{table}} stands for the
+// table's quoted name and {{name}} for its bare name, from which index
+// names are derived.
+type migration struct {
+	name string // what it does, in a word or three
+	sql  string
+}
 
-// migrations[i] takes a sessions table from version i to version i+1.
-// "{{t}}" stands for the table's name. Append; never edit a released entry.
-var migrations = [...]string{
-	`CREATE TABLE "{{t}}" (
+// migrations[i] takes a sessions table from version i to version i+1, all of
+// them in one transaction. Append; never edit a released entry, since
+// databases in the field were made by it.
+var migrations = [...]migration{
+	{"create_sessions", `CREATE TABLE {{table}} (
 		id         TEXT    NOT NULL PRIMARY KEY,
 		data       BLOB,
 		user_id    TEXT    NOT NULL,
@@ -40,8 +44,12 @@ var migrations = [...]string{
 		updated_at INTEGER NOT NULL,
 		expires_at INTEGER NOT NULL
 	) STRICT;
-	CREATE INDEX "{{t}}_user_updated" ON "{{t}}" (user_id, updated_at DESC, id);
-	CREATE INDEX "{{t}}_expires" ON "{{t}}" (expires_at);`,
+	CREATE INDEX "{{name}}_user_updated" ON {{table}} (user_id, updated_at DESC, id);
+	CREATE INDEX "{{name}}_expires" ON {{table}} (expires_at);`},
+
+	// Version 2: Record.Version, for Update's compare-and-swap. Rows
+	// written before it are version 1.
+	{"record_version", `ALTER TABLE {{table}} ADD COLUMN version INTEGER NOT NULL DEFAULT 1;`},
 }
 
 // migrate brings table to SchemaVersion. A database that is up to date is
@@ -65,7 +73,7 @@ func migrate(ctx context.Context, db *sql.DB, table string) error {
 	}
 
 	// BEGIN IMMEDIATE takes the write lock before reading the version
-	// again, so that two processes opening a new database at once do not
+	// again, so that two processes opening an old database at once do not
 	// both migrate it.
 	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return fmt.Errorf("migrate: %w", err)
@@ -88,10 +96,11 @@ func migrate(ctx context.Context, db *sql.DB, table string) error {
 	if v > SchemaVersion {
 		return newerSchemaError(table, v)
 	}
+	placeholders := strings.NewReplacer("{{table}}", `"`+table+`"`, "{{name}}", table)
 	for ; v < SchemaVersion; v++ {
-		q := strings.ReplaceAll(migrations[v], "{{t}}", table)
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("migrate table %q to schema version %d: %w", table, v+1, err)
+		m := migrations[v]
+		if _, err := conn.ExecContext(ctx, placeholders.Replace(m.sql)); err != nil {
+			return fmt.Errorf("migrate table %q to schema version %d (%s): %w", table, v+1, m.name, err)
 		}
 	}
 	if _, err := conn.ExecContext(ctx, `INSERT INTO `+schemaTable+` (table_name, version) VALUES (?, ?)

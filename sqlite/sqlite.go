@@ -5,9 +5,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,6 +28,10 @@ var _ qsessions.Persister = (*Persister)(nil)
 // DefaultTable is the name of the sessions table when [Options].Table is
 // empty.
 const DefaultTable = "qsessions"
+
+// DefaultFileMode is the permission bits of a database file that [Open]
+// creates when [Options].FileMode is zero: readable by its owner only.
+const DefaultFileMode os.FileMode = 0o600
 
 // deleteBatch is the most rows DeleteExpired removes in one transaction.
 const deleteBatch = 1000
@@ -48,6 +56,16 @@ type Options struct {
 	// writers take turns. New ignores it, and an in-memory database always
 	// uses one connection.
 	MaxOpenConns int
+
+	// FileMode is the permission bits of the database file that Open
+	// creates when none exists at its path, set exactly, whatever the
+	// umask. SQLite gives the -wal, -shm and -journal files it creates
+	// beside the database the database file's permissions. The default
+	// is 0600 ([DefaultFileMode]): sessions hold user IDs, IPs,
+	// User-Agents and values, which no other local user should read. An
+	// existing file keeps its mode. On Windows only the owner-write bit
+	// counts (read-only when clear). New ignores it.
+	FileMode os.FileMode
 }
 
 // A Persister is a [qsessions.Persister] that stores sessions in one table
@@ -64,7 +82,7 @@ type Persister struct {
 
 	batch int // most rows DeleteExpired removes per transaction
 
-	load, create, update, del, listByUser, deleteByUser, deleteExpired *sql.Stmt
+	load, create, update, exists, del, listByUser, deleteByUser, deleteExpired *sql.Stmt
 
 	closeOnce sync.Once
 	closeErr  error
@@ -74,6 +92,9 @@ type Persister struct {
 // Open opens (creating it if needed) the SQLite database file at path and
 // returns a Persister that owns it: [Persister.Close] closes it. The path
 // ":memory:" opens a private in-memory database.
+//
+// A new database file is created with [Options].FileMode, 0600 by default,
+// and SQLite gives its -wal and -shm files the same permissions.
 //
 // Open sets WAL mode, synchronous=NORMAL, busy_timeout and BEGIN IMMEDIATE
 // transactions, and creates or migrates the schema. A file that is not an
@@ -94,6 +115,9 @@ func Open(path string, opts *Options) (*Persister, error) {
 		dsn = ":memory:?" + params
 	} else {
 		if err := checkFile(path); err != nil {
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		}
+		if err := createFile(path, o.FileMode); err != nil {
 			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 		}
 		uri, err := fileURI(path)
@@ -129,6 +153,30 @@ func Open(path string, opts *Options) (*Persister, error) {
 	}
 	p.ownsDB = true
 	return p, nil
+}
+
+// createFile creates an empty database file at path with exactly mode,
+// unless something is there already. Left to itself SQLite would create
+// it 0644 less the umask; it opens an empty file as an empty database, and
+// gives the -wal and -shm files it creates the database file's mode.
+func createFile(path string, mode os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, mode)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if runtime.GOOS != "windows" {
+		err = f.Chmod(mode) // the umask may have cleared bits
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+	}
+	return err
 }
 
 // New returns a Persister that stores sessions in db, which must have been
@@ -212,6 +260,12 @@ func (o *Options) withDefaults() (Options, error) {
 	if out.MaxOpenConns == 0 {
 		out.MaxOpenConns = 4
 	}
+	if out.FileMode&^os.ModePerm != 0 {
+		return out, fmt.Errorf("sqlite: FileMode %v has bits other than permissions", out.FileMode)
+	}
+	if out.FileMode == 0 {
+		out.FileMode = DefaultFileMode
+	}
 	return out, nil
 }
 
@@ -257,16 +311,17 @@ func newPersister(db *sql.DB, o Options) (*Persister, error) {
 		closed: make(chan struct{}),
 	}
 	t := `"` + o.Table + `"`
-	const cols = `data, data IS NULL, user_id, ip, user_agent, created_at, updated_at, expires_at`
+	const cols = `version, data, data IS NULL, user_id, ip, user_agent, created_at, updated_at, expires_at`
 	stmts := []struct {
 		s   **sql.Stmt
 		sql string
 	}{
 		{&p.load, `SELECT ` + cols + ` FROM ` + t + ` WHERE id = ?`},
-		{&p.create, `INSERT INTO ` + t + ` (id, data, user_id, ip, user_agent, created_at, updated_at, expires_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`},
+		{&p.create, `INSERT INTO ` + t + ` (id, version, data, user_id, ip, user_agent, created_at, updated_at, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`},
 		{&p.update, `UPDATE ` + t + ` SET data = ?, user_id = ?, ip = ?, user_agent = ?,
-			created_at = ?, updated_at = ?, expires_at = ? WHERE id = ?`},
+			created_at = ?, updated_at = ?, expires_at = ?, version = version + 1 WHERE id = ? AND version = ?`},
+		{&p.exists, `SELECT EXISTS (SELECT 1 FROM ` + t + ` WHERE id = ?)`},
 		{&p.del, `DELETE FROM ` + t + ` WHERE id = ?`},
 		{&p.listByUser, `SELECT id, ` + cols + ` FROM ` + t + ` WHERE user_id = ? ORDER BY updated_at DESC, id`},
 		// The except list travels as one JSON array of hex-encoded IDs, so
@@ -309,7 +364,7 @@ func (p *Persister) Close() error {
 
 func (p *Persister) closeStmts() error {
 	var errs []error
-	for _, s := range []*sql.Stmt{p.load, p.create, p.update, p.del, p.listByUser, p.deleteByUser, p.deleteExpired} {
+	for _, s := range []*sql.Stmt{p.load, p.create, p.update, p.exists, p.del, p.listByUser, p.deleteByUser, p.deleteExpired} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}
@@ -395,7 +450,7 @@ func (p *Persister) Create(ctx context.Context, r qsessions.Record) error {
 		return err
 	}
 	defer p.unlockWrite()
-	res, err := p.create.ExecContext(ctx, r.ID, r.Data, r.UserID, r.IP, r.UserAgent,
+	res, err := p.create.ExecContext(ctx, r.ID, r.Version, r.Data, r.UserID, r.IP, r.UserAgent,
 		ms(r.CreatedAt), ms(r.UpdatedAt), ms(r.ExpiresAt))
 	if err != nil {
 		return fail(ctx, "create", err)
@@ -408,9 +463,11 @@ func (p *Persister) Create(ctx context.Context, r qsessions.Record) error {
 	return nil
 }
 
-// Update replaces every field of the record with r's ID, or returns an
-// error wrapping [qsessions.ErrNotFound] and writes nothing when there is no
-// such record. Update never inserts.
+// Update replaces every field of the record with r's ID and stores it as
+// version r.Version+1, when the stored version is r.Version. Otherwise it
+// writes nothing and returns an error wrapping [qsessions.ErrConflict] when
+// the record exists, or [qsessions.ErrNotFound] when it does not: Update
+// never inserts.
 func (p *Persister) Update(ctx context.Context, r qsessions.Record) error {
 	if err := p.begin(ctx, "update"); err != nil {
 		return err
@@ -420,16 +477,25 @@ func (p *Persister) Update(ctx context.Context, r qsessions.Record) error {
 	}
 	defer p.unlockWrite()
 	res, err := p.update.ExecContext(ctx, r.Data, r.UserID, r.IP, r.UserAgent,
-		ms(r.CreatedAt), ms(r.UpdatedAt), ms(r.ExpiresAt), r.ID)
+		ms(r.CreatedAt), ms(r.UpdatedAt), ms(r.ExpiresAt), r.ID, r.Version)
 	if err != nil {
 		return fail(ctx, "update", err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
 		return fail(ctx, "update", err)
-	} else if n == 0 {
-		return fmt.Errorf("sqlite: update %q: %w", r.ID, qsessions.ErrNotFound)
+	} else if n > 0 {
+		return nil
 	}
-	return nil
+	// Nothing matched. IDs are never reused, so a row that is there has
+	// another version.
+	var exists bool
+	if err := p.exists.QueryRowContext(ctx, r.ID).Scan(&exists); err != nil {
+		return fail(ctx, "update", err)
+	}
+	if exists {
+		return fmt.Errorf("sqlite: update %q: stored version is not %d: %w", r.ID, r.Version, qsessions.ErrConflict)
+	}
+	return fmt.Errorf("sqlite: update %q: %w", r.ID, qsessions.ErrNotFound)
 }
 
 // Delete removes the records with the given IDs, all in one transaction;
@@ -587,12 +653,12 @@ func scanRecord(row interface{ Scan(...any) error }, r *qsessions.Record, withID
 	var (
 		dataNull                  bool
 		created, updated, expires int64
-		dest                      = make([]any, 0, 9)
+		dest                      = make([]any, 0, 10)
 	)
 	if withID {
 		dest = append(dest, &r.ID)
 	}
-	dest = append(dest, &r.Data, &dataNull, &r.UserID, &r.IP, &r.UserAgent, &created, &updated, &expires)
+	dest = append(dest, &r.Version, &r.Data, &dataNull, &r.UserID, &r.IP, &r.UserAgent, &created, &updated, &expires)
 	if err := row.Scan(dest...); err != nil {
 		return err
 	}
@@ -612,29 +678,24 @@ func ms(t time.Time) int64 { return t.UnixMilli() }
 func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
 
 // hexJSON encodes ids as a JSON array of hex strings, for json_each and
-// unhex in SQL.
+// unhex in SQL. Hex digits need no escaping in JSON.
 func hexJSON(ids []string) string {
-	const digits = "0123456789abcdef"
-	var b strings.Builder
 	size := 2
 	for _, id := range ids {
 		size += 2*len(id) + 3
 	}
-	b.Grow(size)
-	b.WriteByte('[')
+	b := make([]byte, 0, size)
+	b = append(b, '[')
 	for i, id := range ids {
 		if i > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		b.WriteByte('"')
-		for j := 0; j < len(id); j++ {
-			b.WriteByte(digits[id[j]>>4])
-			b.WriteByte(digits[id[j]&15])
-		}
-		b.WriteByte('"')
+		b = append(b, '"')
+		b = hex.AppendEncode(b, []byte(id))
+		b = append(b, '"')
 	}
-	b.WriteByte(']')
-	return b.String()
+	b = append(b, ']')
+	return string(b)
 }
 
 // fileURI turns a file name into an SQLite URI, so that no character of the

@@ -119,7 +119,7 @@ func TestRedisOutage(t *testing.T) {
 	})
 	t.Cleanup(func() { client.Close() })
 	prefix := uniquePrefix(t)
-	cache, err := adapter.New(redisstore.NewRedis(client), &adapter.Options{Prefix: prefix})
+	cache, err := adapter.New(redisstore.NewRedis(client), &adapter.Options{Prefix: prefix, Redis: client})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,6 +132,7 @@ func TestRedisOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	logs.take() // New says, at debug level, which guarantee the Store runs with
 	ctx := context.Background()
 	token := newSession(t, st, "before")
 	s, err := st.Load(ctx, token)

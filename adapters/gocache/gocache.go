@@ -1,16 +1,51 @@
 // Package gocache is a [qsessions.Cache] over any store of
 // github.com/eko/gocache/lib/v4: the in-process go-cache and ristretto
 // stores, Redis, memcache, or a cache.New[any] of any of them. Call [New]
-// with the store and pass the result to qsessions.New:
+// with the store and pass the result to qsessions.New; for Redis, call
+// [NewRedis] with the go-redis client, which also gives the Cache its
+// conditional writes:
 //
 //	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-//	cache, err := gocache.New(redisstore.NewRedis(client), &gocache.Options{Prefix: "myapp:"})
+//	cache, err := gocache.NewRedis(client, &gocache.Options{Prefix: "myapp:"})
 //	if err != nil { ... }
 //	st, err := qsessions.New(cache, persister, nil)
 //
-// The package itself imports only gocache's lib/v4 store and codec
-// packages, so it builds everywhere qsessions does, WebAssembly included;
-// the store you choose brings its own dependencies.
+// The package imports gocache's lib/v4 and its Redis store, and go-redis,
+// all of which build everywhere qsessions does, WebAssembly included; the
+// other stores bring their own dependencies.
+//
+// # Conditional writes
+//
+// A Cache is a [qsessions.ConditionalCache]. Its Add and CompareAndSwap let
+// the Store take a lease on a cache miss, so that no copy of a session older
+// than the Persister's, and none of a revoked session, enters the cache.
+// Whether they are available depends on the store, and [Cache.Conditional]
+// says so:
+//
+//   - go-cache and ristretto, also behind cache.New[any]: available. The
+//     Cache serialises every write of a key (Set, Delete, Add,
+//     CompareAndSwap) under a lock of its own, one of 64 picked by the
+//     key's hash, so that a conditional write is atomic against every other
+//     write through the same Cache. Writes that bypass it (the store used
+//     directly, or through a second Cache) are not covered: give all the
+//     Stores of a process the one Cache. Ristretto may still drop an entry
+//     that Add reported written; the Store's lease then fails, as after an
+//     eviction.
+//   - Redis: available when the Cache has the go-redis client under the
+//     store, which gocache's Redis store does not expose: create the Cache
+//     with [NewRedis], or pass the client in [Options.Redis]. Add is a SET
+//     NX, with PX for a positive ttl; CompareAndSwap is a Lua script (EVALSHA,
+//     falling back to EVAL) that compares the bytes and sets the new value
+//     with its TTL. Both are atomic on the server, against every process
+//     sharing it. Without the client, Conditional reports false.
+//   - memcache, chain, loadable and metric caches, and any other store:
+//     not available. Conditional reports false, and Add and CompareAndSwap
+//     return an error wrapping [errors.ErrUnsupported].
+//
+// A Cache without conditional writes still works, as a plain
+// [qsessions.Cache], with the weaker guarantee the Store documents for one
+// (see [qsessions.ConditionalCache]): a cache refill that races a write or a
+// revocation can expose the copy it read for the time of one Persister read.
 //
 // # Values
 //
@@ -68,18 +103,24 @@
 package gocache
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/eko/gocache/lib/v4/codec"
 	"github.com/eko/gocache/lib/v4/store"
+	redisstore "github.com/eko/gocache/store/redis/v4"
+	"github.com/redis/go-redis/v9"
+
 	"github.com/qsessions/qsessions"
 )
 
-var _ qsessions.Cache = (*Cache)(nil)
+var _ qsessions.ConditionalCache = (*Cache)(nil)
 
 // ErrDropped reports that the store refused a write without failing:
 // ristretto does so when its buffers are full or its admission policy
@@ -109,16 +150,39 @@ type Options struct {
 	// store.WithCost. Only ristretto uses costs; they are counted against
 	// its MaxCost. Default: len(value), and at least 1.
 	Cost func(key string, value []byte) int64
+
+	// Redis is the go-redis client under the gocache Redis store given to
+	// [New]: with it, Add and CompareAndSwap run on the server (see
+	// "Conditional writes"). It must reach the same server or cluster as
+	// the store. Only for a Redis store: New refuses it for any other.
+	// [NewRedis] sets it. Default: none, and no conditional writes on Redis.
+	Redis RedisClient
 }
 
-// A Cache is a [qsessions.Cache] over a gocache [Backend]. It is safe for
-// concurrent use when its Backend is, which every gocache store is.
+// A RedisClient is what a [Cache] uses of a go-redis client for conditional
+// writes: SET NX and Lua scripts. *redis.Client, *redis.ClusterClient,
+// *redis.Ring and every redis.UniversalClient satisfy it.
+type RedisClient interface {
+	redis.Scripter
+	SetNX(ctx context.Context, key string, value any, expiration time.Duration) *redis.BoolCmd
+}
+
+// A Cache is a [qsessions.ConditionalCache] over a gocache [Backend]. It is
+// safe for concurrent use when its Backend is, which every gocache store
+// is. Its conditional writes are available over some stores only: see
+// "Conditional writes".
 type Cache struct {
 	b        Backend
+	typ      string // the store's type, as its GetType reports it
 	prefix   string
 	cost     func(key string, value []byte) int64
 	noExpiry time.Duration // the expiration that means "never" to b
 	memcache bool          // b counts expirations in whole seconds, up to 30 days
+
+	// Conditional writes: one of the two is set when they are available.
+	locks *keyLocks     // an in-process store: every write of a key holds its lock
+	redis RedisClient   // Redis: writes on the server
+	cas   *redis.Script // Redis: the compare-and-swap script
 }
 
 // goCacheType is go_cache.GoCacheType, spelled out so that this package
@@ -127,6 +191,13 @@ const goCacheType = "go-cache"
 
 // goCacheNoExpiration is go-cache's NoExpiration.
 const goCacheNoExpiration = -1
+
+// ristrettoType and redisType are ristretto.RistrettoType and
+// redis.RedisType.
+const (
+	ristrettoType = "ristretto"
+	redisType     = redisstore.RedisType
+)
 
 // memcacheType is memcache.MemcacheType. Memcached reads an expiration in
 // whole seconds, 0 meaning never, and reads one above 30 days as a Unix
@@ -143,17 +214,42 @@ func New(b Backend, opts *Options) (*Cache, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	c := &Cache{b: b, prefix: opts.Prefix, cost: opts.Cost}
+	c := &Cache{b: b, typ: storeType(b), prefix: opts.Prefix, cost: opts.Cost}
 	if c.cost == nil {
 		c.cost = defaultCost
 	}
-	switch storeType(b) {
+	switch c.typ {
 	case goCacheType:
 		c.noExpiry = goCacheNoExpiration
+		c.locks = newKeyLocks()
+	case ristrettoType:
+		c.locks = newKeyLocks()
 	case memcacheType:
 		c.memcache = true
 	}
+	if opts.Redis != nil {
+		if c.typ != redisType {
+			return nil, fmt.Errorf("gocache: New: Options.Redis is for a Redis store, and this one is %q", c.typ)
+		}
+		c.redis = opts.Redis
+		c.cas = redis.NewScript(casScript)
+	}
 	return c, nil
+}
+
+// NewRedis returns a Cache over gocache's Redis store on client, with
+// conditional writes through the same client: the one-line setup for
+// Redis. opts.Redis is ignored; a nil opts means the defaults.
+func NewRedis(client redis.UniversalClient, opts *Options) (*Cache, error) {
+	if client == nil {
+		return nil, errors.New("gocache: NewRedis: nil client")
+	}
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	o.Redis = client
+	return New(redisstore.NewRedis(client), &o)
 }
 
 func defaultCost(_ string, value []byte) int64 {
@@ -204,21 +300,30 @@ func (c *Cache) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("gocache: set %q: %w", key, err)
 	}
+	if m := c.locks.lock(key); m != nil {
+		defer m.Unlock()
+	}
+	if err := c.set(ctx, key, value, ttl); err != nil {
+		return fmt.Errorf("gocache: set %q: %w", key, err)
+	}
+	return nil
+}
+
+// set stores a copy of value under key, translating ristretto's refusal
+// into ErrDropped.
+func (c *Cache) set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
 	v := append(make([]byte, 0, len(value)), value...)
 	err := c.b.Set(ctx, c.prefix+key, v,
 		store.WithExpiration(c.expiration(ttl)),
 		store.WithCost(c.cost(key, value)),
 		store.WithSynchronousSet(),
 	)
-	if err != nil {
-		if strings.HasPrefix(err.Error(), ristrettoDropped) {
-			// Ristretto's message quotes the value: a session record,
-			// which must not end up in logs.
-			return fmt.Errorf("gocache: set %q: %w", key, ErrDropped)
-		}
-		return fmt.Errorf("gocache: set %q: %w", key, err)
+	if err != nil && strings.HasPrefix(err.Error(), ristrettoDropped) {
+		// Ristretto's message quotes the value: a session record, which
+		// must not end up in logs.
+		return ErrDropped
 	}
-	return nil
+	return err
 }
 
 // expiration returns the store expiration for ttl.
@@ -254,16 +359,181 @@ func (c *Cache) Delete(ctx context.Context, keys ...string) error {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("gocache: delete %q: %w", k, err)
 		}
-		if err := c.b.Delete(ctx, c.prefix+k); err != nil && !isNotFound(err) {
+		if err := c.delete(ctx, k); err != nil && !isNotFound(err) {
 			return fmt.Errorf("gocache: delete %q: %w", k, err)
 		}
 	}
 	return nil
 }
 
+func (c *Cache) delete(ctx context.Context, key string) error {
+	if m := c.locks.lock(key); m != nil {
+		defer m.Unlock()
+	}
+	return c.b.Delete(ctx, c.prefix+key)
+}
+
+// Conditional reports whether Add and CompareAndSwap are available: over
+// go-cache and ristretto, and over Redis when the Cache has its client (see
+// "Conditional writes").
+func (c *Cache) Conditional() bool { return c.locks != nil || c.redis != nil }
+
+// Add stores a copy of value under key, as Set does, only when key has no
+// live entry, and reports whether it did. Without conditional writes it
+// returns an error wrapping [errors.ErrUnsupported].
+func (c *Cache) Add(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("gocache: add %q: %w", key, err)
+	}
+	switch {
+	case c.redis != nil:
+		added, err := c.redis.SetNX(ctx, c.prefix+key, value, redisTTL(ttl)).Result()
+		if err != nil {
+			return false, fmt.Errorf("gocache: add %q: %w", key, err)
+		}
+		return added, nil
+	case c.locks != nil:
+		defer c.locks.lock(key).Unlock()
+		_, found, err := c.lookup(ctx, key)
+		if err == nil && !found {
+			err = c.set(ctx, key, value, ttl)
+		}
+		if err != nil {
+			return false, fmt.Errorf("gocache: add %q: %w", key, err)
+		}
+		return !found, nil
+	default:
+		return false, c.unsupported("add", key)
+	}
+}
+
+// CompareAndSwap replaces the value under key with a copy of value, as Set
+// does, only when the live entry holds exactly old, and reports whether it
+// did. Without conditional writes it returns an error wrapping
+// [errors.ErrUnsupported].
+func (c *Cache) CompareAndSwap(ctx context.Context, key string, old, value []byte, ttl time.Duration) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("gocache: compare and swap %q: %w", key, err)
+	}
+	switch {
+	case c.redis != nil:
+		n, err := c.cas.Run(ctx, c.redis, []string{c.prefix + key}, old, value, redisTTL(ttl).Milliseconds()).Int()
+		if err != nil {
+			return false, fmt.Errorf("gocache: compare and swap %q: %w", key, err)
+		}
+		return n == 1, nil
+	case c.locks != nil:
+		defer c.locks.lock(key).Unlock()
+		cur, found, err := c.lookup(ctx, key)
+		if err != nil {
+			return false, fmt.Errorf("gocache: compare and swap %q: %w", key, err)
+		}
+		if !found || !equal(cur, old) {
+			return false, nil
+		}
+		if err := c.set(ctx, key, value, ttl); err != nil {
+			return false, fmt.Errorf("gocache: compare and swap %q: %w", key, err)
+		}
+		return true, nil
+	default:
+		return false, c.unsupported("compare and swap", key)
+	}
+}
+
+// lookup returns the value stored under key, a []byte or a string, without
+// copying it; found is false for a miss, as Get reports one.
+func (c *Cache) lookup(ctx context.Context, key string) (v any, found bool, err error) {
+	v, err = c.b.Get(ctx, c.prefix+key)
+	if err != nil {
+		if isNotFound(err) {
+			return nil, false, nil
+		}
+		return nil, false, err
+	}
+	switch v.(type) {
+	case []byte, string:
+		return v, true, nil
+	}
+	return nil, false, nil
+}
+
+// equal reports whether v, a []byte or a string, holds exactly b.
+func equal(v any, b []byte) bool {
+	switch v := v.(type) {
+	case []byte:
+		return bytes.Equal(v, b)
+	case string:
+		return v == string(b)
+	}
+	return false
+}
+
+func (c *Cache) unsupported(op, key string) error {
+	hint := ""
+	if c.typ == redisType {
+		hint = " without its client (see gocache.NewRedis and Options.Redis)"
+	}
+	return fmt.Errorf("gocache: %s %q: no conditional writes over a %q store%s: %w", op, key, c.typ, hint, errors.ErrUnsupported)
+}
+
+// casScript is CompareAndSwap on Redis: GET, compare the bytes, SET with
+// the new TTL in milliseconds, or without one for 0. A missing key's GET
+// returns false, which equals no string.
+const casScript = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+	return 0
+end
+if ARGV[3] == '0' then
+	redis.call('SET', KEYS[1], ARGV[2])
+else
+	redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+end
+return 1
+`
+
+// redisTTL returns the expiration to give Redis for ttl: 0, no expiry, for
+// a ttl of zero or less, and at least the millisecond Redis counts in.
+func redisTTL(ttl time.Duration) time.Duration {
+	switch {
+	case ttl <= 0:
+		return 0
+	case ttl < time.Millisecond:
+		return time.Millisecond
+	}
+	return ttl
+}
+
+// lockStripes is how many locks the keys of an in-process store share.
+const lockStripes = 64
+
+// keyLocks serialise the writes of each key to an in-process store, so
+// that Add and CompareAndSwap, which read and then write, are atomic
+// against every other write through the Cache. Keys share a fixed number
+// of locks, picked by hash.
+type keyLocks struct {
+	seed  maphash.Seed
+	locks [lockStripes]struct {
+		sync.Mutex
+		_ [64 - 8]byte // one lock per cache line
+	}
+}
+
+func newKeyLocks() *keyLocks { return &keyLocks{seed: maphash.MakeSeed()} }
+
+// lock locks key's lock and returns it; it returns nil, and locks nothing,
+// when l is nil.
+func (l *keyLocks) lock(key string) *sync.Mutex {
+	if l == nil {
+		return nil
+	}
+	m := &l.locks[maphash.String(l.seed, key)%lockStripes].Mutex
+	m.Lock()
+	return m
+}
+
 // isNotFound reports whether err is how a gocache store says a key is
 // missing: a store.NotFound, or go-redis's redis.Nil (matched by its text,
-// so that this package does not import go-redis).
+// so that a custom store on another major version of go-redis counts too).
 func isNotFound(err error) bool {
 	var nf *store.NotFound
 	var nfv store.NotFound

@@ -304,9 +304,12 @@ func TestCancelledContext(t *testing.T) {
 
 func TestPrefixIsolates(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
-		s, prefix := b.open(t)
-		a, _ := adapter.New(s, &adapter.Options{Prefix: prefix + "a:"})
-		bb, _ := adapter.New(s, &adapter.Options{Prefix: prefix + "b:"})
+		s, opts := b.open(t)
+		prefix := opts.Prefix
+		optsA, optsB := opts, opts
+		optsA.Prefix, optsB.Prefix = prefix+"a:", prefix+"b:"
+		a, _ := adapter.New(s, &optsA)
+		bb, _ := adapter.New(s, &optsB)
 		ctx := context.Background()
 		if err := a.Set(ctx, "k", []byte("from a"), time.Hour); err != nil {
 			t.Fatal(err)

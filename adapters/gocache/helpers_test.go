@@ -2,7 +2,8 @@ package gocache_test
 
 // The tests run every check over each gocache store: go-cache (always),
 // ristretto (not on wasm: ristretto does not build there; see
-// ristretto_test.go) and Redis through go-redis v9.
+// ristretto_test.go) and Redis through go-redis v9, with its client for
+// conditional writes.
 //
 // Environment:
 //
@@ -41,8 +42,9 @@ import (
 // A backend opens a fresh, isolated gocache store for one test.
 type backend struct {
 	name string
-	// open returns the store and the key prefix the test must use with it.
-	open func(t testing.TB) (s adapter.Backend, prefix string)
+	// open returns the store and the options to use with it: the key
+	// prefix the test must use and, for Redis, the client.
+	open func(t testing.TB) (s adapter.Backend, opts adapter.Options)
 	// redis is set for stores that keep values as Redis strings.
 	redis bool
 }
@@ -57,8 +59,8 @@ var backends = []backend{
 // openGoCache returns a go-cache store whose default expiration is 1ms, so
 // that any entry the adapter sets with an expiration of 0 (go-cache's
 // "default") instead of NoExpiration vanishes at once and fails the test.
-func openGoCache(testing.TB) (adapter.Backend, string) {
-	return gocachestore.NewGoCache(gocache.New(time.Millisecond, 0)), ""
+func openGoCache(testing.TB) (adapter.Backend, adapter.Options) {
+	return gocachestore.NewGoCache(gocache.New(time.Millisecond, 0)), adapter.Options{}
 }
 
 // redisClient returns a client for QSESSIONS_REDIS_ADDR, closed when the
@@ -79,11 +81,12 @@ func redisClient(t testing.TB) *redis.Client {
 	return client
 }
 
-func openRedis(t testing.TB) (adapter.Backend, string) {
+// openRedis returns a Redis store with its client, for conditional writes.
+func openRedis(t testing.TB) (adapter.Backend, adapter.Options) {
 	client := redisClient(t)
 	prefix := uniquePrefix(t)
 	t.Cleanup(func() { redistest.DeleteKeys(t, client, prefix) })
-	return redisstore.NewRedis(client), prefix
+	return redisstore.NewRedis(client), adapter.Options{Prefix: prefix, Redis: client}
 }
 
 // uniquePrefix returns a key prefix no other test uses. It holds no glob
@@ -95,15 +98,16 @@ func uniquePrefix(t testing.TB) string {
 	return "qsessions-test:gocache:" + hex.EncodeToString(b) + ":"
 }
 
-// newCache opens b and returns an adapter over it with the test's prefix.
+// newCache opens b and returns an adapter over it with the test's options,
+// the store, and the key prefix.
 func newCache(t testing.TB, b backend) (*adapter.Cache, adapter.Backend, string) {
 	t.Helper()
-	s, prefix := b.open(t)
-	c, err := adapter.New(s, &adapter.Options{Prefix: prefix})
+	s, opts := b.open(t)
+	c, err := adapter.New(s, &opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c, s, prefix
+	return c, s, opts.Prefix
 }
 
 // eachBackend runs f as a subtest per backend.

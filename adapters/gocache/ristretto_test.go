@@ -36,8 +36,8 @@ func newRistretto(t testing.TB) *ristretto.Cache {
 	return rc
 }
 
-func openRistretto(t testing.TB) (adapter.Backend, string) {
-	return ristrettostore.NewRistretto(newRistretto(t)), ""
+func openRistretto(t testing.TB) (adapter.Backend, adapter.Options) {
+	return ristrettostore.NewRistretto(newRistretto(t)), adapter.Options{}
 }
 
 // Ristretto applies writes on a goroutine of its own; without

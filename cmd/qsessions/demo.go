@@ -23,6 +23,7 @@ import (
 
 	"github.com/qsessions/qsessions"
 	"github.com/qsessions/qsessions/geo"
+	"github.com/qsessions/qsessions/memory"
 	"github.com/qsessions/qsessions/sqlite"
 )
 
@@ -37,7 +38,18 @@ const (
 	maxNameRunes    = 64
 )
 
-func defaultDemoDB() string { return filepath.Join(os.TempDir(), "qsessions-demo.db") }
+// defaultDemoDB is the demo's database when --sqlite is not given:
+// demo.db in a qsessions directory of the user's cache directory
+// (~/.cache/qsessions on Linux), which the demo creates 0700, so that no
+// other local user can read the sessions, as they could in the shared
+// temporary directory. It is "" when the user has no cache directory.
+func defaultDemoDB() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "qsessions", "demo.db")
+}
 
 func runDemo(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("demo", "qsessions demo [flags]", `
@@ -53,18 +65,34 @@ free one, no account needed, with 'qsessions download-geoip --source dbip
 --dir .', then pass --geoip dbip-city-lite.mmdb (see 'qsessions
 download-geoip --help' for MaxMind's). Stop with Ctrl-C.`)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen on this `host:port` (port 0 picks a free one)")
-	dbPath := fs.String("sqlite", defaultDemoDB(), "keep sessions in this SQLite `file` (created when missing)")
+	defaultDB := defaultDemoDB()
+	dbPath := fs.String("sqlite", defaultDB, "keep sessions in this SQLite `file`, created readable by you only when missing;\n"+
+		"the default is in your user cache directory, in a qsessions directory that only you can open")
 	geoPath := fs.String("geoip", "", "a City or Country database `file` (DB-IP, GeoLite2, GeoIP2), to show locations")
 	redisAddr := fs.String("redis", "", "use the Redis at `ADDR` (host:port or redis:// URL) as the cache instead of an in-process one,\nso that 'qsessions sessions revoke --redis ADDR' takes effect at once")
 	prefix := fs.String("key-prefix", qsessions.DefaultKeyPrefix, "the cache key `prefix`")
-	trust := fs.String("trust-proxy", "", "comma-separated `networks` of reverse proxies whose X-Forwarded-For is believed,\nsuch as 127.0.0.1/32 behind a local proxy")
+	trust := fs.String("trust-proxy", "", "comma-separated `networks` of the reverse proxies in front of the demo, such as 127.0.0.1/32.\n"+
+		"From them, and only them, the client IP is read from the one header --client-ip-header names,\n"+
+		"and X-Forwarded-Proto (with Forwarded, its proto) says whether the client used TLS; where that header\n"+
+		"holds no IP address, the proxy's own is recorded. Without --trust-proxy, no forwarding header is read")
+	ipHeader := fs.String("client-ip-header", qsessions.HeaderXForwardedFor, "the `header` the --trust-proxy proxies set to the client's address: X-Forwarded-For, which they append to\n"+
+		"(nginx: proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for), Forwarded (RFC 7239, appended to),\n"+
+		"or one they overwrite with a single address, such as CF-Connecting-IP, True-Client-IP, Fly-Client-IP or X-Real-IP")
 	lifetime := fs.Duration("lifetime", qsessions.DefaultLifetime, "how long a session lives after sign-in")
 	idle := fs.Duration("idle-timeout", 0, "sign out sessions idle for this `duration` (0: never)")
 	if err := fs.parseFlags(e, args); err != nil {
 		return err
 	}
 	if *dbPath == "" {
+		if defaultDB == "" {
+			return usagef(fs.cmd, "--sqlite must name a file: there is no user cache directory for the default ($HOME unset?)")
+		}
 		return usagef(fs.cmd, "--sqlite must name a file")
+	}
+	if *dbPath == defaultDB {
+		if err := os.MkdirAll(filepath.Dir(defaultDB), 0o700); err != nil {
+			return fmt.Errorf("the demo's database directory: %w", err)
+		}
 	}
 	if *lifetime <= 0 || *idle < 0 {
 		return usagef(fs.cmd, "--lifetime must be positive and --idle-timeout not negative")
@@ -83,6 +111,11 @@ download-geoip --help' for MaxMind's). Stop with Ctrl-C.`)
 		}
 		proxies = append(proxies, p)
 	}
+	// qsessions.New is the judge of a header name; ask it before opening
+	// anything, so that a bad one is a bad command line.
+	if _, err := qsessions.New(nil, memory.NewPersister(), &qsessions.Options{ClientIPHeader: *ipHeader}); err != nil {
+		return usagef(fs.cmd, "--client-ip-header: %q is not a header name", *ipHeader)
+	}
 
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	app := &demoApp{dbPath: *dbPath, geoPath: *geoPath, log: logger}
@@ -91,6 +124,7 @@ download-geoip --help' for MaxMind's). Stop with Ctrl-C.`)
 		Lifetime:       *lifetime,
 		IdleTimeout:    *idle,
 		TrustedProxies: proxies,
+		ClientIPHeader: *ipHeader,
 		KeyPrefix:      *prefix,
 		DeviceParser:   parser,
 		Logger:         logger,

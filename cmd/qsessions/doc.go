@@ -11,13 +11,18 @@
 // # Commands
 //
 //	qsessions demo [--addr host:port] [--sqlite FILE] [--geoip FILE] [--redis ADDR]
+//		[--trust-proxy NETWORKS [--client-ip-header NAME]]
 //
 // runs the demo: sign-in under any name (no password), the list of the
 // user's sessions with device, location, IP, and created and last-active
 // times, buttons to sign out one session, everywhere else, or here, and
 // the same list as JSON at /sessions.json. Sessions are kept in an SQLite
-// file (os.TempDir()/qsessions-demo.db by default) behind an in-process
-// go-cache, or behind Redis with --redis. Forms are protected with
+// file behind an in-process go-cache, or behind Redis with --redis. The
+// file is demo.db in a qsessions directory of the user's cache directory
+// (os.UserCacheDir: ~/.cache/qsessions/demo.db on Linux) by default; the
+// directory is created 0700 and the database 0600. Behind a reverse
+// proxy, --trust-proxy names its networks and --client-ip-header the one
+// header it sets (X-Forwarded-For by default). Forms are protected with
 // http.CrossOriginProtection. It stops cleanly on SIGINT or SIGTERM.
 //
 //	qsessions clear-expired (--sqlite FILE | --postgres DSN) [--batch N]
