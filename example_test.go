@@ -147,12 +147,14 @@ func ExampleLocation_String() {
 }
 
 func ExampleDevice() {
-	d := qsessions.Device{Browser: "Chrome Mobile", BrowserVersion: "118.0.0", OS: "Android", OSVersion: "10", Family: "K"}
+	d := qsessions.Device{Browser: "Chrome Mobile", BrowserName: "Chrome", BrowserVersion: "118.0.0", OS: "Android", OSVersion: "10", Family: "K"}
 	fmt.Println(d)
 	fmt.Println(d.Friendly())
 	fmt.Println(qsessions.Device{Browser: "Chrome", OS: "Mac OS X"}.Friendly())
+	fmt.Println(qsessions.Device{Browser: "Chrome", OS: "Mac OS X", OSName: "macOS"}.Friendly())
 	// Output:
 	// K / Android 10 / Chrome Mobile 118.0.0
 	// Chrome on Android
+	// Chrome on Mac OS X
 	// Chrome on macOS
 }

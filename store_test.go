@@ -642,7 +642,7 @@ func TestSessionsListing(t *testing.T) {
 	if err != nil || loc.String() != "Berlin, Germany" {
 		t.Fatalf("Location = %q, %v", loc, err)
 	}
-	if d := infos[2].Device(); d.Friendly() != "Chrome on macOS" {
+	if d := infos[2].Device(); d.Friendly() != "Chrome on Mac OS X" {
 		t.Fatalf("Device = %q", d.Friendly())
 	}
 	if infos[1].IP != "::ffff:198.51.100.1" {
