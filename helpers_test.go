@@ -1,7 +1,6 @@
 package qsessions_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/qsessions/qsessions"
 	"github.com/qsessions/qsessions/conformance"
+	"github.com/qsessions/qsessions/internal/logtest"
 	"github.com/qsessions/qsessions/memory"
 )
 
@@ -132,24 +132,6 @@ func (c *countingCache) calls() int64 {
 	return c.gets.Load() + c.sets.Load() + c.dels.Load() + c.adds.Load() + c.swaps.Load()
 }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 type fixture struct {
 	cache     *countingCache
 	faulty    *conformance.FaultyCache // under cache: f.faulty.Fail(conformance.OpAll) takes the cache down
@@ -157,13 +139,13 @@ type fixture struct {
 	mem       *memory.Persister
 	memCache  *memory.Cache
 	clock     *fakeClock
-	logs      *syncBuffer
+	logs      *logtest.Buffer
 	opts      qsessions.Options
 }
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	f := &fixture{clock: newClock(), logs: &syncBuffer{}, mem: memory.NewPersister(), memCache: memory.NewCache()}
+	f := &fixture{clock: newClock(), logs: &logtest.Buffer{}, mem: memory.NewPersister(), memCache: memory.NewCache()}
 	f.faulty = conformance.NewFaultyCache(f.memCache)
 	f.cache = &countingCache{ConditionalCache: f.faulty}
 	f.persister = &countingPersister{Persister: f.mem}
