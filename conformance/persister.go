@@ -1200,8 +1200,8 @@ func testPersisterLoadDataNotShared(t tester, p *persisterT) {
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	scribbleReturned(t, got.Data, "Data of a record Load")
-	scribbleReturned(t, got.Binding, "Binding of a record Load")
+	scribbleReturned(t, got.Data, "Data of a record that Load returned")
+	scribbleReturned(t, got.Binding, "Binding of a record that Load returned")
 	p.wantRecord(r, "a record after the caller overwrote the Data and Binding of the records Load returned")
 }
 
@@ -1210,8 +1210,8 @@ func testPersisterListDataNotShared(t tester, p *persisterT) {
 	r := p.record(u)
 	p.mustCreate(r)
 	for _, got := range p.mustList(u) {
-		scribbleReturned(t, got.Data, "Data of a record ListByUser")
-		scribbleReturned(t, got.Binding, "Binding of a record ListByUser")
+		scribbleReturned(t, got.Data, "Data of a record that ListByUser returned")
+		scribbleReturned(t, got.Binding, "Binding of a record that ListByUser returned")
 	}
 	p.wantRecord(r, "a record after the caller overwrote the Data and Binding of the records ListByUser returned")
 	p.wantList(u, []qsessions.Record{r}, "after the caller overwrote the Data and Binding of the records it returned")
@@ -1241,7 +1241,7 @@ func scribbleReturned(t tester, b []byte, what string) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
-			t.Fatalf("writing to the %s that the Persister returned faulted (%v): it aliases memory the store owns, "+
+			t.Fatalf("writing to the %s faulted (%v): it aliases memory the store owns, "+
 				"read-only here; copy it before returning it", what, r)
 		}
 	}()
