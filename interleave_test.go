@@ -479,26 +479,22 @@ func TestSameKeyLastWriterWins(t *testing.T) {
 // once the revocation has returned, no Store serves the session and the
 // cache holds no copy of it.
 func TestInterleaveRefillVsRevoke(t *testing.T) {
-	for _, steps := range interleavings("A", 4, "B", 2) {
-		w := newWorld(t, true)
-		token, id := w.session(t, "alice", "k", "v")
-		w.sched = newScheduler(steps)
-		var s *qsessions.Session
-		var loadErr, revokeErr error
-		w.sched.run(map[string]func(context.Context){
-			"A": func(ctx context.Context) { s, loadErr = w.a.Load(ctx, token) },
-			"B": func(ctx context.Context) { revokeErr = w.b.Revoke(ctx, id) },
-		})
-		if loadErr != nil || revokeErr != nil {
-			t.Fatalf("load: %v, revoke: %v (schedule %s)", loadErr, revokeErr, w.sched)
-		}
-		w.wantRefused(t, token, id, "refill vs Revoke")
-		wantSaveRefused(t, w, s)
-	}
+	refillVsRevocation(t, 2, func(ctx context.Context, w *world, id string) error { return w.b.Revoke(ctx, id) })
 }
 
 func TestInterleaveRefillVsRevokeUser(t *testing.T) {
-	for _, steps := range interleavings("A", 4, "B", 4) {
+	refillVsRevocation(t, 4, func(ctx context.Context, w *world, id string) error {
+		_, err := w.b.RevokeUser(ctx, "alice")
+		return err
+	})
+}
+
+// refillVsRevocation runs a load through Store A that fills the cache
+// (4 backend calls) against revoke through Store B (calls backend calls),
+// in every order.
+func refillVsRevocation(t *testing.T, calls int, revoke func(ctx context.Context, w *world, id string) error) {
+	t.Helper()
+	for _, steps := range interleavings("A", 4, "B", calls) {
 		w := newWorld(t, true)
 		token, id := w.session(t, "alice", "k", "v")
 		w.sched = newScheduler(steps)
@@ -506,12 +502,12 @@ func TestInterleaveRefillVsRevokeUser(t *testing.T) {
 		var loadErr, revokeErr error
 		w.sched.run(map[string]func(context.Context){
 			"A": func(ctx context.Context) { s, loadErr = w.a.Load(ctx, token) },
-			"B": func(ctx context.Context) { _, revokeErr = w.b.RevokeUser(ctx, "alice") },
+			"B": func(ctx context.Context) { revokeErr = revoke(ctx, w, id) },
 		})
 		if loadErr != nil || revokeErr != nil {
 			t.Fatalf("load: %v, revoke: %v (schedule %s)", loadErr, revokeErr, w.sched)
 		}
-		w.wantRefused(t, token, id, "refill vs RevokeUser")
+		w.wantRefused(t, token, id, "a refill against a revocation")
 		wantSaveRefused(t, w, s)
 	}
 }

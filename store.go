@@ -186,7 +186,7 @@ func New(cache Cache, persister Persister, opts *Options) (*Store, error) {
 	if c.Name == "" {
 		c.Name = DefaultCookieName
 	}
-	if !validCookieName(c.Name) {
+	if !isToken(c.Name) {
 		return nil, fmt.Errorf("qsessions: New: invalid cookie name %q", c.Name)
 	}
 	if c.Path == "" {
