@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -1114,6 +1115,14 @@ func testCacheConcurrentCompareAndSwap(t tester, c *cacheT) {
 // one Set or Delete of it, as refills race a write or a revocation. In every
 // order the Set or the Delete has the last word: an Add or a swap that comes
 // first is overwritten, one that comes after finds the key taken or changed.
+// writerPause lets the conditional writers of ConcurrentLease start first,
+// so that the plain write lands inside their calls even where goroutines
+// take turns on one thread (WebAssembly) rather than run in parallel.
+func writerPause() {
+	runtime.Gosched()
+	time.Sleep(time.Millisecond)
+}
+
 func testCacheConcurrentLease(t tester, c *cacheT) {
 	newer := []byte("newer record")
 	for r := range c.cfg.rounds {
@@ -1126,6 +1135,7 @@ func testCacheConcurrentLease(t tester, c *cacheT) {
 			op, writer = "Add", "Set"
 			f = func(ctx context.Context, w int) (bool, error) {
 				if w == 0 {
+					writerPause()
 					return false, c.c.Set(ctx, k, newer, longTTL)
 				}
 				return c.cc.Add(ctx, k, workerValue(w, r), longTTL)
@@ -1135,6 +1145,7 @@ func testCacheConcurrentLease(t tester, c *cacheT) {
 			c.mustAdd(k, lease, longTTL)
 			f = func(ctx context.Context, w int) (bool, error) {
 				if w == 0 {
+					writerPause()
 					return false, c.c.Set(ctx, k, newer, longTTL)
 				}
 				return c.cc.CompareAndSwap(ctx, k, lease, workerValue(w, r), longTTL)
@@ -1144,6 +1155,7 @@ func testCacheConcurrentLease(t tester, c *cacheT) {
 			c.mustAdd(k, lease, longTTL)
 			f = func(ctx context.Context, w int) (bool, error) {
 				if w == 0 {
+					writerPause()
 					return false, c.c.Delete(ctx, k)
 				}
 				return c.cc.CompareAndSwap(ctx, k, lease, workerValue(w, r), longTTL)
