@@ -44,7 +44,7 @@ var ErrUnverified = errors.New("dbsc: device-bound session without a valid bound
 var errNoSession = errors.New("dbsc: no session in the request context: put Store.Middleware in front")
 
 // bindings is what dbsc needs of the Store: read and update a session's
-// binding state.
+// binding state. *qsessions.Store has it; the tests use a fake as well.
 type bindings interface {
 	// Binding returns the binding state of the session with the given ID
 	// (nil when unbound), or an error wrapping qsessions.ErrNotFound.
@@ -56,7 +56,7 @@ type bindings interface {
 }
 
 // session is what dbsc needs of a request's session, as Store.Middleware
-// puts it in the request context.
+// puts it in the request context: a *qsessions.Session.
 type session interface {
 	// ID returns the session's ID.
 	ID() string
@@ -179,35 +179,29 @@ type Binder struct {
 	clock   func() time.Time
 }
 
-// New returns a Binder that keeps the binding state of sessions in store,
-// your *qsessions.Store. opts may be nil.
-func New(store bindings, opts *Options) (*Binder, error) {
-	if _, ok := any((*qsessions.Session)(nil)).(session); !ok {
-		return nil, errors.New("dbsc: this version of qsessions cannot bind sessions (Session has no Binding method)")
+// The Store and its sessions are what the Binder works with.
+var (
+	_ bindings = (*qsessions.Store)(nil)
+	_ session  = (*qsessions.Session)(nil)
+	_ dropper  = (*qsessions.Session)(nil)
+)
+
+// New returns a Binder that keeps the binding state of the sessions of st
+// with them. opts may be nil.
+func New(st *qsessions.Store, opts *Options) (*Binder, error) {
+	if st == nil {
+		return nil, errors.New("dbsc: nil Store")
 	}
-	b, err := newBinder(store, opts, sessionFromContext)
-	if err != nil {
-		return nil, err
-	}
-	if b.policy == Downgrade {
-		if _, ok := any((*qsessions.Session)(nil)).(dropper); !ok {
-			return nil, errors.New("dbsc: Downgrade needs a qsessions whose Session has a Drop method")
-		}
-	}
-	return b, nil
+	return newBinder(st, opts, sessionFromContext)
 }
 
 // sessionFromContext returns the request's session as Store.Middleware
 // put it in the context, or nil.
 func sessionFromContext(r *http.Request) session {
-	s := qsessions.FromContext(r.Context())
-	if s == nil {
-		return nil
+	if s := qsessions.FromContext(r.Context()); s != nil {
+		return s
 	}
-	if ss, ok := any(s).(session); ok {
-		return ss
-	}
-	return nil
+	return nil // not a typed nil: Guard tells the missing middleware apart
 }
 
 func newBinder(store bindings, opts *Options, sessionOf func(*http.Request) session) (*Binder, error) {
