@@ -13,7 +13,14 @@ import (
 // benchBinding returns the binding state of session sid bound to an EC
 // key at now, with two valid bound cookies, and the newest of them.
 func benchBinding(sid string, now time.Time) (raw []byte, cookie string) {
-	bd := &binding{V: bindingVersion, SID: sid, Alg: ES256, JWK: []byte(`{"crv":"P-256","kty":"EC","x":"6_GB2voQ0qroMh6OlDFCFS_SJriQi1PTvvBOhGZ3bHI","y":"IegOJULyE7SxH_Cd1KCER7lWBvGFHQ-h0xyjzUjEIWE"}`), At: now.Unix()}
+	key, err := parseJWK([]byte(`{"crv":"P-256","kty":"EC","x":"6_GB2voQ0qroMh6OlDFCFS_SJriQi1PTvvBOhGZ3bHI","y":"IegOJULyE7SxH_Cd1KCER7lWBvGFHQ-h0xyjzUjEIWE"}`))
+	if err != nil {
+		panic(err)
+	}
+	bd, err := newBinding(sid, key, now, 0)
+	if err != nil {
+		panic(err)
+	}
 	bd.issueCookie(now, now.Add(DefaultCookieLifetime))
 	cookie = bd.issueCookie(now, now.Add(DefaultCookieLifetime))
 	return bd.encode(), cookie

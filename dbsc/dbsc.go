@@ -416,10 +416,11 @@ func (b *Binder) Guard(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		bd, err := decodeBinding(raw)
+		var bd binding
+		err := bd.decode(raw)
 		if err != nil {
 			b.log.LogAttrs(r.Context(), slog.LevelError, "dbsc: refusing a session whose binding state is corrupt", slog.String("path", r.URL.Path), slog.Any("error", err))
-		} else if b.hasValidCookie(r, bd) {
+		} else if b.hasValidCookie(r, &bd) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -497,7 +498,10 @@ func (b *Binder) register(w http.ResponseWriter, r *http.Request) {
 		if len(cur) > 0 {
 			return nil, errAlreadyBound
 		}
-		bd := &binding{V: bindingVersion, SID: sid, Alg: pr.alg, JWK: pr.key.jwk, At: now.Unix(), Ch: issued}
+		bd, err := newBinding(sid, pr.key, now, issued)
+		if err != nil {
+			return nil, err
+		}
 		cookie = bd.issueCookie(now, exp)
 		return bd.encode(), nil
 	})
@@ -543,13 +547,13 @@ func (b *Binder) refresh(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(r.Header.Values(headerResponse)) == 0 {
-		b.challenge(w, r, sid, bd.Ch, http.StatusForbidden)
+		b.challenge(w, r, sid, bd.ch, http.StatusForbidden)
 		return
 	}
 	jws, err := proofHeader(r)
 	var pr *proof
 	if err == nil {
-		pr, err = parseProof(jws, []string{bd.Alg})
+		pr, err = parseProof(jws, []string{bd.alg})
 	}
 	if err == nil && pr.key != nil {
 		err = malformed("a refresh proof must not carry a key")
@@ -565,7 +569,7 @@ func (b *Binder) refresh(w http.ResponseWriter, r *http.Request) {
 	}
 	now := b.clock()
 	issued, err := checkChallenge(b.secret, pr.jti, forRefresh, sid, now, b.challengeTTL)
-	if err == nil && issued <= bd.Ch {
+	if err == nil && issued <= bd.ch {
 		err = errChallengeUsed
 	}
 	if err == nil {
@@ -573,12 +577,12 @@ func (b *Binder) refresh(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		b.log.LogAttrs(ctx, slog.LevelInfo, "dbsc: refresh refused", slog.Any("reason", err))
-		b.challenge(w, r, sid, bd.Ch, http.StatusForbidden)
+		b.challenge(w, r, sid, bd.ch, http.StatusForbidden)
 		return
 	}
 	exp := now.Add(b.cookieTTL)
 	var cookie string
-	mark := bd.Ch
+	mark := bd.ch
 	err = b.store.UpdateBinding(ctx, idOf(), func(cur []byte) ([]byte, error) {
 		if len(cur) == 0 {
 			return nil, errEnded
@@ -587,16 +591,16 @@ func (b *Binder) refresh(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return nil, err
 		}
-		if latest.SID != sid {
+		if latest.sessionID() != sid {
 			return nil, errEnded
 		}
 		// Checked again on the current state: of two requests with the
 		// same proof, only the first to write succeeds.
-		mark = latest.Ch
-		if issued <= latest.Ch {
+		mark = latest.ch
+		if issued <= latest.ch {
 			return nil, errChallengeUsed
 		}
-		latest.Ch = issued
+		latest.ch = issued
 		cookie = latest.issueCookie(now, exp)
 		return latest.encode(), nil
 	})
@@ -633,13 +637,13 @@ func (b *Binder) lookup(r *http.Request, sid string) (bd *binding, idOf func() s
 		if err != nil {
 			return nil, nil, err
 		}
-		if bd.SID == sid {
+		if bd.sessionID() == sid {
 			return bd, func() string { return sid }, nil
 		}
 	}
 	if s := b.sessionOf(r); s != nil {
 		if raw := s.Binding(); s.Err() == nil && len(raw) > 0 {
-			if bd, err := decodeBinding(raw); err == nil && bd.SID == sid {
+			if bd, err := decodeBinding(raw); err == nil && bd.sessionID() == sid {
 				return bd, s.ID, nil
 			}
 		}

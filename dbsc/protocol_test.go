@@ -75,7 +75,7 @@ func TestRegisterAndRefresh(t *testing.T) {
 						t.Fatal("the store has no binding")
 					}
 					bd, err := decodeBinding(raw)
-					if err != nil || bd.Alg != alg || bd.SID != id {
+					if err != nil || bd.alg != alg || bd.sessionID() != id {
 						t.Fatalf("binding %s: %v", raw, err)
 					}
 					if b.sess.challenge == "" {
@@ -426,7 +426,7 @@ func TestRotatedSession(t *testing.T) {
 		t.Fatalf("/me after rotation: %d %q (proofs %v)", status, body, b.statuses())
 	}
 	raw, _ := srv.store.Binding(t.Context(), newID)
-	if bd, err := decodeBinding(raw); err != nil || bd.SID != oldID || len(bd.Ck) != 1 || bd.Ch == 0 {
+	if bd, err := decodeBinding(raw); err != nil || bd.sessionID() != oldID || len(bd.cookies()) != 1 || bd.ch == 0 {
 		t.Fatalf("binding after the refresh: %s, %v", raw, err)
 	}
 }

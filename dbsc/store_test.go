@@ -260,7 +260,7 @@ func TestStoreRotationKeepsBinding(t *testing.T) {
 		if err != nil || !Bound(raw) {
 			t.Fatalf("%s: binding of the new session: %q, %v", path, raw, err)
 		}
-		if bd, err := decodeBinding(raw); err != nil || bd.SID != registered {
+		if bd, err := decodeBinding(raw); err != nil || bd.sessionID() != registered {
 			t.Fatalf("%s: binding %q, %v; want one that names session %q", path, raw, err, registered)
 		}
 		if _, body := b.me(); body != "user alice" {
