@@ -132,6 +132,7 @@ type recordingPersister struct {
 	mu           sync.Mutex
 	ids          map[string]bool
 	writes       int
+	conflicts    int // Updates refused for a version another write replaced
 	beforeUpdate func(r qsessions.Record)
 }
 
@@ -158,7 +159,13 @@ func (p *recordingPersister) Update(ctx context.Context, r qsessions.Record) err
 	if f != nil {
 		f(r)
 	}
-	return p.wrote(p.Persister.Update(ctx, r), "")
+	err := p.Persister.Update(ctx, r)
+	if errors.Is(err, qsessions.ErrConflict) {
+		p.mu.Lock()
+		p.conflicts++
+		p.mu.Unlock()
+	}
+	return p.wrote(err, "")
 }
 
 func (p *recordingPersister) Delete(ctx context.Context, ids ...string) error {
@@ -390,13 +397,15 @@ func TestStoreValuesAndBindingConcurrently(t *testing.T) {
 		srv := newStoreServer(t, nil)
 		b := newBrowser(t, srv, newTestKey(t, ES256))
 		b.login("alice")
-		var jar sync.Mutex // b's cookies, between the refreshes and the writers
-		header := func() string {
-			jar.Lock()
-			defer jar.Unlock()
-			return b.cookieHeader()
-		}
-		const writers, keys, refreshes = 4, 8, 8
+		// The handler works a while between loading the session and
+		// saving it, as handlers do: long enough for other writes to land.
+		storeOf(srv).setAfterSet(func() { time.Sleep(time.Millisecond) })
+		// The writers send the cookies of b's last refresh; only this
+		// goroutine drives b.
+		var cookies atomic.Value
+		cookies.Store(b.cookieHeader())
+		header := func() string { return cookies.Load().(string) }
+		const writers, keys = 4, 8
 		var wg sync.WaitGroup
 		want := map[string]string{}
 		for w := range writers {
@@ -422,7 +431,7 @@ func TestStoreValuesAndBindingConcurrently(t *testing.T) {
 						if resp.StatusCode == http.StatusOK {
 							break
 						}
-						if resp.StatusCode != http.StatusUnauthorized || try == 10 {
+						if resp.StatusCode != http.StatusUnauthorized || try == 100 {
 							t.Errorf("/set %s: %d", form.Encode(), resp.StatusCode)
 							return
 						}
@@ -430,13 +439,26 @@ func TestStoreValuesAndBindingConcurrently(t *testing.T) {
 				}
 			})
 		}
+		// Refresh, a millisecond apart, until the writers are done.
+		done := make(chan struct{})
+		go func() {
+			wg.Wait()
+			close(done)
+		}()
 		b.log = nil
-		for range refreshes {
-			jar.Lock()
+		for running := true; running; {
 			b.refresh()
-			jar.Unlock()
+			cookies.Store(b.cookieHeader())
+			select {
+			case <-done:
+				running = false
+			case <-time.After(time.Millisecond):
+			}
 		}
-		wg.Wait()
+		p := storeOf(srv).persister
+		p.mu.Lock()
+		t.Logf("%d refreshes, %d writes, %d conflicts retried", len(b.log), p.writes, p.conflicts)
+		p.mu.Unlock()
 		for i, s := range b.statuses() {
 			if s != http.StatusOK && s != http.StatusForbidden {
 				t.Fatalf("refresh %d: %d (all: %v)", i, s, b.statuses())
