@@ -46,7 +46,7 @@ func newClientIPHeader(name string) (clientIPHeader, error) {
 	if name == "" {
 		name = HeaderXForwardedFor
 	}
-	if !validHeaderName(name) {
+	if !isToken(name) {
 		return clientIPHeader{}, fmt.Errorf("qsessions: New: invalid ClientIPHeader %q: not a header name", name)
 	}
 	h := clientIPHeader{name: textproto.CanonicalMIMEHeaderKey(name), kind: singleIP}
@@ -57,20 +57,6 @@ func newClientIPHeader(name string) (clientIPHeader, error) {
 		h.kind = forwarded
 	}
 	return h, nil
-}
-
-// validHeaderName reports whether name is an RFC 9110 token.
-func validHeaderName(name string) bool {
-	if name == "" {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?={}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // clientIP returns the IP to record for r: the connection's peer or, when

@@ -63,13 +63,21 @@ func encodeRecord(r Record) []byte {
 // decodeRecord decodes b, which it takes ownership of. Any malformation is
 // errCorrupt: the caller treats the entry as a miss.
 func decodeRecord(b []byte) (Record, error) {
+	var r Record
+	err := decodeRecordTo(&r, b)
+	return r, err
+}
+
+// decodeRecordTo decodes b into *r, which it overwrites: decoding in place
+// spares the request path copies of a Record. On error *r holds garbage.
+func decodeRecordTo(r *Record, b []byte) error {
 	if len(b) == 0 || b[0] != codecVersion {
-		return Record{}, errCorrupt
+		return errCorrupt
 	}
 	p := b[1:]
 	version, n := binary.Uvarint(p)
 	if n <= 0 || version > 1<<62 {
-		return Record{}, errCorrupt
+		return errCorrupt
 	}
 	p = p[n:]
 	var lens [nText + 2]int // the text fields, Binding, Data
@@ -77,34 +85,35 @@ func decodeRecord(b []byte) (Record, error) {
 	for i := range lens {
 		v, n := binary.Uvarint(p)
 		if n <= 0 || v > uint64(len(b)) {
-			return Record{}, errCorrupt
+			return errCorrupt
 		}
 		lens[i] = int(v)
 		total += int(v)
 		p = p[n:]
 	}
-	r := Record{Version: int64(version)}
-	for _, t := range timeFields(&r) {
+	r.Version = int64(version)
+	for _, t := range timeFields(r) {
 		v, n := binary.Varint(p)
 		if n <= 0 {
-			return Record{}, errCorrupt
+			return errCorrupt
 		}
 		*t = time.UnixMilli(v).UTC()
 		p = p[n:]
 	}
 	if total != len(p) {
-		return Record{}, errCorrupt
+		return errCorrupt
 	}
 	text := total - lens[nText] - lens[nText+1]
 	s := string(p[:text])
 	off := 0
-	for i, f := range textFields(&r) {
+	for i, f := range textFields(r) {
 		*f = s[off : off+lens[i]]
 		off += lens[i]
 	}
+	r.Binding = nil
 	if n := lens[nText]; n > 0 {
 		r.Binding = p[text : text+n : text+n]
 	}
 	r.Data = p[text+lens[nText] : len(p) : len(p)]
-	return r, nil
+	return nil
 }

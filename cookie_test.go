@@ -119,8 +119,8 @@ func TestHostPrefixCookie(t *testing.T) {
 	for _, c := range []qsessions.CookieOptions{
 		{Name: "__Host-sid", Domain: "example.com"},
 		{Name: "__Host-sid", Path: "/app"},
-		{Name: "__host-sid", Secure: qsessions.Off},
-		{Name: "__Secure-sid", Secure: qsessions.Off},
+		{Name: "__host-sid", Secure: qsessions.SwitchOff},
+		{Name: "__Secure-sid", Secure: qsessions.SwitchOff},
 	} {
 		opts := f.opts
 		opts.Cookie = c

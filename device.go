@@ -1,6 +1,9 @@
 package qsessions
 
-import "strings"
+import (
+	"cmp"
+	"strings"
+)
 
 // A Device is what a User-Agent string says about the software and hardware
 // behind a session. The zero Device means "unknown".
@@ -13,6 +16,12 @@ type Device struct {
 	Brand          string // "Samsung", "Apple"
 	Model          string // "SM-G960F", "iPhone"
 	Bot            bool   // a crawler or other automated client
+
+	// BrowserName and OSName are what people call the browser and the OS
+	// where that differs from the family, as the parser knows it: "Chrome"
+	// for "Chrome Mobile", "macOS" for "Mac OS X". "" means the family.
+	BrowserName string
+	OSName      string
 }
 
 // IsZero reports whether d holds no information.
@@ -29,14 +38,15 @@ func (d Device) String() string {
 }
 
 // Friendly renders d for people: "Chrome on macOS", "Safari on iOS",
-// "Googlebot (bot)". It returns "" for the zero Device, and "Unknown
+// "Googlebot (bot)", from BrowserName and OSName where they are set and the
+// families otherwise. It returns "" for the zero Device, and "Unknown
 // browser" when neither the browser nor the OS is known.
 func (d Device) Friendly() string {
 	if d.IsZero() {
 		return ""
 	}
-	browser := friendlyName(d.Browser, friendlyBrowsers)
-	os := friendlyName(d.OS, friendlyOSes)
+	browser := known(cmp.Or(d.BrowserName, d.Browser))
+	os := known(cmp.Or(d.OSName, d.OS))
 	var s string
 	switch {
 	case browser != "" && os != "":
@@ -54,31 +64,13 @@ func (d Device) Friendly() string {
 	return s
 }
 
-var friendlyBrowsers = map[string]string{
-	"Chrome Mobile":              "Chrome",
-	"Chrome Mobile iOS":          "Chrome",
-	"Chrome Mobile WebView":      "Android WebView",
-	"Firefox Mobile":             "Firefox",
-	"Firefox iOS":                "Firefox",
-	"Mobile Safari":              "Safari",
-	"Mobile Safari UI/WKWebView": "Safari",
-	"Edge Mobile":                "Edge",
-	"Opera Mobile":               "Opera",
-}
-
-var friendlyOSes = map[string]string{
-	"Mac OS X": "macOS",
-	"Mac OS":   "macOS",
-}
-
-func friendlyName(family string, names map[string]string) string {
-	if family == "" || family == "Other" {
+// known returns name, or "" for the "Other" that parsers give for what
+// they could not identify.
+func known(name string) string {
+	if name == "Other" {
 		return ""
 	}
-	if n, ok := names[family]; ok {
-		return n
-	}
-	return family
+	return name
 }
 
 func orOther(s string) string {

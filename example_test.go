@@ -2,7 +2,11 @@ package qsessions_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"time"
 
 	"github.com/qsessions/qsessions"
 	"github.com/qsessions/qsessions/memory"
@@ -33,18 +37,103 @@ func ExampleStore_Load() {
 	// true
 }
 
-// The clearsessions job: remove expired sessions in batches.
+// The clearsessions job: remove expired sessions from the Persister.
+// Schedule it (hourly, say); the Store starts no goroutines.
 func ExampleStore_DeleteExpired() {
 	ctx := context.Background()
-	st, _ := qsessions.New(nil, memory.NewPersister(), nil)
-	s, _ := st.Load(ctx, "")
-	s.Set("k", "v")
-	s.SetMaxAge(-1) // already over
-	st.Save(ctx, s)
-
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	st, _ := qsessions.New(nil, memory.NewPersister(), &qsessions.Options{
+		Lifetime: time.Hour,
+		Clock:    func() time.Time { return now },
+	})
+	for range 3 {
+		s, _ := st.Load(ctx, "")
+		s.Set("k", "v")
+		st.Save(ctx, s)
+	}
+	now = now.Add(2 * time.Hour) // all three have expired
 	n, err := st.DeleteExpired(ctx)
 	fmt.Println(n, err)
-	// Output: 0 <nil>
+	// Output: 3 <nil>
+}
+
+// Ask for the password again before a sensitive action when the last
+// authentication is too old (GitHub's sudo mode).
+func ExampleSession_AuthenticatedWithin() {
+	ctx := context.Background()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	st, _ := qsessions.New(nil, memory.NewPersister(), &qsessions.Options{Clock: func() time.Time { return now }})
+	s, _ := st.Load(ctx, "")
+	s.LoginWith(ctx, "alice", "passkey")
+
+	now = now.Add(30 * time.Minute)
+	fmt.Println(s.AuthenticatedWithin(10*time.Minute), s.AuthMethod())
+
+	// The user entered their password again.
+	s.Reauthenticate(ctx, "password")
+	fmt.Println(s.AuthenticatedWithin(10*time.Minute), s.AuthMethod())
+	// Output:
+	// false passkey
+	// true password
+}
+
+// At most two sessions per user: a third sign-in signs out the least
+// recently active one.
+func ExampleOptions_maxSessionsPerUser() {
+	ctx := context.Background()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	st, _ := qsessions.New(memory.NewCache(), memory.NewPersister(), &qsessions.Options{
+		MaxSessionsPerUser: 2,
+		Clock:              func() time.Time { return now },
+	})
+	for _, device := range []string{"laptop", "phone", "tablet"} {
+		s, _ := st.Load(ctx, "")
+		s.Set("device", device)
+		s.Login(ctx, "alice")
+		st.Save(ctx, s)
+		now = now.Add(time.Minute)
+	}
+	infos, _ := st.Sessions(ctx, "alice")
+	for _, i := range infos {
+		fmt.Println("signed in at", i.AuthenticatedAt.Format("15:04"))
+	}
+	// Output:
+	// signed in at 12:02
+	// signed in at 12:01
+}
+
+// OnLogin hears of every sign-in once the response is saved, with whether
+// the device and the location are new for the user: the hook for "new
+// sign-in" e-mails. Hand the work to a queue; the hook runs on its own
+// goroutine, and Wait waits for it at shutdown.
+func ExampleOptions_onLogin() {
+	mail := make(chan qsessions.LoginEvent, 100) // read by a mailer goroutine
+	st, _ := qsessions.New(nil, memory.NewPersister(), &qsessions.Options{
+		OnLogin: func(ctx context.Context, e qsessions.LoginEvent) error {
+			if e.NewDevice && e.OtherSessions > 0 {
+				select {
+				case mail <- e:
+				default:
+					return errors.New("mail queue full") // logged by the Store
+				}
+			}
+			return nil
+		},
+	})
+	signIn := st.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		qsessions.FromContext(r.Context()).Login(r.Context(), "alice")
+	}))
+	for _, browser := range []string{"Firefox", "Firefox", "Safari"} {
+		r := httptest.NewRequest("POST", "/login", nil)
+		r.Header.Set("User-Agent", browser)
+		signIn.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	st.Wait() // at shutdown; here, so that the output is settled
+	close(mail)
+	for e := range mail {
+		fmt.Println("new sign-in from", e.Session.UserAgent)
+	}
+	// Output: new sign-in from Safari
 }
 
 func ExampleLocation_String() {
@@ -58,12 +147,14 @@ func ExampleLocation_String() {
 }
 
 func ExampleDevice() {
-	d := qsessions.Device{Browser: "Chrome Mobile", BrowserVersion: "118.0.0", OS: "Android", OSVersion: "10", Family: "K"}
+	d := qsessions.Device{Browser: "Chrome Mobile", BrowserName: "Chrome", BrowserVersion: "118.0.0", OS: "Android", OSVersion: "10", Family: "K"}
 	fmt.Println(d)
 	fmt.Println(d.Friendly())
 	fmt.Println(qsessions.Device{Browser: "Chrome", OS: "Mac OS X"}.Friendly())
+	fmt.Println(qsessions.Device{Browser: "Chrome", OS: "Mac OS X", OSName: "macOS"}.Friendly())
 	// Output:
 	// K / Android 10 / Chrome Mobile 118.0.0
 	// Chrome on Android
+	// Chrome on Mac OS X
 	// Chrome on macOS
 }

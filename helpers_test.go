@@ -1,7 +1,6 @@
 package qsessions_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	"github.com/qsessions/qsessions"
+	"github.com/qsessions/qsessions/conformance"
+	"github.com/qsessions/qsessions/internal/logtest"
 	"github.com/qsessions/qsessions/memory"
 )
 
@@ -87,75 +88,66 @@ func (p *countingPersister) writes() int64 {
 
 func (p *countingPersister) calls() int64 { return p.loads.Load() + p.writes() }
 
-// countingCache counts calls and can fail or run hooks.
+// countingCache counts calls and can run hooks. It writes conditionally
+// when the cache it wraps does; fixture wraps a conformance.FaultyCache,
+// which injects failures.
 type countingCache struct {
-	qsessions.Cache
-	gets, sets, dels atomic.Int64
-	fail             atomic.Bool
-	beforeSet        func(key string)
+	qsessions.ConditionalCache
+	gets, sets, dels, adds, swaps atomic.Int64
+	beforeFill                    func(key string) // runs before a Set or CompareAndSwap: a write of a record
 }
 
 func (c *countingCache) Get(ctx context.Context, key string) ([]byte, error) {
 	c.gets.Add(1)
-	if c.fail.Load() {
-		return nil, errBackend
-	}
-	return c.Cache.Get(ctx, key)
+	return c.ConditionalCache.Get(ctx, key)
 }
 
 func (c *countingCache) Set(ctx context.Context, key string, v []byte, ttl time.Duration) error {
 	c.sets.Add(1)
-	if c.fail.Load() {
-		return errBackend
+	if c.beforeFill != nil {
+		c.beforeFill(key)
 	}
-	if c.beforeSet != nil {
-		c.beforeSet(key)
-	}
-	return c.Cache.Set(ctx, key, v, ttl)
+	return c.ConditionalCache.Set(ctx, key, v, ttl)
 }
 
 func (c *countingCache) Delete(ctx context.Context, keys ...string) error {
 	c.dels.Add(1)
-	if c.fail.Load() {
-		return errBackend
+	return c.ConditionalCache.Delete(ctx, keys...)
+}
+
+func (c *countingCache) Add(ctx context.Context, key string, v []byte, ttl time.Duration) (bool, error) {
+	c.adds.Add(1)
+	return c.ConditionalCache.Add(ctx, key, v, ttl)
+}
+
+func (c *countingCache) CompareAndSwap(ctx context.Context, key string, old, v []byte, ttl time.Duration) (bool, error) {
+	c.swaps.Add(1)
+	if c.beforeFill != nil {
+		c.beforeFill(key)
 	}
-	return c.Cache.Delete(ctx, keys...)
+	return c.ConditionalCache.CompareAndSwap(ctx, key, old, v, ttl)
 }
 
-func (c *countingCache) calls() int64 { return c.gets.Load() + c.sets.Load() + c.dels.Load() }
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
+func (c *countingCache) calls() int64 {
+	return c.gets.Load() + c.sets.Load() + c.dels.Load() + c.adds.Load() + c.swaps.Load()
 }
 
 type fixture struct {
 	cache     *countingCache
+	faulty    *conformance.FaultyCache // under cache: f.faulty.Fail(conformance.OpAll) takes the cache down
 	persister *countingPersister
 	mem       *memory.Persister
 	memCache  *memory.Cache
 	clock     *fakeClock
-	logs      *syncBuffer
+	logs      *logtest.Buffer
 	opts      qsessions.Options
 }
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	f := &fixture{clock: newClock(), logs: &syncBuffer{}, mem: memory.NewPersister(), memCache: memory.NewCache()}
-	f.cache = &countingCache{Cache: f.memCache}
+	f := &fixture{clock: newClock(), logs: &logtest.Buffer{}, mem: memory.NewPersister(), memCache: memory.NewCache()}
+	f.faulty = conformance.NewFaultyCache(f.memCache)
+	f.cache = &countingCache{ConditionalCache: f.faulty}
 	f.persister = &countingPersister{Persister: f.mem}
 	f.opts = qsessions.Options{
 		Clock:  f.clock.Now,

@@ -479,26 +479,22 @@ func TestSameKeyLastWriterWins(t *testing.T) {
 // once the revocation has returned, no Store serves the session and the
 // cache holds no copy of it.
 func TestInterleaveRefillVsRevoke(t *testing.T) {
-	for _, steps := range interleavings("A", 4, "B", 2) {
-		w := newWorld(t, true)
-		token, id := w.session(t, "alice", "k", "v")
-		w.sched = newScheduler(steps)
-		var s *qsessions.Session
-		var loadErr, revokeErr error
-		w.sched.run(map[string]func(context.Context){
-			"A": func(ctx context.Context) { s, loadErr = w.a.Load(ctx, token) },
-			"B": func(ctx context.Context) { revokeErr = w.b.Revoke(ctx, id) },
-		})
-		if loadErr != nil || revokeErr != nil {
-			t.Fatalf("load: %v, revoke: %v (schedule %s)", loadErr, revokeErr, w.sched)
-		}
-		w.wantRefused(t, token, id, "refill vs Revoke")
-		wantSaveRefused(t, w, s)
-	}
+	refillVsRevocation(t, 2, func(ctx context.Context, w *world, id string) error { return w.b.Revoke(ctx, id) })
 }
 
 func TestInterleaveRefillVsRevokeUser(t *testing.T) {
-	for _, steps := range interleavings("A", 4, "B", 4) {
+	refillVsRevocation(t, 4, func(ctx context.Context, w *world, id string) error {
+		_, err := w.b.RevokeUser(ctx, "alice")
+		return err
+	})
+}
+
+// refillVsRevocation runs a load through Store A that fills the cache
+// (4 backend calls) against revoke through Store B (calls backend calls),
+// in every order.
+func refillVsRevocation(t *testing.T, calls int, revoke func(ctx context.Context, w *world, id string) error) {
+	t.Helper()
+	for _, steps := range interleavings("A", 4, "B", calls) {
 		w := newWorld(t, true)
 		token, id := w.session(t, "alice", "k", "v")
 		w.sched = newScheduler(steps)
@@ -506,12 +502,12 @@ func TestInterleaveRefillVsRevokeUser(t *testing.T) {
 		var loadErr, revokeErr error
 		w.sched.run(map[string]func(context.Context){
 			"A": func(ctx context.Context) { s, loadErr = w.a.Load(ctx, token) },
-			"B": func(ctx context.Context) { _, revokeErr = w.b.RevokeUser(ctx, "alice") },
+			"B": func(ctx context.Context) { revokeErr = revoke(ctx, w, id) },
 		})
 		if loadErr != nil || revokeErr != nil {
 			t.Fatalf("load: %v, revoke: %v (schedule %s)", loadErr, revokeErr, w.sched)
 		}
-		w.wantRefused(t, token, id, "refill vs RevokeUser")
+		w.wantRefused(t, token, id, "a refill against a revocation")
 		wantSaveRefused(t, w, s)
 	}
 }
@@ -615,3 +611,26 @@ func TestPlainCacheRefillWindow(t *testing.T) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// New says which guarantee a Store runs with: the strong one at debug
+// level, the weaker one of a plain Cache at info level, so that operators
+// see it.
+func TestNewLogsCacheGuarantee(t *testing.T) {
+	for _, c := range []struct {
+		cache qsessions.Cache
+		level string
+		says  string
+	}{
+		{memory.NewCache(), "DEBUG", "writes conditionally"},
+		{schedCache{memory.NewCache(), new(*scheduler)}, "INFO", "no conditional writes"},
+	} {
+		f := newFixture(t)
+		if _, err := qsessions.New(c.cache, f.mem, &f.opts); err != nil {
+			t.Fatal(err)
+		}
+		logs := f.logs.String()
+		if strings.Count(logs, "\n") != 1 || !strings.Contains(logs, "level="+c.level) || !strings.Contains(logs, c.says) {
+			t.Errorf("New over a %T logged %q; want one %s line saying %q", c.cache, logs, c.level, c.says)
+		}
+	}
+}

@@ -305,9 +305,9 @@ func truncateUserAgent(ua string, max int) string {
 	return ua[:cut]
 }
 
-// validCookieName reports whether name is a valid cookie name (an RFC 7230
-// token).
-func validCookieName(name string) bool {
+// isToken reports whether name is an RFC 9110 token, as header names and
+// cookie names must be.
+func isToken(name string) bool {
 	if name == "" {
 		return false
 	}

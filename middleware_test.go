@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/qsessions/qsessions"
+	"github.com/qsessions/qsessions/conformance"
 )
 
 // app is a small site: sign in, see who you are, list and revoke sessions.
@@ -359,7 +360,7 @@ func TestHTTPClientIP(t *testing.T) {
 
 func TestHTTPPrivacySwitches(t *testing.T) {
 	f := newFixture(t)
-	f.opts.RecordIP, f.opts.RecordUserAgent = qsessions.Off, qsessions.Off
+	f.opts.RecordIP, f.opts.RecordUserAgent = qsessions.SwitchOff, qsessions.SwitchOff
 	st := f.store(t)
 	h := st.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		qsessions.FromContext(r.Context()).Login(r.Context(), "alice")
@@ -489,7 +490,7 @@ func TestHTTPPlainHTTPCookieNotSecure(t *testing.T) {
 		t.Fatalf("Set-Cookie = %q", sc)
 	}
 	// Secure: On forces it on plain HTTP too.
-	f.opts.Cookie.Secure = qsessions.On
+	f.opts.Cookie.Secure = qsessions.SwitchOn
 	h = f.store(t).Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		qsessions.FromContext(r.Context()).Login(r.Context(), "bob")
 	}))
@@ -499,7 +500,7 @@ func TestHTTPPlainHTTPCookieNotSecure(t *testing.T) {
 		t.Fatalf("Secure: On, Set-Cookie = %q", sc)
 	}
 	// Behind a trusted TLS-terminating proxy, Default means Secure.
-	f.opts.Cookie.Secure = qsessions.Default
+	f.opts.Cookie.Secure = qsessions.SwitchDefault
 	f.opts.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}
 	h = f.store(t).Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		qsessions.FromContext(r.Context()).Login(r.Context(), "carol")
@@ -550,7 +551,7 @@ func TestHTTPLoadFailureGoesToErrorHandler(t *testing.T) {
 	}
 	st := f.store(t)
 	_, token := newSession(t, st, "alice")
-	f.cache.fail.Store(true)
+	f.faulty.Fail(conformance.OpAll)
 	f.persister.fail.Store(true)
 	h := st.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if qsessions.FromContext(r.Context()).UserID() == "" {

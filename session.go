@@ -130,13 +130,13 @@ func (s *Session) ensureLocked() error {
 	}
 	now := s.store.clock()
 	for _, token := range s.pending.list() {
-		r, found, err := s.store.load(ctx, token, now)
+		found, err := s.store.load(ctx, token, now, &s.base)
 		if err != nil {
 			s.err = err
 			return err
 		}
 		if found {
-			s.token, s.base, s.pending = token, r, tokens{}
+			s.token, s.pending = token, tokens{}
 			return nil
 		}
 	}

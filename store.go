@@ -15,192 +15,6 @@ import (
 	"time"
 )
 
-// Defaults for the zero Options.
-const (
-	DefaultLifetime      = 14 * 24 * time.Hour // Django's SESSION_COOKIE_AGE
-	DefaultTouchInterval = time.Minute
-	DefaultMaxUserAgent  = 300
-	DefaultKeyPrefix     = "qsessions:"
-	DefaultCookieName    = "sessionid"
-	DefaultDeleteBatch   = 1000
-)
-
-// A Switch is an option that is on, off, or left at its documented default.
-// Its zero value is [Default].
-type Switch int8
-
-const (
-	Default Switch = iota // the option's documented default
-	On                    // on, whatever the default
-	Off                   // off, whatever the default
-)
-
-func (s Switch) or(def bool) bool {
-	switch s {
-	case On:
-		return true
-	case Off:
-		return false
-	}
-	return def
-}
-
-// Options configure a [Store]. The zero value of every field is a safe
-// default, and a nil *Options means all defaults.
-type Options struct {
-	// Lifetime is how long a session lives after it is created (or after
-	// Login or Rotate gave it a new token), whatever its activity.
-	// Default 14 days. A session can override it with SetMaxAge or
-	// SetExpiresAt.
-	Lifetime time.Duration
-
-	// IdleTimeout, when positive, ends a session that has had no recorded
-	// activity for that long. Activity is recorded at most once per
-	// TouchInterval, so keep IdleTimeout well above it; TouchInterval is
-	// lowered to IdleTimeout/2 when it is larger. Default: no idle timeout.
-	IdleTimeout time.Duration
-
-	// TouchInterval is how often an unchanged session has its last activity
-	// written back. Requests that change nothing write at most once per
-	// interval. Default 1 minute; a negative value writes on every request.
-	TouchInterval time.Duration
-
-	// ExpireAtBrowserClose makes new sessions use cookies without Max-Age,
-	// which browsers drop when they close (Django's
-	// SESSION_EXPIRE_AT_BROWSER_CLOSE). The server still ends them after
-	// Lifetime. Default false.
-	ExpireAtBrowserClose bool
-
-	// Cookie configures the session cookie written by Middleware.
-	Cookie CookieOptions
-
-	// TrustedProxies lists the networks of reverse proxies whose
-	// ClientIPHeader and X-Forwarded-Proto are believed. List the proxies
-	// only, never networks that clients connect from. Default: none, so
-	// the client IP is the connection's remote address and no forwarding
-	// header is read.
-	TrustedProxies []netip.Prefix
-
-	// ClientIPHeader names the one header that the proxies in
-	// TrustedProxies set to say who their client is. Only that header is
-	// read, and only when the connection's peer is in TrustedProxies;
-	// every other forwarding header is ignored. The name is
-	// case-insensitive. Default [HeaderXForwardedFor].
-	//
-	// [HeaderXForwardedFor] ("X-Forwarded-For: client, proxy1") and
-	// [HeaderForwarded] (RFC 7239, "Forwarded: for=client, for=proxy1")
-	// are lists: all their lines and elements are read and walked from
-	// the right, past addresses in TrustedProxies, to the first address
-	// that is not in them, the client. Every trusted proxy must append
-	// the address of its peer to the header it received, or replace the
-	// header; one that passes on a client's header as it came lets the
-	// client choose its IP. For X-Forwarded-For: nginx
-	// "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;"
-	// (without it nginx passes the client's header on untouched), HAProxy
-	// "option forwardfor" and AWS ALB (by default) append; Caddy, Traefik
-	// and httputil.ReverseProxy append or replace. Few proxies write
-	// Forwarded (HAProxy 2.8+ "option forwarded"; nginx only through a
-	// map) and most pass a client's Forwarded header on untouched, so
-	// choose it only when every trusted proxy appends to it.
-	//
-	// Any other name is a single-IP header, such as
-	// [HeaderCFConnectingIP], [HeaderTrueClientIP], [HeaderFlyClientIP]
-	// or [HeaderXRealIP]: the proxy must set it on every request,
-	// overwriting whatever the client sent, and it must appear once and
-	// hold one address. Cloudflare sets CF-Connecting-IP (and
-	// True-Client-IP when that option is on), Akamai True-Client-IP,
-	// Fly.io's proxy Fly-Client-IP; nginx sets X-Real-IP with
-	// "proxy_set_header X-Real-IP $remote_addr;" (behind a CDN, let the
-	// realip module derive $remote_addr: "set_real_ip_from" the CDN's
-	// networks, "real_ip_header CF-Connecting-IP"). When the proxy that
-	// sets the header is not the peer (a CDN in front of your load
-	// balancer), TrustedProxies lists the peer, which must pass the
-	// header on unchanged and accept connections only from the CDN.
-	//
-	// A value that is not an address (RFC 7239's "unknown", an obfuscated
-	// "_hidden" identifier, garbage, a repeated or listed single-IP
-	// header) never erases or replaces one: the walk stops there, and the
-	// IP recorded is the last trusted proxy reached, the peer at first.
-	// Addresses may be quoted, bracketed, or carry a port or an IPv6 zone,
-	// which are dropped.
-	//
-	// The same rule decides whether a request came over TLS, for the
-	// default Secure cookie: from a trusted peer, the first value of
-	// X-Forwarded-Proto is believed or, with [HeaderForwarded], the proto
-	// parameter of the first Forwarded element.
-	ClientIPHeader string
-
-	// RecordIP and RecordUserAgent control whether each session keeps its
-	// last client IP and User-Agent. Both default to On; turn them Off
-	// where privacy rules require it.
-	RecordIP        Switch
-	RecordUserAgent Switch
-
-	// MaxUserAgent is the longest User-Agent recorded, in bytes; longer ones
-	// are cut on a rune boundary. Default 300.
-	MaxUserAgent int
-
-	// Locator and DeviceParser give SessionInfo its Location and Device.
-	// Default: none (both methods return zero values).
-	Locator      Locator
-	DeviceParser DeviceParser
-
-	// KeyPrefix is prepended to session IDs to form cache keys.
-	// Default "qsessions:".
-	KeyPrefix string
-
-	// DeleteBatch is how many expired sessions DeleteExpired removes per
-	// Persister call. Default 1000.
-	DeleteBatch int
-
-	// Logger receives cache faults and save failures. Default slog.Default().
-	Logger *slog.Logger
-
-	// Clock tells the time. Default time.Now.
-	Clock func() time.Time
-
-	// MaxSessionsPerUser caps how many live sessions a user may have. When
-	// a Login would exceed it, the user's least recently active sessions
-	// are revoked first, as by RevokeUser (GitLab keeps 100). Default 0:
-	// no cap.
-	MaxSessionsPerUser int
-
-	// OnLogin, when set, is called after each successful Login (and
-	// Reauthenticate) once the session is saved, with the new session and
-	// whether its user was seen before on its device and in its location:
-	// the hook for "new sign-in from Chrome on Windows in Berlin" e-mails.
-	// It runs on a goroutine of its own, so it never holds up the
-	// response, with a context that outlives the request; still, hand
-	// slow work to a queue (a buffered channel read by a worker, or your
-	// job system) rather than sending mail from the hook, since Wait
-	// waits for it at shutdown. An error it returns, or a panic, is logged.
-	OnLogin func(ctx context.Context, e LoginEvent) error
-
-	// ErrorHandler writes the response when Middleware cannot load or save
-	// a session. Default: 401 with the cookie deleted when the session was
-	// revoked while the request ran (err wraps ErrNotFound), 500 otherwise.
-	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
-}
-
-// CookieOptions configure the session cookie.
-//
-// Behind TLS, name the cookie "__Host-sessionid" (or another name with the
-// __Host- prefix): browsers then accept it only with Secure, Path=/ and no
-// Domain, so neither a sibling subdomain nor a network attacker on plain
-// HTTP can set a cookie of that name for your host. New rejects a __Host-
-// name with a Domain, another Path or Secure Off, and turns Secure On for
-// it (and for a __Secure- name).
-type CookieOptions struct {
-	Name     string        // default "sessionid"; "__Host-sessionid" recommended behind TLS
-	Path     string        // default "/"
-	Domain   string        // default: host-only
-	Secure   Switch        // default: Secure when the request came over TLS
-	HttpOnly Switch        // default On
-	SameSite http.SameSite // default http.SameSiteLaxMode
-	// Partitioned sets the CHIPS Partitioned attribute (it requires Secure).
-	Partitioned bool
-}
-
 // A Store is the portable session store that application code uses. It
 // puts a Cache in front of a Persister with Django's cached_db semantics and
 // owns every policy: expiry, idle timeout, when to write, revocation.
@@ -352,7 +166,7 @@ func New(cache Cache, persister Persister, opts *Options) (*Store, error) {
 	switch {
 	case cache == nil:
 	case st.cond != nil:
-		st.log.Info("qsessions: the cache writes conditionally: no stale copy and no revoked session can enter it")
+		st.log.Debug("qsessions: the cache writes conditionally: no stale copy and no revoked session can enter it")
 	default:
 		st.log.Info("qsessions: the cache has no conditional writes: a cache refill racing a write or a revocation " +
 			"may expose the old copy for one Persister read (see ConditionalCache)")
@@ -372,7 +186,7 @@ func New(cache Cache, persister Persister, opts *Options) (*Store, error) {
 	if c.Name == "" {
 		c.Name = DefaultCookieName
 	}
-	if !validCookieName(c.Name) {
+	if !isToken(c.Name) {
 		return nil, fmt.Errorf("qsessions: New: invalid cookie name %q", c.Name)
 	}
 	if c.Path == "" {
@@ -383,15 +197,15 @@ func New(cache Cache, persister Persister, opts *Options) (*Store, error) {
 	// prefixes regardless of case.
 	switch lower := strings.ToLower(c.Name); {
 	case strings.HasPrefix(lower, "__host-"):
-		if c.Secure == Off || c.Domain != "" || c.Path != "/" {
+		if c.Secure == SwitchOff || c.Domain != "" || c.Path != "/" {
 			return nil, fmt.Errorf("qsessions: New: cookie %q: a __Host- cookie must be Secure, have Path \"/\" and no Domain", c.Name)
 		}
-		c.Secure = On
+		c.Secure = SwitchOn
 	case strings.HasPrefix(lower, "__secure-"):
-		if c.Secure == Off {
+		if c.Secure == SwitchOff {
 			return nil, fmt.Errorf("qsessions: New: cookie %q: a __Secure- cookie must be Secure", c.Name)
 		}
-		c.Secure = On
+		c.Secure = SwitchOn
 	}
 	if c.SameSite == 0 {
 		c.SameSite = http.SameSiteLaxMode
@@ -448,72 +262,70 @@ func (st *Store) newSession(ctx context.Context, token string) *Session {
 	return s
 }
 
-// load reads the record for a token through the cache. found is false when
-// there is no live session for it.
-func (st *Store) load(ctx context.Context, token string, now time.Time) (r Record, found bool, err error) {
+// load reads the record for a token through the cache into *dst, which it
+// overwrites. found is false when there is no live session for it.
+func (st *Store) load(ctx context.Context, token string, now time.Time, dst *Record) (found bool, err error) {
 	id, key, ok := st.idAndKey(token)
 	if !ok {
-		return Record{}, false, nil
+		return false, nil
 	}
 	var lease []byte
 	if st.cache != nil {
-		r, hit := st.cacheGet(ctx, id, key)
-		if hit {
-			if !now.Before(r.ExpiresAt) {
-				return Record{}, false, nil
-			}
-			return r, true, nil
+		if st.cacheGet(ctx, id, key, dst) {
+			return now.Before(dst.ExpiresAt), nil
 		}
 		lease = st.takeLease(ctx, key)
 	}
-	r, err = st.persister.Load(ctx, id)
+	r, err := st.persister.Load(ctx, id)
 	if errors.Is(err, ErrNotFound) {
-		return Record{}, false, nil
+		return false, nil
 	}
 	if err != nil {
-		return Record{}, false, fmt.Errorf("qsessions: load session: %w", err)
+		return false, fmt.Errorf("qsessions: load session: %w", err)
 	}
 	if r.ID != id {
-		return Record{}, false, fmt.Errorf("qsessions: load session: persister returned record %q for %q", r.ID, id)
+		return false, fmt.Errorf("qsessions: load session: persister returned record %q for %q", r.ID, id)
 	}
 	if !now.Before(r.ExpiresAt) {
-		return Record{}, false, nil
+		return false, nil
 	}
 	if st.cache != nil && !st.fill(ctx, key, r, lease, now) {
-		return Record{}, false, nil
+		return false, nil
 	}
-	return r, true, nil
+	*dst = r
+	return true, nil
 }
 
-// cacheGet reads and decodes a cache entry. Every failure is a miss; faults
-// are logged and corrupt entries removed. A lease is a miss too.
-func (st *Store) cacheGet(ctx context.Context, id, key string) (Record, bool) {
+// cacheGet reads and decodes a cache entry into *dst. Every failure is a
+// miss; faults are logged and corrupt entries removed. A lease is a miss
+// too.
+func (st *Store) cacheGet(ctx context.Context, id, key string, dst *Record) bool {
 	if st.stale.has(id) {
 		if st.cache.Delete(ctx, key) == nil {
 			st.stale.remove(id)
 		}
-		return Record{}, false
+		return false
 	}
 	b, err := st.cache.Get(ctx, key)
 	if err != nil {
 		if !errors.Is(err, ErrCacheMiss) && ctx.Err() == nil {
 			st.log.LogAttrs(ctx, slog.LevelWarn, "qsessions: cache get failed; reading the persister", slog.Any("error", err))
 		}
-		return Record{}, false
+		return false
 	}
 	if isLease(b) {
-		return Record{}, false // another request is filling the entry
+		return false // another request is filling the entry
 	}
-	r, err := decodeRecord(b)
-	if err == nil && r.ID != id {
+	err = decodeRecordTo(dst, b)
+	if err == nil && dst.ID != id {
 		err = errCorrupt
 	}
 	if err != nil {
 		st.log.LogAttrs(ctx, slog.LevelWarn, "qsessions: corrupt cache entry removed", slog.String("key", key))
 		st.cacheDelete(ctx, id)
-		return Record{}, false
+		return false
 	}
-	return r, true
+	return true
 }
 
 // A lease marks a cache entry that one request is filling. It is never a

@@ -1200,8 +1200,8 @@ func testPersisterLoadDataNotShared(t tester, p *persisterT) {
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	scribbleReturned(t, got.Data, "Data of a record Load")
-	scribbleReturned(t, got.Binding, "Binding of a record Load")
+	scribbleReturned(t, got.Data, "Data of a record that Load returned")
+	scribbleReturned(t, got.Binding, "Binding of a record that Load returned")
 	p.wantRecord(r, "a record after the caller overwrote the Data and Binding of the records Load returned")
 }
 
@@ -1210,8 +1210,8 @@ func testPersisterListDataNotShared(t tester, p *persisterT) {
 	r := p.record(u)
 	p.mustCreate(r)
 	for _, got := range p.mustList(u) {
-		scribbleReturned(t, got.Data, "Data of a record ListByUser")
-		scribbleReturned(t, got.Binding, "Binding of a record ListByUser")
+		scribbleReturned(t, got.Data, "Data of a record that ListByUser returned")
+		scribbleReturned(t, got.Binding, "Binding of a record that ListByUser returned")
 	}
 	p.wantRecord(r, "a record after the caller overwrote the Data and Binding of the records ListByUser returned")
 	p.wantList(u, []qsessions.Record{r}, "after the caller overwrote the Data and Binding of the records it returned")
@@ -1241,7 +1241,7 @@ func scribbleReturned(t tester, b []byte, what string) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
-			t.Fatalf("writing to the %s that the Persister returned faulted (%v): it aliases memory the store owns, "+
+			t.Fatalf("writing to the %s faulted (%v): it aliases memory the store owns, "+
 				"read-only here; copy it before returning it", what, r)
 		}
 	}()
@@ -1433,6 +1433,27 @@ func (p *persisterT) run(op string, f func(ctx context.Context, p qsessions.Pers
 	return p.cfg.run(context.Background(), op, func(ctx context.Context) error { return f(ctx, p.p) })
 }
 
+// race runs f on every worker at once and returns the workers whose call
+// succeeded; a call that fails with an error not wrapping loser fails t.
+func (p *persisterT) race(t tester, what string, loser error, f func(w int) error) []int {
+	t.Helper()
+	var mu sync.Mutex
+	winners := []int{}
+	runWorkers(t, p.cfg.workers, func(w int) error {
+		err := f(w)
+		switch {
+		case err == nil:
+			mu.Lock()
+			winners = append(winners, w)
+			mu.Unlock()
+		case !errors.Is(err, loser):
+			return fmt.Errorf("%s: error %q wraps neither nil nor %v", what, err, loser)
+		}
+		return nil
+	})
+	return winners
+}
+
 // runWorkers runs n workers and reports their errors.
 func runWorkers(t tester, n int, work func(w int) error) {
 	t.Helper()
@@ -1538,22 +1559,11 @@ func testPersisterConcurrentCreate(t tester, p *persisterT) {
 	const rounds = 5
 	for round := range rounds {
 		id := newID()
-		var mu sync.Mutex
-		winners := []int{}
-		runWorkers(t, p.cfg.workers, func(w int) error {
+		winners := p.race(t, "Create racing for one ID", qsessions.ErrExists, func(w int) error {
 			r := p.record(user(fmt.Sprintf("worker%d", w)))
 			r.ID = id
 			r.Data = workerValue(w, round)
-			err := p.run("Create", func(ctx context.Context, q qsessions.Persister) error { return q.Create(ctx, r) })
-			switch {
-			case err == nil:
-				mu.Lock()
-				winners = append(winners, w)
-				mu.Unlock()
-			case !errors.Is(err, qsessions.ErrExists):
-				return fmt.Errorf("Create racing for one ID: error %q wraps neither nil nor ErrExists", err)
-			}
-			return nil
+			return p.run("Create", func(ctx context.Context, q qsessions.Persister) error { return q.Create(ctx, r) })
 		})
 		if len(winners) != 1 {
 			t.Fatalf("%d goroutines creating one ID at once: %d Creates succeeded (goroutines %v); want exactly one, the others failing with ErrExists", p.cfg.workers, len(winners), winners)
@@ -1619,22 +1629,11 @@ func testPersisterConcurrentUpdateConflict(t tester, p *persisterT) {
 	r := p.record(u)
 	p.mustCreate(r)
 	for round := range rounds {
-		var mu sync.Mutex
-		winners := []int{}
-		runWorkers(t, p.cfg.workers, func(w int) error {
+		winners := p.race(t, "Update racing others at the same Version", qsessions.ErrConflict, func(w int) error {
 			mine := r.Clone()
 			mine.Data = workerValue(w, round)
 			mine.UpdatedAt = r.UpdatedAt.Add(time.Duration(w+1) * time.Millisecond)
-			err := p.run("Update", func(ctx context.Context, q qsessions.Persister) error { return q.Update(ctx, mine) })
-			switch {
-			case err == nil:
-				mu.Lock()
-				winners = append(winners, w)
-				mu.Unlock()
-			case !errors.Is(err, qsessions.ErrConflict):
-				return fmt.Errorf("Update racing others at the same Version: error %q wraps neither nil nor ErrConflict", err)
-			}
-			return nil
+			return p.run("Update", func(ctx context.Context, q qsessions.Persister) error { return q.Update(ctx, mine) })
 		})
 		if len(winners) != 1 {
 			t.Fatalf("round %d: %d goroutines updating one record at the same Version: %d Updates succeeded (goroutines %v); want exactly one, the others failing with ErrConflict",

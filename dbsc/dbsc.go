@@ -257,7 +257,7 @@ func newBinder(store bindings, opts *Options, sessionOf func(*http.Request) sess
 			return nil, fmt.Errorf("dbsc: invalid cookie attribute %q", v)
 		}
 	}
-	if b.cookie.SameSite == http.SameSiteNoneMode && b.cookie.Secure == qsessions.Off {
+	if b.cookie.SameSite == http.SameSiteNoneMode && b.cookie.Secure == qsessions.SwitchOff {
 		return nil, errors.New("dbsc: a SameSite=None cookie must be Secure")
 	}
 
@@ -780,8 +780,8 @@ func (b *Binder) boundCookie(r *http.Request, value string, exp time.Time) *http
 		Value:    value,
 		Path:     o.Path,
 		Domain:   o.Domain,
-		Secure:   o.Secure != qsessions.Off,
-		HttpOnly: o.HttpOnly != qsessions.Off,
+		Secure:   o.Secure != qsessions.SwitchOff,
+		HttpOnly: o.HttpOnly != qsessions.SwitchOff,
 		SameSite: o.SameSite,
 	}
 	if !exp.IsZero() {

@@ -12,7 +12,8 @@
 // [Parser.Warm], to pay at start-up instead), never at import time or in
 // [New]. Parsing an unseen User-Agent then costs milliseconds, so
 // results are kept in a bounded least-recently-used cache keyed by
-// User-Agent, safe for concurrent use. User-Agents are cut to
+// User-Agent (github.com/hashicorp/golang-lru/v2, one lock: parsing runs
+// only when sessions are listed). User-Agents are cut to
 // [Options].MaxLength bytes (on a rune boundary) before they are parsed or
 // cached, so a 10 KB garbage header costs no more than a long real one and
 // the cache's memory stays bounded.
@@ -24,17 +25,19 @@
 // identify read "Other", as in uap-core; the empty User-Agent gives the
 // zero Device. Bot is set for crawlers (uap-core's "Spider" device) and for
 // HTTP libraries and headless browsers such as curl, python-requests and
-// HeadlessChrome. [qsessions.Device] renders the result as
+// HeadlessChrome. BrowserName and OSName are set where people call a
+// family something else ("Chrome" for "Chrome Mobile", "macOS" for
+// "Mac OS X"). [qsessions.Device] renders the result as
 // "K / Android 10 / Chrome Mobile 118.0.0" (String) or "Chrome on Android"
 // (Friendly).
 package device
 
 import (
-	"hash/maphash"
 	"strings"
 	"sync"
 	"unicode/utf8"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/ua-parser/uap-go/uaparser"
 
 	"github.com/qsessions/qsessions"
@@ -67,7 +70,7 @@ type Options struct {
 // use. The zero Parser works, without a cache; [New] makes one with.
 type Parser struct {
 	maxLen int
-	cache  *lru // nil when disabled
+	cache  *lru.Cache[string, qsessions.Device] // nil when disabled
 
 	once sync.Once
 	uap  *uaparser.Parser // set by once; nil if building it failed
@@ -88,7 +91,7 @@ func New(opts *Options) *Parser {
 		size = DefaultCacheSize
 	}
 	if size > 0 {
-		p.cache = newLRU(size)
+		p.cache, _ = lru.New[string, qsessions.Device](size) // fails only for size <= 0
 	}
 	return p
 }
@@ -124,7 +127,7 @@ func (p *Parser) Parse(userAgent string) qsessions.Device {
 		return qsessions.Device{}
 	}
 	if p.cache != nil {
-		if d, ok := p.cache.get(ua); ok {
+		if d, ok := p.cache.Get(ua); ok {
 			return d
 		}
 	}
@@ -132,7 +135,7 @@ func (p *Parser) Parse(userAgent string) qsessions.Device {
 	ua = strings.Clone(ua)
 	d := p.parse(ua)
 	if p.cache != nil {
-		p.cache.add(ua, d)
+		p.cache.Add(ua, d)
 	}
 	return d
 }
@@ -160,6 +163,8 @@ func (p *Parser) parse(ua string) (d qsessions.Device) {
 		Family:         dv.Family,
 		Brand:          dv.Brand,
 		Model:          dv.Model,
+		BrowserName:    friendlyBrowsers[b.Family],
+		OSName:         friendlyOSes[o.Family],
 	}
 	d.Bot = dv.Family == "Spider" || automated[b.Family] || crawlerName(b.Family)
 	return d
@@ -185,6 +190,26 @@ var automated = map[string]bool{
 	"libwww-perl": true, "HeadlessChrome": true, "PhantomJS": true,
 }
 
+// friendlyBrowsers and friendlyOSes are what people call the uap-core
+// families whose names they would not use: [qsessions.Device.Friendly]
+// shows these.
+var friendlyBrowsers = map[string]string{
+	"Chrome Mobile":              "Chrome",
+	"Chrome Mobile iOS":          "Chrome",
+	"Chrome Mobile WebView":      "Android WebView",
+	"Firefox Mobile":             "Firefox",
+	"Firefox iOS":                "Firefox",
+	"Mobile Safari":              "Safari",
+	"Mobile Safari UI/WKWebView": "Safari",
+	"Edge Mobile":                "Edge",
+	"Opera Mobile":               "Opera",
+}
+
+var friendlyOSes = map[string]string{
+	"Mac OS X": "macOS",
+	"Mac OS":   "macOS",
+}
+
 // truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
 func truncate(s string, n int) string {
 	if len(s) <= n {
@@ -198,111 +223,4 @@ func truncate(s string, n int) string {
 		cut = n // not UTF-8 here anyway
 	}
 	return s[:cut]
-}
-
-// lru is a bounded least-recently-used cache of Devices by User-Agent,
-// split into shards so that concurrent requests rarely wait for each
-// other.
-type lru struct {
-	seed   maphash.Seed
-	shards []shard
-}
-
-type shard struct {
-	mu   sync.Mutex
-	cap  int
-	m    map[string]*entry
-	head entry // sentinel: head.next is the most recently used
-}
-
-type entry struct {
-	key        string
-	val        qsessions.Device
-	prev, next *entry
-}
-
-func newLRU(size int) *lru {
-	n := 1
-	if size >= 1024 {
-		n = 16
-	}
-	c := &lru{seed: maphash.MakeSeed(), shards: make([]shard, n)}
-	for i := range c.shards {
-		s := &c.shards[i]
-		s.cap = size / n
-		if i < size%n {
-			s.cap++
-		}
-		s.m = make(map[string]*entry)
-		s.head.next, s.head.prev = &s.head, &s.head
-	}
-	return c
-}
-
-func (c *lru) shard(key string) *shard {
-	if len(c.shards) == 1 {
-		return &c.shards[0]
-	}
-	return &c.shards[maphash.String(c.seed, key)%uint64(len(c.shards))]
-}
-
-func (c *lru) get(key string) (qsessions.Device, bool) {
-	s := c.shard(key)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, ok := s.m[key]
-	if !ok {
-		return qsessions.Device{}, false
-	}
-	s.moveToFront(e)
-	return e.val, true
-}
-
-func (c *lru) add(key string, val qsessions.Device) {
-	s := c.shard(key)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if e, ok := s.m[key]; ok {
-		e.val = val
-		s.moveToFront(e)
-		return
-	}
-	if len(s.m) >= s.cap {
-		old := s.head.prev
-		s.unlink(old)
-		delete(s.m, old.key)
-	}
-	e := &entry{key: key, val: val}
-	s.m[key] = e
-	s.pushFront(e)
-}
-
-func (c *lru) len() int {
-	n := 0
-	for i := range c.shards {
-		s := &c.shards[i]
-		s.mu.Lock()
-		n += len(s.m)
-		s.mu.Unlock()
-	}
-	return n
-}
-
-func (s *shard) unlink(e *entry) {
-	e.prev.next, e.next.prev = e.next, e.prev
-	e.prev, e.next = nil, nil
-}
-
-func (s *shard) pushFront(e *entry) {
-	e.prev, e.next = &s.head, s.head.next
-	s.head.next.prev = e
-	s.head.next = e
-}
-
-func (s *shard) moveToFront(e *entry) {
-	if s.head.next == e {
-		return
-	}
-	s.unlink(e)
-	s.pushFront(e)
 }

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"unicode/utf8"
 	"unsafe"
-
-	"github.com/qsessions/qsessions"
 )
 
 func TestTruncate(t *testing.T) {
@@ -60,41 +58,18 @@ func TestBuiltLazily(t *testing.T) {
 	}
 }
 
+// TestCacheBounded: CacheSize bounds the cache, and the latest answer is
+// in it.
 func TestCacheBounded(t *testing.T) {
-	for _, size := range []int{1, 8, 1000, 5000} {
-		c := newLRU(size)
-		for i := range 3 * size {
-			c.add(strconv.Itoa(i), qsessions.Device{Browser: strconv.Itoa(i)})
-			if n := c.len(); n > size {
-				t.Fatalf("size %d: cache holds %d after %d adds", size, n, i+1)
-			}
-		}
-		if n := c.len(); n < size/2 {
-			t.Errorf("size %d: cache holds only %d", size, n)
-		}
-		// The most recent add is always there, with its value.
-		last := strconv.Itoa(3*size - 1)
-		if d, ok := c.get(last); !ok || d.Browser != last {
-			t.Errorf("size %d: most recent entry: %+v, %v", size, d, ok)
+	p := New(&Options{CacheSize: 4})
+	for i := range 10 {
+		p.Parse("curl/8." + strconv.Itoa(i))
+		if n := p.cache.Len(); n > 4 {
+			t.Fatalf("cache holds %d after %d User-Agents", n, i+1)
 		}
 	}
-}
-
-func TestCacheEvictsLeastRecentlyUsed(t *testing.T) {
-	c := newLRU(2)
-	c.add("a", qsessions.Device{Browser: "A"})
-	c.add("b", qsessions.Device{Browser: "B"})
-	c.get("a") // a is now more recent than b
-	c.add("c", qsessions.Device{Browser: "C"})
-	if _, ok := c.get("b"); ok {
-		t.Error("b, the least recently used, was kept")
-	}
-	if d, ok := c.get("a"); !ok || d.Browser != "A" {
-		t.Errorf("a = %+v, %v; want kept", d, ok)
-	}
-	c.add("a", qsessions.Device{Browser: "A2"}) // overwrite, no growth
-	if d, _ := c.get("a"); d.Browser != "A2" || c.len() != 2 {
-		t.Errorf("after overwrite: a = %+v, len %d", d, c.len())
+	if d, ok := p.cache.Get("curl/8.9"); !ok || d.Browser != "curl" {
+		t.Errorf("most recent entry: %+v, %v", d, ok)
 	}
 }
 
@@ -102,18 +77,17 @@ func TestCacheKeysDoNotPinLongHeaders(t *testing.T) {
 	p := New(&Options{CacheSize: 4})
 	long := "curl/8.5.0 " + strings.Repeat("z", 10<<10)
 	p.Parse(long)
-	if n := p.cache.len(); n != 1 {
-		t.Fatalf("cache holds %d entries, want 1", n)
+	keys := p.cache.Keys()
+	if len(keys) != 1 {
+		t.Fatalf("cache holds %d entries, want 1", len(keys))
 	}
 	start := uintptr(unsafe.Pointer(unsafe.StringData(long)))
-	for i := range p.cache.shards {
-		for k := range p.cache.shards[i].m {
-			if len(k) > DefaultMaxLength {
-				t.Errorf("cache key is %d bytes", len(k))
-			}
-			if a := uintptr(unsafe.Pointer(unsafe.StringData(k))); a >= start && a < start+uintptr(len(long)) {
-				t.Error("cache key points into the caller's header, keeping it alive")
-			}
+	for _, k := range keys {
+		if len(k) > DefaultMaxLength {
+			t.Errorf("cache key is %d bytes", len(k))
+		}
+		if a := uintptr(unsafe.Pointer(unsafe.StringData(k))); a >= start && a < start+uintptr(len(long)) {
+			t.Error("cache key points into the caller's header, keeping it alive")
 		}
 	}
 }

@@ -3,7 +3,6 @@ package geo_test
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -13,13 +12,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/qsessions/qsessions/geo"
+	"github.com/qsessions/qsessions/internal/mmdbtest"
 )
 
 const (
@@ -27,162 +25,30 @@ const (
 	testKey     = "lk_SECRET_0123456789abcdef"
 )
 
-type member struct {
-	name string
-	body []byte
-	typ  byte // tar.TypeReg when 0
-}
-
-// archive builds a tar.gz shaped like MaxMind's: a dated directory holding
-// the database and its licence files.
-func archive(t testing.TB, members ...member) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(zw)
-	for _, m := range members {
-		typ := m.typ
-		if typ == 0 {
-			typ = tar.TypeReg
-		}
-		hdr := &tar.Header{Name: m.name, Typeflag: typ, Mode: 0o644, Size: int64(len(m.body)), ModTime: time.Unix(1700000000, 0)}
-		if typ == tar.TypeDir || typ == tar.TypeSymlink {
-			hdr.Size = 0
-			hdr.Mode = 0o755
-			hdr.Linkname = string(m.body)
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			t.Fatal(err)
-		}
-		if typ == tar.TypeReg {
-			if _, err := tw.Write(m.body); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-func maxmindArchive(t testing.TB, edition string, db []byte) []byte {
-	dir := edition + "_20260101"
-	return archive(t,
-		member{name: dir + "/", typ: tar.TypeDir},
-		member{name: dir + "/COPYRIGHT.txt", body: []byte("Database and Contents Copyright (c) MaxMind, Inc.\n")},
-		member{name: dir + "/LICENSE.txt", body: []byte("Use of this MaxMind product is governed by ...\n")},
-		member{name: dir + "/" + edition + ".mmdb", body: db},
-	)
-}
-
 func sum(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
 }
 
-// fakeMaxMind serves /geoip/databases/{edition}/download like MaxMind:
-// basic auth, then a redirect to storage for the archive, and the
-// archive's sha256sum line for suffix=tar.gz.sha256.
-type fakeMaxMind struct {
-	mu       sync.Mutex
-	archives map[string][]byte // edition → archive
-	sums     map[string]string // edition → published checksum, overriding the real one
-	truncate bool              // send half the archive with the full Content-Length
-	status   int               // answer every request with this status, if set
-	requests []string          // "edition suffix" per authenticated request
-	storage  int               // archive requests that reached storage
-}
-
-func newFakeMaxMind() *fakeMaxMind {
-	return &fakeMaxMind{archives: map[string][]byte{}, sums: map[string]string{}}
-}
-
-func (f *fakeMaxMind) set(edition string, archive []byte) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.archives[edition] = archive
-	delete(f.sums, edition)
-}
-
-func (f *fakeMaxMind) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if strings.HasPrefix(r.URL.Path, "/storage/") {
-		// Pre-signed storage, reached through a redirect.
-		f.storage++
-		a := f.archives[strings.TrimPrefix(r.URL.Path, "/storage/")]
-		w.Header().Set("Content-Type", "application/gzip")
-		if f.truncate {
-			w.Header().Set("Content-Length", strconv.Itoa(len(a)))
-			w.WriteHeader(http.StatusOK)
-			w.Write(a[:len(a)/2])
-			return
-		}
-		w.Write(a)
-		return
-	}
-	if f.status != 0 {
-		http.Error(w, http.StatusText(f.status), f.status)
-		return
-	}
-	user, pass, ok := r.BasicAuth()
-	if !ok || user != testAccount || pass != testKey {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusUnauthorized)
-		w.Write([]byte(`{"code":"INVALID_LICENSE_KEY","error":"Invalid license key for account ` + user + `"}`))
-		return
-	}
-	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
-	if len(parts) != 4 || parts[0] != "geoip" || parts[1] != "databases" || parts[3] != "download" {
-		http.NotFound(w, r)
-		return
-	}
-	edition, suffix := parts[2], r.URL.Query().Get("suffix")
-	a, ok := f.archives[edition]
-	if !ok {
-		http.NotFound(w, r)
-		return
-	}
-	f.requests = append(f.requests, edition+" "+suffix)
-	switch suffix {
-	case "tar.gz":
-		http.Redirect(w, r, "/storage/"+edition+"?X-Amz-Signature=deadbeef", http.StatusFound)
-	case "tar.gz.sha256":
-		s, ok := f.sums[edition]
-		if !ok {
-			s = sum(a)
-		}
-		w.Write([]byte(s + "  " + edition + "_20260101.tar.gz\n"))
-	default:
-		http.Error(w, "bad suffix", http.StatusBadRequest)
-	}
-}
-
-func (f *fakeMaxMind) archiveRequests() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.storage
-}
-
-// serve starts f and returns options pointing Download at it. Where the
-// platform has no sockets (js and wasip1), requests go straight to the
-// handler through the client's transport instead of over loopback.
-func (f *fakeMaxMind) serve(t *testing.T, dir string) geo.DownloadOptions {
-	opts := geo.DownloadOptions{AccountID: testAccount, LicenseKey: testKey, Dir: dir}
-	if runtime.GOOS == "js" || runtime.GOOS == "wasip1" {
-		opts.BaseURL = "http://maxmind.test"
-		opts.Client = &http.Client{Transport: handlerTransport{f}}
-		return opts
-	}
-	srv := httptest.NewServer(f)
-	t.Cleanup(srv.Close)
-	opts.BaseURL = srv.URL
-	opts.Client = srv.Client()
+// maxmindDownload returns options that download from m.
+func maxmindDownload(t *testing.T, m *mmdbtest.MaxMind, dir string) geo.DownloadOptions {
+	opts := geo.DownloadOptions{AccountID: m.Account, LicenseKey: m.Key, Dir: dir}
+	opts.BaseURL, opts.Client = serve(t, m)
 	return opts
+}
+
+func newMaxMind() *mmdbtest.MaxMind { return &mmdbtest.MaxMind{Account: testAccount, Key: testKey} }
+
+// serve makes h a download server and returns its base URL and a client
+// for it. Where the platform has no sockets (js and wasip1), requests go
+// straight to h through the client's transport instead of over loopback.
+func serve(t *testing.T, h http.Handler) (string, *http.Client) {
+	if runtime.GOOS == "js" || runtime.GOOS == "wasip1" {
+		return "http://download.test", &http.Client{Transport: handlerTransport{h}}
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL, srv.Client()
 }
 
 type handlerTransport struct{ h http.Handler }
@@ -214,76 +80,42 @@ func dirEntries(t *testing.T, dir string) []string {
 
 func TestDownload(t *testing.T) {
 	dir := t.TempDir()
-	f := newFakeMaxMind()
-	db := cityDB(t)
-	a := maxmindArchive(t, "GeoLite2-City", db)
-	f.set("GeoLite2-City", a)
-	opts := f.serve(t, dir)
-	var phases []geo.Phase
-	var last geo.Progress
-	opts.Progress = func(p geo.Progress) {
-		if p.Edition != "GeoLite2-City" {
-			t.Errorf("progress for edition %q", p.Edition)
-		}
-		if len(phases) == 0 || phases[len(phases)-1] != p.Phase {
-			phases = append(phases, p.Phase)
-		}
-		last = p
-	}
+	f := newMaxMind()
+	db := mmdbtest.City(t)
+	a := mmdbtest.MaxMindArchive(t, "GeoLite2-City", db)
+	f.Set("GeoLite2-City", a)
+	opts := maxmindDownload(t, f, dir)
+	progress := &progressLog{t: t, edition: "GeoLite2-City"}
+	opts.Progress = progress.record
 
 	res, err := geo.Download(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	wantPath := filepath.Join(dir, "GeoLite2-City.mmdb")
-	if !res.Updated || res.Path != wantPath || res.SHA256 != sum(a) {
+	if !res.Updated || res.Path != wantPath || res.Archive != "GeoLite2-City.tar.gz" || res.SHA256 != sum(a) {
 		t.Errorf("Download = %+v, want Updated, Path %s, SHA256 %s", res, wantPath, sum(a))
 	}
-	got, err := os.ReadFile(wantPath)
-	if err != nil {
-		t.Fatal(err)
+	progress.check(geo.PhaseChecking, geo.PhaseDownloading, geo.PhaseVerifying, geo.PhaseDone)
+	if progress.last.Bytes != int64(len(a)) {
+		t.Errorf("last progress reports %d bytes, archive has %d", progress.last.Bytes, len(a))
 	}
-	if !bytes.Equal(got, db) {
-		t.Error("installed database differs from the one in the archive")
-	}
-	wantPhases := []geo.Phase{geo.PhaseChecking, geo.PhaseDownloading, geo.PhaseVerifying, geo.PhaseDone}
-	if !equalPhases(phases, wantPhases) {
-		t.Errorf("phases %v, want %v", phases, wantPhases)
-	}
-	if last.Bytes != int64(len(a)) {
-		t.Errorf("last progress reports %d bytes, archive has %d", last.Bytes, len(a))
-	}
-	if names := dirEntries(t, dir); strings.Join(names, " ") != "GeoLite2-City.mmdb GeoLite2-City.mmdb.sha256" {
-		t.Errorf("directory holds %v", names)
-	}
-
-	// The installed file is usable.
-	gdb, err := geo.Open(wantPath, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gdb.Close()
-	if loc := locate(t, gdb, "192.0.2.1"); loc.City != "Berlin" {
-		t.Errorf("installed database locates 192.0.2.1 at %+v", loc)
-	}
+	gdb := checkInstalled(t, wantPath, db)
 
 	// Same published checksum: nothing is downloaded.
-	phases = nil
 	res, err = geo.Download(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Updated || f.archiveRequests() != 1 {
-		t.Errorf("second Download: %+v after %d archive requests; want no download", res, f.archiveRequests())
+	if res.Updated || f.Downloads() != 1 {
+		t.Errorf("second Download: %+v after %d archive requests; want no download", res, f.Downloads())
 	}
-	if !equalPhases(phases, []geo.Phase{geo.PhaseChecking, geo.PhaseUpToDate}) {
-		t.Errorf("second Download phases %v", phases)
-	}
+	progress.check(geo.PhaseChecking, geo.PhaseUpToDate)
 
 	// A new release is installed, and a DB that has the file open sees it
 	// on Reload.
-	next := buildDB(t, "GeoLite2-City", 6, []place{{network: "192.0.2.0/24", city: "Paris", country: "France"}})
-	f.set("GeoLite2-City", maxmindArchive(t, "GeoLite2-City", next))
+	next := mmdbtest.Build(t, "GeoLite2-City", 6, []mmdbtest.Place{{Network: "192.0.2.0/24", City: "Paris", Country: "France"}})
+	f.Set("GeoLite2-City", mmdbtest.MaxMindArchive(t, "GeoLite2-City", next))
 	if res, err = geo.Download(context.Background(), opts); err != nil || !res.Updated {
 		t.Fatalf("Download of a new release = %+v, %v", res, err)
 	}
@@ -305,23 +137,61 @@ func TestDownload(t *testing.T) {
 	}
 }
 
-func equalPhases(a, b []geo.Phase) bool {
-	if len(a) != len(b) {
-		return false
+// A progressLog records the progress of Downloads of an edition.
+type progressLog struct {
+	t       *testing.T
+	edition string
+	phases  []geo.Phase // each phase once, in order, since the last check
+	last    geo.Progress
+}
+
+func (l *progressLog) record(p geo.Progress) {
+	if p.Edition != l.edition {
+		l.t.Errorf("progress for edition %q, want %q", p.Edition, l.edition)
 	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
+	if len(l.phases) == 0 || l.phases[len(l.phases)-1] != p.Phase {
+		l.phases = append(l.phases, p.Phase)
 	}
-	return true
+	l.last = p
+}
+
+// check checks the phases since the last check.
+func (l *progressLog) check(want ...geo.Phase) {
+	l.t.Helper()
+	if !slices.Equal(l.phases, want) {
+		l.t.Errorf("phases %v, want %v", l.phases, want)
+	}
+	l.phases = nil
+}
+
+// checkInstalled checks that db is installed at path, with its record
+// beside it and nothing else, and that it opens and locates; it returns
+// it opened, for the rest of the test.
+func checkInstalled(t *testing.T, path string, db []byte) *geo.DB {
+	t.Helper()
+	if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, db) {
+		t.Fatalf("installed database differs from the one published (err %v)", err)
+	}
+	name := filepath.Base(path)
+	if names := dirEntries(t, filepath.Dir(path)); strings.Join(names, " ") != name+" "+name+".sha256" {
+		t.Errorf("directory holds %v", names)
+	}
+	gdb, err := geo.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gdb.Close() })
+	if loc := locate(t, gdb, "192.0.2.1"); loc.City != "Berlin" {
+		t.Errorf("installed database locates 192.0.2.1 at %+v", loc)
+	}
+	return gdb
 }
 
 func TestDownloadCountryEdition(t *testing.T) {
 	dir := t.TempDir()
-	f := newFakeMaxMind()
-	f.set("GeoLite2-Country", maxmindArchive(t, "GeoLite2-Country", countryDB(t)))
-	opts := f.serve(t, dir)
+	f := newMaxMind()
+	f.Set("GeoLite2-Country", mmdbtest.MaxMindArchive(t, "GeoLite2-Country", mmdbtest.Country(t)))
+	opts := maxmindDownload(t, f, dir)
 	opts.Edition = "GeoLite2-Country"
 	res, err := geo.Download(context.Background(), opts)
 	if err != nil {
@@ -342,10 +212,10 @@ func TestDownloadCountryEdition(t *testing.T) {
 
 // installOld puts a database in dir as a previous Download would have, and
 // returns its bytes.
-func installOld(t *testing.T, f *fakeMaxMind, opts geo.DownloadOptions) []byte {
+func installOld(t *testing.T, f *mmdbtest.MaxMind, opts geo.DownloadOptions) []byte {
 	t.Helper()
-	old := buildDB(t, "GeoLite2-City", 6, places[:1])
-	f.set("GeoLite2-City", maxmindArchive(t, "GeoLite2-City", old))
+	old := mmdbtest.Build(t, "GeoLite2-City", 6, mmdbtest.Places[:1])
+	f.Set("GeoLite2-City", mmdbtest.MaxMindArchive(t, "GeoLite2-City", old))
 	if _, err := geo.Download(context.Background(), opts); err != nil {
 		t.Fatal(err)
 	}
@@ -369,59 +239,59 @@ func checkUntouched(t *testing.T, dir string, old []byte, oldSum []byte) {
 }
 
 func TestDownloadFailuresKeepOldDatabase(t *testing.T) {
-	newDB := buildDB(t, "GeoLite2-City", 6, places)
+	newDB := mmdbtest.Build(t, "GeoLite2-City", 6, mmdbtest.Places)
 	cases := []struct {
 		name    string
-		prepare func(f *fakeMaxMind)
+		prepare func(f *mmdbtest.MaxMind)
 		is      error  // errors.Is target, if any
 		msg     string // in the error
 	}{
-		{"wrong checksum", func(f *fakeMaxMind) {
-			f.archives["GeoLite2-City"] = maxmindArchive(t, "GeoLite2-City", newDB)
-			f.sums["GeoLite2-City"] = sum([]byte("something else"))
+		{"wrong checksum", func(f *mmdbtest.MaxMind) {
+			f.Set("GeoLite2-City", mmdbtest.MaxMindArchive(t, "GeoLite2-City", newDB))
+			f.SetSum("GeoLite2-City", sum([]byte("something else")))
 		}, geo.ErrChecksum, "SHA-256"},
-		{"truncated archive, checksum of the whole", func(f *fakeMaxMind) {
-			f.archives["GeoLite2-City"] = maxmindArchive(t, "GeoLite2-City", newDB)
-			f.truncate = true
+		{"truncated archive, checksum of the whole", func(f *mmdbtest.MaxMind) {
+			f.Set("GeoLite2-City", mmdbtest.MaxMindArchive(t, "GeoLite2-City", newDB))
+			f.Truncate()
 		}, nil, "GeoLite2-City"},
-		{"truncated archive, checksum of the truncated bytes", func(f *fakeMaxMind) {
-			a := maxmindArchive(t, "GeoLite2-City", newDB)
-			f.archives["GeoLite2-City"] = a[:len(a)*2/3]
+		{"truncated archive, checksum of the truncated bytes", func(f *mmdbtest.MaxMind) {
+			a := mmdbtest.MaxMindArchive(t, "GeoLite2-City", newDB)
+			f.Set("GeoLite2-City", a[:len(a)*2/3])
 		}, nil, "unexpected EOF"},
-		{"member escaping with ..", func(f *fakeMaxMind) {
-			f.archives["GeoLite2-City"] = archive(t, member{name: "../GeoLite2-City.mmdb", body: newDB})
+		{"member escaping with ..", func(f *mmdbtest.MaxMind) {
+			f.Set("GeoLite2-City", mmdbtest.Archive(t, mmdbtest.Member{Name: "../GeoLite2-City.mmdb", Body: newDB}))
 		}, nil, "unsafe path"},
-		{"member escaping later in the archive", func(f *fakeMaxMind) {
-			f.archives["GeoLite2-City"] = archive(t,
-				member{name: "GeoLite2-City_20260101/GeoLite2-City.mmdb", body: newDB},
-				member{name: "GeoLite2-City_20260101/../../evil.txt", body: []byte("pwned")})
+		{"member escaping later in the archive", func(f *mmdbtest.MaxMind) {
+			f.Set("GeoLite2-City", mmdbtest.Archive(t,
+				mmdbtest.Member{Name: "GeoLite2-City_20260101/GeoLite2-City.mmdb", Body: newDB},
+				mmdbtest.Member{Name: "GeoLite2-City_20260101/../../evil.txt", Body: []byte("pwned")}))
 		}, nil, "unsafe path"},
-		{"absolute member", func(f *fakeMaxMind) {
-			f.archives["GeoLite2-City"] = archive(t, member{name: "/tmp/GeoLite2-City.mmdb", body: newDB})
+		{"absolute member", func(f *mmdbtest.MaxMind) {
+			f.Set("GeoLite2-City", mmdbtest.Archive(t, mmdbtest.Member{Name: "/tmp/GeoLite2-City.mmdb", Body: newDB}))
 		}, nil, "unsafe path"},
-		{"no database in archive", func(f *fakeMaxMind) {
-			f.archives["GeoLite2-City"] = archive(t, member{name: "x/README.txt", body: []byte("hi")})
+		{"no database in archive", func(f *mmdbtest.MaxMind) {
+			f.Set("GeoLite2-City", mmdbtest.Archive(t, mmdbtest.Member{Name: "x/README.txt", Body: []byte("hi")}))
 		}, nil, "no .mmdb"},
-		{"symlink named .mmdb", func(f *fakeMaxMind) {
-			f.archives["GeoLite2-City"] = archive(t, member{name: "x/GeoLite2-City.mmdb", typ: tar.TypeSymlink, body: []byte("/etc/passwd")})
+		{"symlink named .mmdb", func(f *mmdbtest.MaxMind) {
+			f.Set("GeoLite2-City", mmdbtest.Archive(t, mmdbtest.Member{Name: "x/GeoLite2-City.mmdb", Type: tar.TypeSymlink, Body: []byte("/etc/passwd")}))
 		}, nil, "no .mmdb"},
-		{"two databases", func(f *fakeMaxMind) {
-			f.archives["GeoLite2-City"] = archive(t, member{name: "a/GeoLite2-City.mmdb", body: newDB}, member{name: "b/GeoLite2-City.mmdb", body: newDB})
+		{"two databases", func(f *mmdbtest.MaxMind) {
+			f.Set("GeoLite2-City", mmdbtest.Archive(t, mmdbtest.Member{Name: "a/GeoLite2-City.mmdb", Body: newDB}, mmdbtest.Member{Name: "b/GeoLite2-City.mmdb", Body: newDB}))
 		}, nil, "more than one"},
-		{"database is not a database", func(f *fakeMaxMind) {
-			f.archives["GeoLite2-City"] = maxmindArchive(t, "GeoLite2-City", []byte("<html>not found</html>"))
+		{"database is not a database", func(f *mmdbtest.MaxMind) {
+			f.Set("GeoLite2-City", mmdbtest.MaxMindArchive(t, "GeoLite2-City", []byte("<html>not found</html>")))
 		}, nil, "not valid"},
-		{"database truncated inside the archive", func(f *fakeMaxMind) {
-			f.archives["GeoLite2-City"] = maxmindArchive(t, "GeoLite2-City", newDB[:len(newDB)-40])
+		{"database truncated inside the archive", func(f *mmdbtest.MaxMind) {
+			f.Set("GeoLite2-City", mmdbtest.MaxMindArchive(t, "GeoLite2-City", newDB[:len(newDB)-40]))
 		}, nil, "not valid"},
-		{"not gzip", func(f *fakeMaxMind) {
-			f.archives["GeoLite2-City"] = []byte("PK\x03\x04 a zip file")
+		{"not gzip", func(f *mmdbtest.MaxMind) {
+			f.Set("GeoLite2-City", []byte("PK\x03\x04 a zip file"))
 		}, nil, "gzip"},
-		{"published checksum is not a checksum", func(f *fakeMaxMind) {
-			f.sums["GeoLite2-City"] = "<html>"
+		{"published checksum is not a checksum", func(f *mmdbtest.MaxMind) {
+			f.SetSum("GeoLite2-City", "<html>")
 		}, nil, "not a SHA-256"},
-		{"401", func(f *fakeMaxMind) { f.status = http.StatusUnauthorized }, geo.ErrUnauthorized, "GeoLite2-City"},
-		{"500", func(f *fakeMaxMind) { f.status = http.StatusInternalServerError }, nil, "500"},
+		{"401", func(f *mmdbtest.MaxMind) { f.Fail(http.StatusUnauthorized) }, geo.ErrUnauthorized, "GeoLite2-City"},
+		{"500", func(f *mmdbtest.MaxMind) { f.Fail(http.StatusInternalServerError) }, nil, "500"},
 	}
 	for _, c := range cases {
 		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
@@ -430,16 +300,14 @@ func TestDownloadFailuresKeepOldDatabase(t *testing.T) {
 			if err := os.Mkdir(dir, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			f := newFakeMaxMind()
-			opts := f.serve(t, dir)
+			f := newMaxMind()
+			opts := maxmindDownload(t, f, dir)
 			old := installOld(t, f, opts)
 			oldSum, err := os.ReadFile(filepath.Join(dir, "GeoLite2-City.mmdb.sha256"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			f.mu.Lock()
 			c.prepare(f)
-			f.mu.Unlock()
 
 			res, err := geo.Download(context.Background(), opts)
 			if err == nil {
@@ -466,9 +334,9 @@ func TestDownloadFailuresKeepOldDatabase(t *testing.T) {
 
 func TestDownloadBadCredentials(t *testing.T) {
 	dir := t.TempDir()
-	f := newFakeMaxMind()
-	f.set("GeoLite2-City", maxmindArchive(t, "GeoLite2-City", cityDB(t)))
-	opts := f.serve(t, dir)
+	f := newMaxMind()
+	f.Set("GeoLite2-City", mmdbtest.MaxMindArchive(t, "GeoLite2-City", mmdbtest.City(t)))
+	opts := maxmindDownload(t, f, dir)
 	opts.LicenseKey = "lk_WRONG_KEY_42"
 	_, err := geo.Download(context.Background(), opts)
 	if !errors.Is(err, geo.ErrUnauthorized) {
@@ -489,9 +357,9 @@ func TestDownloadValidatesBeforeAnyRequest(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f := newFakeMaxMind()
-	f.set("GeoLite2-City", maxmindArchive(t, "GeoLite2-City", cityDB(t)))
-	base := f.serve(t, dir)
+	f := newMaxMind()
+	f.Set("GeoLite2-City", mmdbtest.MaxMindArchive(t, "GeoLite2-City", mmdbtest.City(t)))
+	base := maxmindDownload(t, f, dir)
 	cases := []struct {
 		name   string
 		change func(o *geo.DownloadOptions)
@@ -519,18 +387,16 @@ func TestDownloadValidatesBeforeAnyRequest(t *testing.T) {
 			}
 		})
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.requests) != 0 {
-		t.Errorf("invalid options still sent requests: %v", f.requests)
+	if hits := f.Hits(); hits != 0 {
+		t.Errorf("invalid options still sent %d requests", hits)
 	}
 }
 
 func TestDownloadCancelled(t *testing.T) {
 	dir := t.TempDir()
-	f := newFakeMaxMind()
-	f.set("GeoLite2-City", maxmindArchive(t, "GeoLite2-City", cityDB(t)))
-	opts := f.serve(t, dir)
+	f := newMaxMind()
+	f.Set("GeoLite2-City", mmdbtest.MaxMindArchive(t, "GeoLite2-City", mmdbtest.City(t)))
+	opts := maxmindDownload(t, f, dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := geo.Download(ctx, opts); !errors.Is(err, context.Canceled) {

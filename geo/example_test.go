@@ -122,3 +122,26 @@ func ExampleDownload() {
 	defer db.Close()
 	go db.Watch(ctx, time.Minute) // picks up the next Download
 }
+
+// Download DB-IP's free City Lite database, which needs no account, and
+// credit DB-IP wherever its locations are shown, as its licence (CC BY 4.0)
+// asks. Run the download monthly, or daily: it downloads nothing while the
+// installed file is the latest.
+func ExampleDownload_dbip() {
+	res, err := geo.Download(context.Background(), geo.DownloadOptions{
+		Source: geo.DBIP,
+		Dir:    "/var/lib/geoip",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("installed", res.Path, "from", res.Archive) // /var/lib/geoip/dbip-city-lite.mmdb
+
+	db, err := geo.Open(res.Path, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	info, _ := db.Info()
+	fmt.Printf("<a href=%q>%s</a>\n", info.AttributionURL, info.Attribution) // for the page footer
+}

@@ -6,14 +6,15 @@ import (
 	"testing"
 
 	"github.com/qsessions/qsessions/geo"
+	"github.com/qsessions/qsessions/internal/mmdbtest"
 )
 
 // FuzzOpenBytes feeds OpenBytes arbitrary bytes and looks up a few
 // addresses in whatever opens: errors are expected, panics are bugs.
 func FuzzOpenBytes(f *testing.F) {
-	city := cityDB(f)
-	country := countryDB(f)
-	v4 := buildDB(f, "GeoLite2-City", 4, places)
+	city := mmdbtest.City(f)
+	country := mmdbtest.Country(f)
+	v4 := mmdbtest.Build(f, "GeoLite2-City", 4, mmdbtest.Places)
 	meta := bytes.LastIndex(city, []byte("\xab\xcd\xefMaxMind.com"))
 	f.Add(city)
 	f.Add(country)

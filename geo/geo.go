@@ -1,9 +1,11 @@
-// Package geo locates IP addresses with MaxMind GeoIP2 and GeoLite2
-// databases: it is the [qsessions.Locator] that turns a session's IP into
+// Package geo locates IP addresses with databases in MaxMind's format
+// (GeoIP2, GeoLite2, DB-IP): it is the [qsessions.Locator] that turns a
+// session's IP into
 // "Berlin, Germany". Open a database file with [Open], or database bytes with
 // [OpenBytes] where there is no filesystem (WebAssembly hosts), and put the
 // [*DB] in qsessions.Options.Locator. [Download] fetches and installs the
-// databases from MaxMind.
+// databases from MaxMind, with an account, or DB-IP's free City Lite
+// without one.
 //
 // # Databases
 //
@@ -19,6 +21,12 @@
 // looking them up. Coordinates are reported as present or absent
 // (Location.HasCoordinates), never as a made-up 0,0. Names are English by
 // default; [Options].Language picks another of MaxMind's languages.
+//
+// # Attribution
+//
+// DB-IP's free databases are licensed under CC BY 4.0: an application that
+// shows locations from one must credit DB-IP. [DB.Info] gives the words
+// and the link for the database in use, read from its metadata.
 //
 // # Updates
 //
@@ -61,6 +69,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -108,6 +117,7 @@ type database struct {
 	r        *geoip2.Reader
 	typ      string
 	built    time.Time
+	credit   attribution
 	ipv4Only bool
 	stat     fileStat // of the file it was read from; zero for bytes
 }
@@ -255,6 +265,7 @@ func newDatabase(r *geoip2.Reader) (*database, error) {
 		r:        r,
 		typ:      md.DatabaseType,
 		built:    md.BuildTime(),
+		credit:   creditFor(md.DatabaseType, md.Description),
 		ipv4Only: md.IPVersion == 4,
 	}, nil
 }
@@ -337,8 +348,28 @@ func (db *DB) name(n geoip2.Names) string {
 // Info describes the database a [DB] is using.
 type Info struct {
 	Type      string    // database type from its metadata, "GeoLite2-City"
-	BuildTime time.Time // when MaxMind built it
+	BuildTime time.Time // when its publisher built it
 	Path      string    // file it was opened from, "" for OpenBytes
+
+	// Attribution is the credit that the database's licence asks for
+	// wherever its data is shown, and AttributionURL the address it links
+	// to: "IP Geolocation by DB-IP" and https://db-ip.com for DB-IP's free
+	// databases (CC BY 4.0), known from the database's metadata. Both are
+	// "" for other databases; MaxMind's terms are in your agreement with
+	// MaxMind.
+	Attribution    string
+	AttributionURL string
+}
+
+type attribution struct{ text, url string }
+
+// creditFor returns the attribution that a database's publisher asks
+// for, as its type and description name the publisher.
+func creditFor(dbType string, description map[string]string) attribution {
+	if strings.HasPrefix(dbType, "DBIP-") || strings.Contains(description["en"], "DB-IP") || strings.Contains(description["en"], "db-ip.com") {
+		return attribution{"IP Geolocation by DB-IP", "https://db-ip.com"}
+	}
+	return attribution{}
 }
 
 // Info describes the database in use. It returns [ErrClosed] after Close.
@@ -347,7 +378,7 @@ func (db *DB) Info() (Info, error) {
 	if d == nil {
 		return Info{}, ErrClosed
 	}
-	return Info{Type: d.typ, BuildTime: d.built, Path: db.path}, nil
+	return Info{Type: d.typ, BuildTime: d.built, Path: db.path, Attribution: d.credit.text, AttributionURL: d.credit.url}, nil
 }
 
 // Reload opens the DB's file again and, if it opens, swaps it in

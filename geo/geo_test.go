@@ -17,6 +17,8 @@ import (
 
 	"github.com/qsessions/qsessions"
 	"github.com/qsessions/qsessions/geo"
+	"github.com/qsessions/qsessions/internal/logtest"
+	"github.com/qsessions/qsessions/internal/mmdbtest"
 )
 
 func openBytes(t testing.TB, b []byte, opts *geo.Options) *geo.DB {
@@ -39,10 +41,10 @@ func locate(t testing.TB, db *geo.DB, addr string) qsessions.Location {
 }
 
 // public are the places a lookup may report.
-func public() []place {
-	var ps []place
-	for _, p := range places {
-		if p.network != "10.0.0.0/8" && p.network != "127.0.0.0/8" && p.network != "fc00::/7" {
+func public() []mmdbtest.Place {
+	var ps []mmdbtest.Place
+	for _, p := range mmdbtest.Places {
+		if p.Network != "10.0.0.0/8" && p.Network != "127.0.0.0/8" && p.Network != "fc00::/7" {
 			ps = append(ps, p)
 		}
 	}
@@ -55,8 +57,8 @@ func TestLocate(t *testing.T) {
 		b       []byte
 		country bool
 	}{
-		{"City", cityDB(t), false},
-		{"Country", countryDB(t), true},
+		{"City", mmdbtest.City(t), false},
+		{"Country", mmdbtest.Country(t), true},
 	} {
 		t.Run(kind.name, func(t *testing.T) {
 			db := openBytes(t, kind.b, nil)
@@ -67,9 +69,9 @@ func TestLocate(t *testing.T) {
 					t.Errorf("Locate(%s) = %#v, want %#v", addr, got, w)
 				}
 				// qsessions' rendering, from what the database holds.
-				wantStr := p.country
-				if !kind.country && p.city != "" {
-					wantStr = p.city + ", " + p.country
+				wantStr := p.Country
+				if !kind.country && p.City != "" {
+					wantStr = p.City + ", " + p.Country
 				}
 				if got.String() != wantStr {
 					t.Errorf("Locate(%s).String() = %q, want %q", addr, got.String(), wantStr)
@@ -80,8 +82,8 @@ func TestLocate(t *testing.T) {
 }
 
 func TestLocateIPv4MappedAndZoned(t *testing.T) {
-	db := openBytes(t, cityDB(t), nil)
-	berlin := want(places[0], false, "en")
+	db := openBytes(t, mmdbtest.City(t), nil)
+	berlin := want(mmdbtest.Places[0], false, "en")
 	for _, addr := range []string{"::ffff:192.0.2.9", "2001:db8::1%eth0"} {
 		got := locate(t, db, addr)
 		if got.IsZero() {
@@ -94,7 +96,7 @@ func TestLocateIPv4MappedAndZoned(t *testing.T) {
 }
 
 func TestLocateUnknownAndNonPublic(t *testing.T) {
-	db := openBytes(t, cityDB(t), nil)
+	db := openBytes(t, mmdbtest.City(t), nil)
 	// The database has data for 10/8, 127/8 and fc00::/7, so a zero
 	// result there shows Locate skipped them.
 	for _, addr := range []string{
@@ -115,7 +117,7 @@ func TestLocateUnknownAndNonPublic(t *testing.T) {
 }
 
 func TestCoordinatesPresentOrAbsent(t *testing.T) {
-	db := openBytes(t, cityDB(t), nil)
+	db := openBytes(t, mmdbtest.City(t), nil)
 	null := locate(t, db, "203.0.113.1") // at 0,0
 	if !null.HasCoordinates || null.Latitude != 0 || null.Longitude != 0 {
 		t.Errorf("0,0 record: %#v, want HasCoordinates with 0,0", null)
@@ -130,7 +132,7 @@ func TestCoordinatesPresentOrAbsent(t *testing.T) {
 }
 
 func TestLanguage(t *testing.T) {
-	db := openBytes(t, cityDB(t), &geo.Options{Language: "de"})
+	db := openBytes(t, mmdbtest.City(t), &geo.Options{Language: "de"})
 	for _, p := range public() {
 		if got, w := locate(t, db, addrIn(t, p)), want(p, false, "de"); got != w {
 			t.Errorf("de: Locate(%s) = %#v, want %#v", addrIn(t, p), got, w)
@@ -140,14 +142,14 @@ func TestLanguage(t *testing.T) {
 	if got := locate(t, db, "198.51.100.1"); got.City != "München" || got.Region != "Bavaria" {
 		t.Errorf("de: got %#v", got)
 	}
-	if _, err := geo.OpenBytes(cityDB(t), &geo.Options{Language: "klingon"}); err == nil {
+	if _, err := geo.OpenBytes(mmdbtest.City(t), &geo.Options{Language: "klingon"}); err == nil {
 		t.Error("OpenBytes with an unsupported language succeeded")
 	}
 }
 
 func TestIPv4OnlyDatabase(t *testing.T) {
-	db := openBytes(t, buildDB(t, "GeoLite2-City", 4, places), nil)
-	if got, w := locate(t, db, "192.0.2.1"), want(places[0], false, "en"); got != w {
+	db := openBytes(t, mmdbtest.Build(t, "GeoLite2-City", 4, mmdbtest.Places), nil)
+	if got, w := locate(t, db, "192.0.2.1"), want(mmdbtest.Places[0], false, "en"); got != w {
 		t.Errorf("IPv4 in IPv4 database: %#v, want %#v", got, w)
 	}
 	loc, err := db.Locate(netip.MustParseAddr("2001:db8::1"))
@@ -157,15 +159,15 @@ func TestIPv4OnlyDatabase(t *testing.T) {
 }
 
 func TestOpenErrors(t *testing.T) {
-	valid := cityDB(t)
+	valid := mmdbtest.City(t)
 	cases := map[string][]byte{
 		"empty":          {},
 		"garbage":        []byte(strings.Repeat("not a database ", 100)),
 		"truncated-half": valid[:len(valid)/2],
 		"truncated-tail": valid[:len(valid)-10],
 		"metadata-only":  valid[bytes.LastIndex(valid, []byte("\xab\xcd\xefMaxMind.com")):],
-		"asn":            buildDB(t, "GeoLite2-ASN", 6, places[:1]),
-		"unknown-type":   buildDB(t, "Acme-Widgets", 6, places[:1]),
+		"asn":            mmdbtest.Build(t, "GeoLite2-ASN", 6, mmdbtest.Places[:1]),
+		"unknown-type":   mmdbtest.Build(t, "Acme-Widgets", 6, mmdbtest.Places[:1]),
 	}
 	dir := t.TempDir()
 	for name, b := range cases {
@@ -192,7 +194,7 @@ func TestOpenErrors(t *testing.T) {
 	if _, err := geo.Open(dir, nil); err == nil {
 		t.Errorf("Open(directory) succeeded")
 	}
-	if _, err := geo.OpenBytes(buildDB(t, "GeoLite2-ASN", 6, places[:1]), nil); err == nil || !strings.Contains(err.Error(), "GeoLite2-ASN") {
+	if _, err := geo.OpenBytes(mmdbtest.Build(t, "GeoLite2-ASN", 6, mmdbtest.Places[:1]), nil); err == nil || !strings.Contains(err.Error(), "GeoLite2-ASN") {
 		t.Errorf("ASN database: error %v should name its type", err)
 	}
 }
@@ -200,7 +202,7 @@ func TestOpenErrors(t *testing.T) {
 // TestCorruptRecordsNeverPanic damages databases that still open and looks
 // up every place in them: errors are fine, panics are not.
 func TestCorruptRecordsNeverPanic(t *testing.T) {
-	valid := cityDB(t)
+	valid := mmdbtest.City(t)
 	meta := bytes.LastIndex(valid, []byte("\xab\xcd\xefMaxMind.com"))
 	rng := rand.New(rand.NewPCG(1, 2))
 	opened, failed := 0, 0
@@ -214,7 +216,7 @@ func TestCorruptRecordsNeverPanic(t *testing.T) {
 			continue
 		}
 		opened++
-		for _, p := range places {
+		for _, p := range mmdbtest.Places {
 			if _, err := db.Locate(netip.MustParseAddr(addrIn(t, p))); err != nil {
 				failed++
 			}
@@ -229,9 +231,9 @@ func TestCorruptRecordsNeverPanic(t *testing.T) {
 
 func TestReload(t *testing.T) {
 	dir := t.TempDir()
-	first := []place{places[0]}
-	second := []place{{network: "192.0.2.0/24", city: "Paris", country: "France", iso: "FR"}}
-	p := writeFile(t, dir, "GeoLite2-City.mmdb", buildDB(t, "GeoLite2-City", 6, first))
+	first := []mmdbtest.Place{mmdbtest.Places[0]}
+	second := []mmdbtest.Place{{Network: "192.0.2.0/24", City: "Paris", Country: "France", ISO: "FR"}}
+	p := writeFile(t, dir, "GeoLite2-City.mmdb", mmdbtest.Build(t, "GeoLite2-City", 6, first))
 	db, err := geo.Open(p, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -244,7 +246,7 @@ func TestReload(t *testing.T) {
 		t.Fatalf("before: %#v", got)
 	}
 
-	writeFile(t, dir, "GeoLite2-City.mmdb", buildDB(t, "GeoLite2-City", 6, second))
+	writeFile(t, dir, "GeoLite2-City.mmdb", mmdbtest.Build(t, "GeoLite2-City", 6, second))
 	if got := locate(t, db, "192.0.2.1"); got.City != "Berlin" {
 		t.Errorf("replaced file seen before Reload: %#v", got)
 	}
@@ -275,7 +277,7 @@ func TestReload(t *testing.T) {
 }
 
 func TestReloadBytes(t *testing.T) {
-	db := openBytes(t, cityDB(t), nil)
+	db := openBytes(t, mmdbtest.City(t), nil)
 	if err := db.Reload(); err == nil {
 		t.Error("Reload of an OpenBytes DB succeeded")
 	}
@@ -288,30 +290,12 @@ func TestReloadBytes(t *testing.T) {
 	if got := locate(t, db, "192.0.2.1"); got.City != "Berlin" {
 		t.Errorf("after failed ReloadBytes: %#v", got)
 	}
-	if err := db.ReloadBytes(countryDB(t)); err != nil {
+	if err := db.ReloadBytes(mmdbtest.Country(t)); err != nil {
 		t.Fatal(err)
 	}
 	if got := locate(t, db, "192.0.2.1"); got.City != "" || got.Country != "Germany" {
 		t.Errorf("after ReloadBytes(country): %#v", got)
 	}
-}
-
-// syncBuffer is a log sink the Watch goroutine and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func eventually(t *testing.T, what string, cond func() bool) {
@@ -327,8 +311,8 @@ func eventually(t *testing.T, what string, cond func() bool) {
 
 func TestWatch(t *testing.T) {
 	dir := t.TempDir()
-	p := writeFile(t, dir, "GeoLite2-City.mmdb", buildDB(t, "GeoLite2-City", 6, places[:1]))
-	var logs syncBuffer
+	p := writeFile(t, dir, "GeoLite2-City.mmdb", mmdbtest.Build(t, "GeoLite2-City", 6, mmdbtest.Places[:1]))
+	var logs logtest.Buffer
 	db, err := geo.Open(p, &geo.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -354,7 +338,7 @@ func TestWatch(t *testing.T) {
 	}
 	base := time.Now().Add(-time.Hour).Truncate(time.Second)
 
-	replace(buildDB(t, "GeoLite2-City", 6, []place{{network: "192.0.2.0/24", city: "Paris", country: "France"}}), base)
+	replace(mmdbtest.Build(t, "GeoLite2-City", 6, []mmdbtest.Place{{Network: "192.0.2.0/24", City: "Paris", Country: "France"}}), base)
 	eventually(t, "Watch to load Paris", func() bool { return city() == "Paris" })
 
 	replace([]byte("half a database"), base.Add(time.Second))
@@ -363,7 +347,7 @@ func TestWatch(t *testing.T) {
 		t.Errorf("after a corrupt replacement: city %q, want Paris", c)
 	}
 
-	replace(buildDB(t, "GeoLite2-City", 6, []place{{network: "192.0.2.0/24", city: "Rome", country: "Italy"}}), base.Add(2*time.Second))
+	replace(mmdbtest.Build(t, "GeoLite2-City", 6, []mmdbtest.Place{{Network: "192.0.2.0/24", City: "Rome", Country: "Italy"}}), base.Add(2*time.Second))
 	eventually(t, "Watch to load Rome", func() bool { return city() == "Rome" })
 
 	cancel()
@@ -391,7 +375,7 @@ func TestWatch(t *testing.T) {
 
 func TestClose(t *testing.T) {
 	dir := t.TempDir()
-	p := writeFile(t, dir, "GeoLite2-City.mmdb", cityDB(t))
+	p := writeFile(t, dir, "GeoLite2-City.mmdb", mmdbtest.City(t))
 	db, err := geo.Open(p, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -418,8 +402,8 @@ func TestClose(t *testing.T) {
 // or the other, whole.
 func TestConcurrentLocateAndReload(t *testing.T) {
 	dir := t.TempDir()
-	a := buildDB(t, "GeoLite2-City", 6, places)
-	b := buildDB(t, "GeoLite2-City", 6, []place{{network: "192.0.2.0/24", city: "Paris", country: "France", iso: "FR"}})
+	a := mmdbtest.Build(t, "GeoLite2-City", 6, mmdbtest.Places)
+	b := mmdbtest.Build(t, "GeoLite2-City", 6, []mmdbtest.Place{{Network: "192.0.2.0/24", City: "Paris", Country: "France", ISO: "FR"}})
 	p := writeFile(t, dir, "GeoLite2-City.mmdb", a)
 	db, err := geo.Open(p, nil)
 	if err != nil {
@@ -427,7 +411,7 @@ func TestConcurrentLocateAndReload(t *testing.T) {
 	}
 	defer db.Close()
 
-	berlin := want(places[0], false, "en")
+	berlin := want(mmdbtest.Places[0], false, "en")
 	paris := qsessions.Location{City: "Paris", Country: "France", CountryCode: "FR"}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -473,7 +457,7 @@ func TestConcurrentLocateAndReload(t *testing.T) {
 }
 
 func BenchmarkLocate(b *testing.B) {
-	db := openBytes(b, cityDB(b), nil)
+	db := openBytes(b, mmdbtest.City(b), nil)
 	addrs := []netip.Addr{
 		netip.MustParseAddr("192.0.2.1"),
 		netip.MustParseAddr("198.51.100.200"),
@@ -490,7 +474,7 @@ func BenchmarkLocate(b *testing.B) {
 }
 
 func BenchmarkLocateParallel(b *testing.B) {
-	db := openBytes(b, cityDB(b), nil)
+	db := openBytes(b, mmdbtest.City(b), nil)
 	ip := netip.MustParseAddr("192.0.2.1")
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
@@ -504,7 +488,7 @@ func BenchmarkLocateParallel(b *testing.B) {
 }
 
 func BenchmarkLocatePrivate(b *testing.B) {
-	db := openBytes(b, cityDB(b), nil)
+	db := openBytes(b, mmdbtest.City(b), nil)
 	ip := netip.MustParseAddr("10.1.2.3")
 	b.ReportAllocs()
 	for b.Loop() {

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	redisstore "github.com/eko/gocache/store/redis/v4"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/qsessions/qsessions"
@@ -33,7 +32,9 @@ func sharedCache(t *testing.T) (newCache func() qsessions.Cache, kind string) {
 	admin := redisClientFor(t, addr)
 	t.Cleanup(func() { redistest.DeleteKeys(t, admin, prefix) })
 	return func() qsessions.Cache {
-		c, err := adapter.New(redisstore.NewRedis(redisClientFor(t, addr)), &adapter.Options{Prefix: prefix})
+		// NewRedis keeps the client, so that the cache writes
+		// conditionally: the Stores' fills take leases.
+		c, err := adapter.NewRedis(redisClientFor(t, addr), &adapter.Options{Prefix: prefix})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -132,7 +132,7 @@ func TestRedisOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs.take() // New says which guarantee the Store runs with
+	logs.take() // New says, at debug level, which guarantee the Store runs with
 	ctx := context.Background()
 	token := newSession(t, st, "before")
 	s, err := st.Load(ctx, token)

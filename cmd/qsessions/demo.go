@@ -60,13 +60,15 @@ last activity; sign one out, or sign out everywhere else, and watch the
 other browser be signed out on its next request.
 
 Sessions are kept in an SQLite file behind an in-process cache (go-cache),
-so they survive a restart. Locations need a GeoIP database: see
-'qsessions download-geoip --help', then pass --geoip. Stop with Ctrl-C.`)
+so they survive a restart. Locations need a GeoIP database: get DB-IP's
+free one, no account needed, with 'qsessions download-geoip --source dbip
+--dir .', then pass --geoip dbip-city-lite.mmdb (see 'qsessions
+download-geoip --help' for MaxMind's). Stop with Ctrl-C.`)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen on this `host:port` (port 0 picks a free one)")
 	defaultDB := defaultDemoDB()
 	dbPath := fs.String("sqlite", defaultDB, "keep sessions in this SQLite `file`, created readable by you only when missing;\n"+
 		"the default is in your user cache directory, in a qsessions directory that only you can open")
-	geoPath := fs.String("geoip", "", "a GeoIP2/GeoLite2 City or Country database `file`, to show locations")
+	geoPath := fs.String("geoip", "", "a City or Country database `file` (DB-IP, GeoLite2, GeoIP2), to show locations")
 	redisAddr := fs.String("redis", "", "use the Redis at `ADDR` (host:port or redis:// URL) as the cache instead of an in-process one,\nso that 'qsessions sessions revoke --redis ADDR' takes effect at once")
 	prefix := fs.String("key-prefix", qsessions.DefaultKeyPrefix, "the cache key `prefix`")
 	trust := fs.String("trust-proxy", "", "comma-separated `networks` of the reverse proxies in front of the demo, such as 127.0.0.1/32.\n"+
@@ -134,6 +136,9 @@ so they survive a restart. Locations need a GeoIP database: see
 		}
 		defer g.Close()
 		opts.Locator = g
+		if info, _ := g.Info(); info.Attribution != "" {
+			app.geoCredit, app.geoCreditURL = info.Attribution, info.AttributionURL
+		}
 	}
 	var cache qsessions.Cache
 	if *redisAddr != "" {
@@ -179,7 +184,9 @@ so they survive a restart. Locations need a GeoIP database: see
 	abs, _ := filepath.Abs(*dbPath)
 	fmt.Fprintf(e.stdout, "qsessions demo: sessions in the SQLite database %s, cached in %s\n", abs, app.cacheName)
 	if *geoPath == "" {
-		fmt.Fprintln(e.stdout, "qsessions demo: no GeoIP database configured, so locations show as unknown; see 'qsessions download-geoip --help', then pass --geoip FILE")
+		fmt.Fprintln(e.stdout, "qsessions demo: no GeoIP database configured, so locations show as unknown; get one with 'qsessions download-geoip --source dbip --dir .' (no account needed), then pass --geoip dbip-city-lite.mmdb")
+	} else if app.geoCredit != "" {
+		fmt.Fprintf(e.stdout, "qsessions demo: locations from the GeoIP database %s (%s, %s)\n", *geoPath, app.geoCredit, app.geoCreditURL)
 	} else {
 		fmt.Fprintf(e.stdout, "qsessions demo: locations from the GeoIP database %s\n", *geoPath)
 	}
@@ -243,6 +250,10 @@ type demoApp struct {
 	geoPath   string
 	cacheName string
 	log       *slog.Logger
+
+	// The credit the GeoIP database's licence asks for, shown on every
+	// page: DB-IP's.
+	geoCredit, geoCreditURL string
 }
 
 func (a *demoApp) parseTemplates() error {
@@ -311,6 +322,8 @@ type pageData struct {
 	GeoIP     string
 	DBPath    string
 	Cache     string
+
+	GeoCredit, GeoCreditURL string // the GeoIP database's attribution and its link
 }
 
 // session returns the request's session, or nil after answering the
@@ -362,7 +375,7 @@ func (a *demoApp) index(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *demoApp) newPage(r *http.Request) pageData {
-	return pageData{Style: a.style, GeoIP: a.geoPath, DBPath: a.dbPath, Cache: a.cacheName}
+	return pageData{Style: a.style, GeoIP: a.geoPath, GeoCredit: a.geoCredit, GeoCreditURL: a.geoCreditURL, DBPath: a.dbPath, Cache: a.cacheName}
 }
 
 // hadSessionCookie reports whether r carried a session cookie of valid
@@ -525,6 +538,10 @@ type demoJSON struct {
 	Current  string            `json:"current"` // the ID of this request's session
 	GeoIP    bool              `json:"geoip"`
 	Sessions []demoSessionJSON `json:"sessions"`
+
+	// The GeoIP database's attribution, as on the page.
+	GeoCredit    string `json:"geoip_attribution,omitempty"`
+	GeoCreditURL string `json:"geoip_attribution_url,omitempty"`
 }
 
 type demoSessionJSON struct {
@@ -550,7 +567,8 @@ func (a *demoApp) sessionsJSON(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	out := demoJSON{User: user, Current: s.ID(), GeoIP: a.geoPath != "", Sessions: []demoSessionJSON{}}
+	out := demoJSON{User: user, Current: s.ID(), GeoIP: a.geoPath != "", Sessions: []demoSessionJSON{},
+		GeoCredit: a.geoCredit, GeoCreditURL: a.geoCreditURL}
 	for _, in := range infos {
 		out.Sessions = append(out.Sessions, demoSessionJSON{newSessionJSON(in, out.GeoIP), in.ID == out.Current})
 	}

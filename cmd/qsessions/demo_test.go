@@ -376,6 +376,9 @@ func TestDemoGeoIP(t *testing.T) {
 	if !strings.Contains(body, "Berlin, Germany") || strings.Contains(body, `id="no-geoip"`) {
 		t.Error("the page does not show the location, or still says there is no GeoIP database")
 	}
+	if strings.Contains(body, `id="geoip-credit"`) {
+		t.Error("the page credits DB-IP for a GeoLite2 database")
+	}
 	d.stop()
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,43 +13,57 @@ import (
 )
 
 func runDownloadGeoIP(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet("download-geoip", "qsessions download-geoip --dir DIR [flags]", `
-Download a MaxMind GeoIP2 or GeoLite2 database into DIR as <edition>.mmdb,
-or do nothing when the installed one is current. The archive is checked
-against MaxMind's published SHA-256 and the database is verified before it
-is renamed into place, so a running program never sees half a file.
+	fs := newFlagSet("download-geoip", "qsessions download-geoip --dir DIR [--source dbip] [flags]", `
+Download a GeoIP database into DIR as <edition>.mmdb, or do nothing when the
+installed one is current, from one of two sources:
 
-GeoLite2 databases are free with a MaxMind account:
-https://www.maxmind.com/en/geolite2/signup. The credentials are read from
---account-id and --license-key, or else from the environment variables
-MAXMIND_ACCOUNT_ID and MAXMIND_LICENSE_KEY (prefer them: flags show in ps).
+  maxmind  MaxMind's GeoLite2 editions (free with an account:
+           https://www.maxmind.com/en/geolite2/signup) and GeoIP2 ones. The
+           credentials are read from --account-id and --license-key, or else
+           from the environment variables MAXMIND_ACCOUNT_ID and
+           MAXMIND_LICENSE_KEY (prefer them: flags show in ps). The default
+           when credentials are set.
+  dbip     DB-IP's IP to City Lite, free and without an account, published
+           monthly under CC BY 4.0: whoever shows its locations must credit
+           DB-IP ("IP Geolocation by DB-IP", linked to https://db-ip.com),
+           as the demo does. This month's file, or last month's until this
+           month's is out.
+
+MaxMind's archive is checked against its published SHA-256; DB-IP publishes
+no checksum, so its file must open as a City database. Either way the
+database is verified before it is renamed into place, so a running program
+never sees half a file.
 
 Then run the demo with --geoip DIR/<edition>.mmdb.`)
+	source := fs.String("source", "", "the `source` to download from: maxmind, or dbip for DB-IP's free City Lite\n(default maxmind when MaxMind credentials are set)")
 	account := fs.String("account-id", "", "MaxMind account `ID` (default $MAXMIND_ACCOUNT_ID)")
 	key := fs.String("license-key", "", "MaxMind licence `key` (default $MAXMIND_LICENSE_KEY)")
-	edition := fs.String("edition", "GeoLite2-City", "the database `edition`: GeoLite2-City, GeoLite2-Country, GeoIP2-City, ...")
+	edition := fs.String("edition", "", "the database `edition`: GeoLite2-City (the default), GeoLite2-Country, GeoIP2-City, ...\nfrom MaxMind; dbip-city-lite from DB-IP")
 	dir := fs.String("dir", "", "the existing `directory` to install the database in (required)")
-	baseURL := fs.String("base-url", geo.DefaultDownloadURL, "the download server `URL`, for mirrors and tests")
+	baseURL := fs.String("base-url", "", "the download server `URL`, for mirrors and tests (default "+geo.DefaultDownloadURL+"\nor "+geo.DefaultDBIPURL+")")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up after this `duration`")
 	if err := fs.parseFlags(e, args); err != nil {
 		return err
 	}
-	if *account == "" {
-		*account = e.getenv("MAXMIND_ACCOUNT_ID")
-	}
-	if *key == "" {
-		*key = e.getenv("MAXMIND_LICENSE_KEY")
-	}
-	var missing []string
-	if *account == "" {
-		missing = append(missing, "account ID (--account-id or MAXMIND_ACCOUNT_ID)")
-	}
-	if *key == "" {
-		missing = append(missing, "licence key (--license-key or MAXMIND_LICENSE_KEY)")
-	}
-	if len(missing) > 0 {
-		return usagef(fs.cmd, "no MaxMind %s; a free GeoLite2 account: https://www.maxmind.com/en/geolite2/signup",
-			strings.Join(missing, " and no "))
+	opts := geo.DownloadOptions{Source: geo.Source(*source), Edition: *edition, Dir: *dir, BaseURL: *baseURL}
+	switch opts.Source {
+	case "", geo.MaxMind:
+		opts.AccountID = cmp.Or(*account, e.getenv("MAXMIND_ACCOUNT_ID"))
+		opts.LicenseKey = cmp.Or(*key, e.getenv("MAXMIND_LICENSE_KEY"))
+		var missing []string
+		if opts.AccountID == "" {
+			missing = append(missing, "account ID (--account-id or MAXMIND_ACCOUNT_ID)")
+		}
+		if opts.LicenseKey == "" {
+			missing = append(missing, "licence key (--license-key or MAXMIND_LICENSE_KEY)")
+		}
+		if len(missing) > 0 {
+			return usagef(fs.cmd, "no MaxMind %s; a free GeoLite2 account: https://www.maxmind.com/en/geolite2/signup; "+
+				"or, without an account, DB-IP's free City Lite: --source dbip", strings.Join(missing, " and no "))
+		}
+	case geo.DBIP:
+	default:
+		return usagef(fs.cmd, "--source %q: want maxmind or dbip", *source)
 	}
 	if *dir == "" {
 		return usagef(fs.cmd, "no target directory: pass --dir DIR")
@@ -60,14 +75,8 @@ Then run the demo with --geoip DIR/<edition>.mmdb.`)
 	defer cancel()
 
 	p := newProgressPrinter(e.stdout, e.terminal)
-	res, err := geo.Download(ctx, geo.DownloadOptions{
-		AccountID:  *account,
-		LicenseKey: *key,
-		Edition:    *edition,
-		Dir:        *dir,
-		BaseURL:    *baseURL,
-		Progress:   p.update,
-	})
+	opts.Progress = p.update
+	res, err := geo.Download(ctx, opts)
 	p.finish()
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
@@ -76,9 +85,15 @@ Then run the demo with --geoip DIR/<edition>.mmdb.`)
 		return err
 	}
 	if res.Updated {
-		fmt.Fprintf(e.stdout, "installed %s (sha256 %s)\n", res.Path, res.SHA256)
+		fmt.Fprintf(e.stdout, "installed %s from %s (sha256 %s)\n", res.Path, res.Archive, res.SHA256)
 	} else {
-		fmt.Fprintf(e.stdout, "%s is up to date (sha256 %s)\n", res.Path, res.SHA256)
+		fmt.Fprintf(e.stdout, "%s is up to date: %s (sha256 %s)\n", res.Path, res.Archive, res.SHA256)
+	}
+	if g, err := geo.Open(res.Path, nil); err == nil {
+		if info, _ := g.Info(); info.Attribution != "" {
+			fmt.Fprintf(e.stdout, "its licence asks you to credit it wherever you show its data: %q, linked to %s\n", info.Attribution, info.AttributionURL)
+		}
+		g.Close()
 	}
 	fmt.Fprintf(e.stdout, "use it with: qsessions demo --geoip %s\n", res.Path)
 	return nil

@@ -1,150 +1,51 @@
 package main
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
-	"crypto/sha256"
-	"encoding/hex"
-	"net"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/maxmind/mmdbwriter"
-	"github.com/maxmind/mmdbwriter/mmdbtype"
-
 	"github.com/qsessions/qsessions/geo"
+	"github.com/qsessions/qsessions/internal/mmdbtest"
 )
 
-// testCityDB returns a small GeoLite2-City database: 192.0.2.0/24 is
-// Berlin, Germany, and 2001:db8::/32 Tokyo, Japan (documentation ranges,
-// hence IncludeReservedNetworks).
-func testCityDB(t testing.TB) []byte {
-	t.Helper()
-	tree, err := mmdbwriter.New(mmdbwriter.Options{
-		DatabaseType:            "GeoLite2-City",
-		IncludeReservedNetworks: true,
-		Languages:               []string{"en"},
-		Description:             map[string]string{"en": "qsessions CLI test database"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range []struct{ network, city, country, iso string }{
-		{"192.0.2.0/24", "Berlin", "Germany", "DE"},
-		{"2001:db8::/32", "Tokyo", "Japan", "JP"},
-	} {
-		_, n, err := net.ParseCIDR(p.network)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec := mmdbtype.Map{
-			"city":    mmdbtype.Map{"names": mmdbtype.Map{"en": mmdbtype.String(p.city)}},
-			"country": mmdbtype.Map{"iso_code": mmdbtype.String(p.iso), "names": mmdbtype.Map{"en": mmdbtype.String(p.country)}},
-		}
-		if err := tree.Insert(n, rec); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var buf bytes.Buffer
-	if _, err := tree.WriteTo(&buf); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-// maxmindArchive wraps db in a tar.gz shaped like MaxMind's.
-func maxmindArchive(t testing.TB, edition string, db []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(zw)
-	dir := edition + "_20260101/"
-	files := []struct {
-		name string
-		body []byte
-	}{
-		{dir + "COPYRIGHT.txt", []byte("Database and Contents Copyright (c) MaxMind, Inc.\n")},
-		{dir + edition + ".mmdb", db},
-	}
-	tw.WriteHeader(&tar.Header{Name: dir, Typeflag: tar.TypeDir, Mode: 0o755, ModTime: time.Unix(1700000000, 0)})
-	for _, f := range files {
-		hdr := &tar.Header{Name: f.name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(f.body)), ModTime: time.Unix(1700000000, 0)}
-		if err := tw.WriteHeader(hdr); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write(f.body); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
+// testCityDB returns a small GeoLite2-City database in which 192.0.2.0/24
+// is Berlin, Germany, and 2001:db8::/32 Tokyo, Japan.
+func testCityDB(t testing.TB) []byte { return mmdbtest.City(t) }
 
 const (
 	testAccount = "acct-271828"
 	testKey     = "lk_TOPSECRET_0123456789"
 )
 
-// maxmind is a fake MaxMind download server.
+// maxmind is a fake MaxMind download server, at URL.
 type maxmind struct {
-	*httptest.Server
-	archives atomic.Int32 // archive downloads served
-	sums     atomic.Int32 // checksum requests served
-	requests atomic.Int32 // all requests
+	*mmdbtest.MaxMind
+	URL string
 }
 
 // newMaxMind serves edition's archive; badSum publishes a wrong checksum.
-func newMaxMind(t testing.TB, edition string, archive []byte, badSum bool) *maxmind {
+func newMaxMind(t testing.TB, edition string, archive []byte, badSum bool) maxmind {
 	t.Helper()
-	sum := sha256.Sum256(archive)
-	published := hex.EncodeToString(sum[:])
+	m := &mmdbtest.MaxMind{Account: testAccount, Key: testKey}
+	m.Set(edition, archive)
 	if badSum {
-		published = strings.Repeat("0", 64)
+		m.SetSum(edition, strings.Repeat("0", 64))
 	}
-	m := &maxmind{}
-	m.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		m.requests.Add(1)
-		user, pass, ok := r.BasicAuth()
-		if !ok || user != testAccount || pass != testKey {
-			http.Error(w, "Invalid license key", http.StatusUnauthorized)
-			return
-		}
-		if r.URL.Path != "/geoip/databases/"+edition+"/download" {
-			http.NotFound(w, r)
-			return
-		}
-		switch r.URL.Query().Get("suffix") {
-		case "tar.gz":
-			m.archives.Add(1)
-			w.Header().Set("Content-Type", "application/gzip")
-			w.Write(archive)
-		case "tar.gz.sha256":
-			m.sums.Add(1)
-			w.Write([]byte(published + "  " + edition + "_20260101.tar.gz\n"))
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	t.Cleanup(m.Close)
-	return m
+	srv := httptest.NewServer(m)
+	t.Cleanup(srv.Close)
+	return maxmind{m, srv.URL}
 }
 
 func TestDownloadGeoIP(t *testing.T) {
 	t.Parallel()
 	db := testCityDB(t)
-	srv := newMaxMind(t, "GeoLite2-City", maxmindArchive(t, "GeoLite2-City", db), false)
+	srv := newMaxMind(t, "GeoLite2-City", mmdbtest.MaxMindArchive(t, "GeoLite2-City", db), false)
 	dir := t.TempDir()
 	env := cliEnv("MAXMIND_ACCOUNT_ID="+testAccount, "MAXMIND_LICENSE_KEY="+testKey)
 
@@ -166,7 +67,7 @@ func TestDownloadGeoIP(t *testing.T) {
 	if strings.Contains(r.stdout+r.stderr, testKey) {
 		t.Error("the licence key is printed")
 	}
-	if n := srv.archives.Load(); n != 1 {
+	if n := srv.Downloads(); n != 1 {
 		t.Errorf("%d archive downloads, want 1", n)
 	}
 	// The database works.
@@ -182,7 +83,7 @@ func TestDownloadGeoIP(t *testing.T) {
 	if !strings.Contains(r.stdout, path+" is up to date") {
 		t.Errorf("second run:\n%s", r)
 	}
-	if n := srv.archives.Load(); n != 1 {
+	if n := srv.Downloads(); n != 1 {
 		t.Errorf("the second run downloaded the archive again (%d downloads)", n)
 	}
 }
@@ -190,9 +91,9 @@ func TestDownloadGeoIP(t *testing.T) {
 func TestDownloadGeoIPErrors(t *testing.T) {
 	t.Parallel()
 	db := testCityDB(t)
-	srv := newMaxMind(t, "GeoLite2-City", maxmindArchive(t, "GeoLite2-City", db), false)
-	bad := newMaxMind(t, "GeoLite2-City", maxmindArchive(t, "GeoLite2-City", db), true)
-	corrupt := newMaxMind(t, "GeoLite2-City", maxmindArchive(t, "GeoLite2-City", []byte("not a database")), false)
+	srv := newMaxMind(t, "GeoLite2-City", mmdbtest.MaxMindArchive(t, "GeoLite2-City", db), false)
+	bad := newMaxMind(t, "GeoLite2-City", mmdbtest.MaxMindArchive(t, "GeoLite2-City", db), true)
+	corrupt := newMaxMind(t, "GeoLite2-City", mmdbtest.MaxMindArchive(t, "GeoLite2-City", []byte("not a database")), false)
 	dir := t.TempDir()
 	creds := []string{"MAXMIND_ACCOUNT_ID=" + testAccount, "MAXMIND_LICENSE_KEY=" + testKey}
 
@@ -204,7 +105,9 @@ func TestDownloadGeoIPErrors(t *testing.T) {
 		msgs []string
 	}{
 		{"no credentials", nil, []string{"--dir", dir, "--base-url", srv.URL}, 2,
-			[]string{"no MaxMind account ID", "MAXMIND_ACCOUNT_ID", "MAXMIND_LICENSE_KEY", "download-geoip --help"}},
+			[]string{"no MaxMind account ID", "MAXMIND_ACCOUNT_ID", "MAXMIND_LICENSE_KEY", "without an account", "--source dbip", "download-geoip --help"}},
+		{"MaxMind without credentials", nil, []string{"--source", "maxmind", "--dir", dir, "--base-url", srv.URL}, 2, []string{"--source dbip"}},
+		{"unknown source", creds, []string{"--source", "geonames", "--dir", dir}, 2, []string{`--source "geonames"`, "maxmind or dbip"}},
 		{"no licence key", []string{"MAXMIND_ACCOUNT_ID=" + testAccount}, []string{"--dir", dir, "--base-url", srv.URL}, 2,
 			[]string{"no MaxMind licence key", "MAXMIND_LICENSE_KEY"}},
 		{"no dir", creds, []string{"--base-url", srv.URL}, 2, []string{"--dir"}},
@@ -220,13 +123,13 @@ func TestDownloadGeoIPErrors(t *testing.T) {
 		{"bad timeout", creds, []string{"--dir", dir, "--timeout", "0s"}, 2, []string{"--timeout"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			before := srv.requests.Load()
+			before := srv.Hits()
 			r := cli(t, cliEnv(c.env...), append([]string{"download-geoip"}, c.args...)...)
 			wantExit(t, r, c.code, c.msgs...)
 			if strings.Contains(r.stdout+r.stderr, testKey) {
 				t.Error("the licence key is printed")
 			}
-			if c.code == 2 && srv.requests.Load() != before {
+			if c.code == 2 && srv.Hits() != before {
 				t.Error("a usage error still sent a request")
 			}
 		})
@@ -239,6 +142,108 @@ func TestDownloadGeoIPErrors(t *testing.T) {
 		}
 		t.Errorf("failed downloads left files behind: %v", names)
 	}
+}
+
+// dbipServer serves DB-IP's City Lite file of this month, as the binary's
+// clock sees it (or last month's file, if the month turns meanwhile).
+func dbipServer(t *testing.T, file []byte) (*httptest.Server, string) {
+	t.Helper()
+	name := mmdbtest.DBIPFile(time.Now().UTC().Format("2006-01"))
+	var d mmdbtest.DBIP
+	d.Set(name, file)
+	srv := httptest.NewServer(&d)
+	t.Cleanup(srv.Close)
+	return srv, name
+}
+
+func TestDownloadGeoIPDBIP(t *testing.T) {
+	t.Parallel()
+	db := mmdbtest.Build(t, "DBIP-City-Lite", 6, mmdbtest.Places)
+	srv, name := dbipServer(t, mmdbtest.Gzip(t, db))
+	dir := t.TempDir()
+
+	// No MaxMind credentials are needed, nor used.
+	r := cli(t, nil, "download-geoip", "--source", "dbip", "--dir", dir, "--base-url", srv.URL)
+	wantExit(t, r, 0)
+	path := filepath.Join(dir, "dbip-city-lite.mmdb")
+	if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, db) {
+		t.Fatalf("installed database: %v; equal to the served one: %v\n%s", err, bytes.Equal(got, db), r)
+	}
+	for _, want := range []string{"downloading dbip-city-lite", "installed " + path + " from " + name,
+		`"IP Geolocation by DB-IP", linked to https://db-ip.com`, "--geoip " + path} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output lacks %q\n%s", want, r)
+		}
+	}
+	if runtime.GOOS != "windows" {
+		if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o644 {
+			t.Errorf("the database's mode: %v, %v; want 0644", fi.Mode(), err)
+		}
+	}
+
+	r = cli(t, nil, "download-geoip", "--source", "dbip", "--dir", dir, "--base-url", srv.URL)
+	wantExit(t, r, 0)
+	if !strings.Contains(r.stdout, path+" is up to date: "+name) {
+		t.Errorf("second run:\n%s", r)
+	}
+}
+
+func TestDownloadGeoIPDBIPErrors(t *testing.T) {
+	t.Parallel()
+	gz := mmdbtest.Gzip(t, mmdbtest.Build(t, "DBIP-City-Lite", 6, mmdbtest.Places))
+	truncated, _ := dbipServer(t, gz[:len(gz)/2])
+	country, _ := dbipServer(t, mmdbtest.Gzip(t, mmdbtest.Build(t, "DBIP-Country-Lite", 6, mmdbtest.Places)))
+	garbage, _ := dbipServer(t, []byte("<html>Rate limit exceeded</html>"))
+	none := httptest.NewServer(&mmdbtest.DBIP{})
+	t.Cleanup(none.Close)
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name string
+		args []string
+		msgs []string
+	}{
+		{"truncated gzip", []string{"--base-url", truncated.URL}, []string{"dbip-city-lite", "unexpected EOF"}},
+		{"Country database", []string{"--base-url", country.URL}, []string{"DBIP-Country-Lite database, not a City database"}},
+		{"garbage", []string{"--base-url", garbage.URL}, []string{"gzip"}},
+		{"nothing published", []string{"--base-url", none.URL}, []string{"DB-IP has published neither", "404"}},
+		{"MaxMind edition", []string{"--base-url", none.URL, "--edition", "GeoLite2-City"}, []string{"dbip-city-lite"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := cli(t, nil, append([]string{"download-geoip", "--source", "dbip", "--dir", dir}, c.args...)...)
+			wantExit(t, r, 1, c.msgs...)
+		})
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("failed downloads left %d files behind", len(entries))
+	}
+}
+
+// TestDemoGeoIPAttribution: with a DB-IP database the demo credits DB-IP,
+// on every page and when it starts.
+func TestDemoGeoIPAttribution(t *testing.T) {
+	t.Parallel()
+	mmdb := filepath.Join(t.TempDir(), "dbip-city-lite.mmdb")
+	if err := os.WriteFile(mmdb, mmdbtest.Build(t, "DBIP-City-Lite", 6, mmdbtest.Places), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := startDemo(t, nil, "--geoip", mmdb)
+	if out := d.stdoutText(); !strings.Contains(out, "IP Geolocation by DB-IP, https://db-ip.com") {
+		t.Errorf("the demo does not credit DB-IP when it starts\n%s", out)
+	}
+	b := newBrowser(t, macChrome)
+	for _, signedIn := range []bool{false, true} {
+		if signedIn {
+			signIn(t, b, d.url, "alice")
+		}
+		_, body := b.get(d.url + "/")
+		if !strings.Contains(body, `<p id="geoip-credit"><a href="https://db-ip.com">IP Geolocation by DB-IP</a></p>`) {
+			t.Errorf("signed in %v: the page does not credit DB-IP\n%s", signedIn, body)
+		}
+	}
+	if _, v := b.sessions(d.url); v.GeoCredit != "IP Geolocation by DB-IP" || v.GeoCreditURL != "https://db-ip.com" {
+		t.Errorf("/sessions.json credits %q, %q; want DB-IP", v.GeoCredit, v.GeoCreditURL)
+	}
+	d.stop()
 }
 
 // TestProgressBar drives the progress printer as on a terminal: a bar

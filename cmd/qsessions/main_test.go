@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/qsessions/qsessions"
+	"github.com/qsessions/qsessions/internal/logtest"
 	"github.com/qsessions/qsessions/internal/testenv"
 	"github.com/qsessions/qsessions/sqlite"
 )
@@ -180,9 +181,7 @@ type demo struct {
 	done chan struct{} // closed when the process has exited
 	err  error         // its Wait error, once done
 
-	mu     sync.Mutex
-	stdout bytes.Buffer
-	stderr bytes.Buffer
+	stdout, stderr logtest.Buffer
 }
 
 // startDemo starts the demo on a free loopback port with its own SQLite
@@ -211,7 +210,7 @@ func startDemo(t testing.TB, env []string, args ...string) *demo {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.cmd.Stderr = lockedWriter{&d.mu, &d.stderr}
+	d.cmd.Stderr = &d.stderr
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -220,9 +219,7 @@ func startDemo(t testing.TB, env []string, args ...string) *demo {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			line := sc.Text()
-			d.mu.Lock()
-			d.stdout.WriteString(line + "\n")
-			d.mu.Unlock()
+			d.stdout.Write([]byte(line + "\n"))
 			if u, ok := strings.CutPrefix(line, "qsessions demo listening on "); ok {
 				urls <- u
 			}
@@ -257,26 +254,11 @@ func startDemo(t testing.TB, env []string, args ...string) *demo {
 	return d
 }
 
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (w lockedWriter) Write(b []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.w.Write(b)
-}
-
 func (d *demo) output() string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	return "stdout:\n" + d.stdout.String() + "stderr:\n" + d.stderr.String()
 }
 
 func (d *demo) stdoutText() string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	return d.stdout.String()
 }
 
