@@ -186,8 +186,8 @@ var (
 	_ dropper  = (*qsessions.Session)(nil)
 )
 
-// New returns a Binder that keeps the binding state of the sessions of st
-// with them. opts may be nil.
+// New returns a Binder for the sessions of st, which keeps each session's
+// binding state beside the session. opts may be nil.
 func New(st *qsessions.Store, opts *Options) (*Binder, error) {
 	if st == nil {
 		return nil, errors.New("dbsc: nil Store")
