@@ -553,6 +553,9 @@ func TestStoreRefusedRequestWritesNothing(t *testing.T) {
 			policy == Downgrade && (status != http.StatusOK || body != "anonymous"):
 			t.Fatalf("policy %d: %d %q", policy, status, body)
 		}
+		if _, kept := th.cookies[sessionCookie]; kept == (policy == Downgrade) {
+			t.Fatalf("policy %d: session cookie kept = %v; Downgrade deletes it, as for a revoked session, Refuse leaves it", policy, kept)
+		}
 		assertUnchanged(t, srv, before, writes)
 	}
 }
