@@ -112,13 +112,6 @@ func (s *fakeStore) state() (map[string][]byte, int) {
 	return m, s.writes
 }
 
-func (s *fakeStore) revoke(id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.users, id)
-	delete(s.bindings, id)
-}
-
 // fakeSession is a request's session, as the middleware loads it.
 type fakeSession struct {
 	mu      sync.Mutex
@@ -190,21 +183,122 @@ func sessions(st *fakeStore, next http.Handler) http.Handler {
 	})
 }
 
+// A backend is the session machinery under a test server: the fake Store
+// and middleware of this file, or a real qsessions.Store (store_test.go).
+type backend interface {
+	bindings
+	// binder returns a Binder over the backend's store.
+	binder(o *Options) (*Binder, error)
+	// middleware loads each request's session.
+	middleware(next http.Handler) http.Handler
+	// login signs the request's session in as user, under a new token.
+	login(w http.ResponseWriter, r *http.Request, user string) error
+	// user returns the user the request's session belongs to, or "".
+	user(r *http.Request) string
+	// routes adds the backend's own pages to the application.
+	routes(mux *http.ServeMux)
+	// revoke ends the session id, as Store.Revoke does.
+	revoke(t testing.TB, id string)
+	// state returns a copy of every stored binding, by session ID, and
+	// how many writes the store has made, for before-and-after checks.
+	state() (map[string][]byte, int)
+}
+
+func (st *fakeStore) binder(o *Options) (*Binder, error) { return newBinder(st, o, sessionOfTest) }
+
+func (st *fakeStore) middleware(next http.Handler) http.Handler { return sessions(st, next) }
+
+func (st *fakeStore) login(w http.ResponseWriter, r *http.Request, user string) error {
+	token := newToken()
+	id := idOf(token)
+	st.mu.Lock()
+	st.users[id] = user
+	st.mu.Unlock()
+	s := sessionOfTest(r).(*fakeSession)
+	s.mu.Lock()
+	s.id, s.user, s.binding = id, user, nil
+	s.mu.Unlock()
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", MaxAge: 14 * 24 * 3600, Secure: true, HttpOnly: true})
+	return nil
+}
+
+func (st *fakeStore) user(r *http.Request) string {
+	s := sessionOfTest(r).(*fakeSession)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.user
+}
+
+func (st *fakeStore) routes(*http.ServeMux) {}
+
+func (st *fakeStore) revoke(_ testing.TB, id string) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	delete(st.users, id)
+	delete(st.bindings, id)
+}
+
 // A testServer is an application with sign-in, a page that says who is
-// signed in, and DBSC.
+// signed in, and DBSC, over a backend. It can run several application
+// servers over backends that share their storage, behind one address, as
+// a load balancer would; one serves at a time.
 type testServer struct {
 	*httptest.Server
 	clock  *testClock
-	store  *fakeStore
-	binder *Binder
+	store  backend // the first application server's
+	fake   *fakeStore
+	binder *Binder // the first application server's
+
+	mu      sync.Mutex
+	apps    []http.Handler
+	serving int
 }
 
+// A serverFunc starts a test server with the given Binder options.
+type serverFunc func(t *testing.T, opts *Options) *testServer
+
+// newTestServer starts a test server over the fake Store.
 func newTestServer(t *testing.T, opts *Options) *testServer {
+	t.Helper()
+	st := newFakeStore()
+	srv := startServer(t, newTestClock(), st, opts)
+	srv.fake = st
+	return srv
+}
+
+// onEachBackend runs test over the fake Store and over a real
+// qsessions.Store.
+func onEachBackend(t *testing.T, test func(t *testing.T, start serverFunc)) {
+	t.Run("fake", func(t *testing.T) { test(t, newTestServer) })
+	t.Run("store", func(t *testing.T) { test(t, newStoreServer) })
+}
+
+func newTestClock() *testClock { return &testClock{t: time.Unix(1_800_000_000, 0)} }
+
+// startServer starts a test server with one application server over be,
+// whose clock is clock.
+func startServer(t *testing.T, clock *testClock, be backend, opts *Options) *testServer {
 	t.Helper()
 	if runtime.GOARCH == "wasm" {
 		t.Skipf("no sockets on %s/%s: the protocol tests need a real HTTP server", runtime.GOOS, runtime.GOARCH)
 	}
-	srv := &testServer{clock: &testClock{t: time.Unix(1_800_000_000, 0)}, store: newFakeStore()}
+	srv := &testServer{clock: clock, store: be}
+	srv.binder = srv.addApp(t, be, opts)
+	srv.Server = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		srv.mu.Lock()
+		app := srv.apps[srv.serving]
+		srv.mu.Unlock()
+		app.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// addApp adds an application server over be, with a Binder of its own
+// made with opts, and returns the Binder. The servers are numbered from 0
+// in the order they were added.
+func (srv *testServer) addApp(t *testing.T, be backend, opts *Options) *Binder {
+	t.Helper()
 	var o Options
 	if opts != nil {
 		o = *opts
@@ -213,24 +307,16 @@ func newTestServer(t *testing.T, opts *Options) *testServer {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	b, err := newBinder(srv.store, &o, sessionOfTest)
+	b, err := be.binder(&o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.binder = b
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
-		user := r.FormValue("user")
-		token := newToken()
-		id := idOf(token)
-		srv.store.mu.Lock()
-		srv.store.users[id] = user
-		srv.store.mu.Unlock()
-		s := sessionOfTest(r).(*fakeSession)
-		s.mu.Lock()
-		s.id, s.user, s.binding = id, user, nil
-		s.mu.Unlock()
-		http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", MaxAge: 14 * 24 * 3600, Secure: true, HttpOnly: true})
+		if err := be.login(w, r, r.FormValue("user")); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
 		if err := b.Offer(w, r); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
@@ -238,18 +324,46 @@ func newTestServer(t *testing.T, opts *Options) *testServer {
 		fmt.Fprint(w, "welcome")
 	})
 	mux.HandleFunc("GET /me", func(w http.ResponseWriter, r *http.Request) {
-		s := sessionOfTest(r).(*fakeSession)
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.user == "" {
-			fmt.Fprint(w, "anonymous")
+		if user := be.user(r); user != "" {
+			fmt.Fprint(w, "user "+user)
 			return
 		}
-		fmt.Fprint(w, "user "+s.user)
+		fmt.Fprint(w, "anonymous")
 	})
-	srv.Server = httptest.NewTLSServer(sessions(srv.store, b.Guard(mux)))
-	t.Cleanup(srv.Close)
-	return srv
+	be.routes(mux)
+	srv.mu.Lock()
+	srv.apps = append(srv.apps, be.middleware(b.Guard(mux)))
+	srv.mu.Unlock()
+	return b
+}
+
+// serveFrom makes application server i serve the requests that follow.
+func (srv *testServer) serveFrom(i int) {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	srv.serving = i
+}
+
+// httptestWithSession runs h behind the server's session middleware for a
+// request that carries b's cookies.
+func httptestWithSession(srv *testServer, b *browser, h http.Handler) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodPost, "/", nil)
+	req.Header.Set("Cookie", b.cookieHeader())
+	srv.store.middleware(h).ServeHTTP(rec, req)
+	return rec
+}
+
+// cookieHeader returns the Cookie header b sends now.
+func (b *browser) cookieHeader() string {
+	now := b.srv.clock.Now()
+	var pairs []string
+	for name, c := range b.cookies {
+		if b.keepExpired || c.expires.IsZero() || now.Before(c.expires) {
+			pairs = append(pairs, name+"="+c.value)
+		}
+	}
+	return strings.Join(pairs, "; ")
 }
 
 // A browser drives the server. With a key it speaks DBSC; without one it
@@ -367,14 +481,8 @@ func (b *browser) missingCredential() bool {
 func (b *browser) send(req *http.Request) (int, string, *http.Response) {
 	b.t.Helper()
 	now := b.srv.clock.Now()
-	var pairs []string
-	for name, c := range b.cookies {
-		if b.keepExpired || c.expires.IsZero() || now.Before(c.expires) {
-			pairs = append(pairs, name+"="+c.value)
-		}
-	}
-	if len(pairs) > 0 {
-		req.Header.Set("Cookie", strings.Join(pairs, "; "))
+	if h := b.cookieHeader(); h != "" {
+		req.Header.Set("Cookie", h)
 	}
 	resp, err := b.client.Do(req)
 	if err != nil {

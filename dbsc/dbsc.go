@@ -44,7 +44,7 @@ var ErrUnverified = errors.New("dbsc: device-bound session without a valid bound
 var errNoSession = errors.New("dbsc: no session in the request context: put Store.Middleware in front")
 
 // bindings is what dbsc needs of the Store: read and update a session's
-// binding state.
+// binding state. *qsessions.Store has it; the tests use a fake as well.
 type bindings interface {
 	// Binding returns the binding state of the session with the given ID
 	// (nil when unbound), or an error wrapping qsessions.ErrNotFound.
@@ -56,7 +56,7 @@ type bindings interface {
 }
 
 // session is what dbsc needs of a request's session, as Store.Middleware
-// puts it in the request context.
+// puts it in the request context: a *qsessions.Session.
 type session interface {
 	// ID returns the session's ID.
 	ID() string
@@ -179,35 +179,29 @@ type Binder struct {
 	clock   func() time.Time
 }
 
-// New returns a Binder that keeps the binding state of sessions in store,
-// your *qsessions.Store. opts may be nil.
-func New(store bindings, opts *Options) (*Binder, error) {
-	if _, ok := any((*qsessions.Session)(nil)).(session); !ok {
-		return nil, errors.New("dbsc: this version of qsessions cannot bind sessions (Session has no Binding method)")
+// The Store and its sessions are what the Binder works with.
+var (
+	_ bindings = (*qsessions.Store)(nil)
+	_ session  = (*qsessions.Session)(nil)
+	_ dropper  = (*qsessions.Session)(nil)
+)
+
+// New returns a Binder for the sessions of st, which keeps each session's
+// binding state beside the session. opts may be nil.
+func New(st *qsessions.Store, opts *Options) (*Binder, error) {
+	if st == nil {
+		return nil, errors.New("dbsc: nil Store")
 	}
-	b, err := newBinder(store, opts, sessionFromContext)
-	if err != nil {
-		return nil, err
-	}
-	if b.policy == Downgrade {
-		if _, ok := any((*qsessions.Session)(nil)).(dropper); !ok {
-			return nil, errors.New("dbsc: Downgrade needs a qsessions whose Session has a Drop method")
-		}
-	}
-	return b, nil
+	return newBinder(st, opts, sessionFromContext)
 }
 
 // sessionFromContext returns the request's session as Store.Middleware
 // put it in the context, or nil.
 func sessionFromContext(r *http.Request) session {
-	s := qsessions.FromContext(r.Context())
-	if s == nil {
-		return nil
+	if s := qsessions.FromContext(r.Context()); s != nil {
+		return s
 	}
-	if ss, ok := any(s).(session); ok {
-		return ss
-	}
-	return nil
+	return nil // not a typed nil: Guard tells the missing middleware apart
 }
 
 func newBinder(store bindings, opts *Options, sessionOf func(*http.Request) session) (*Binder, error) {
@@ -422,10 +416,11 @@ func (b *Binder) Guard(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		bd, err := decodeBinding(raw)
+		var bd binding
+		err := bd.decode(raw)
 		if err != nil {
 			b.log.LogAttrs(r.Context(), slog.LevelError, "dbsc: refusing a session whose binding state is corrupt", slog.String("path", r.URL.Path), slog.Any("error", err))
-		} else if b.hasValidCookie(r, bd) {
+		} else if b.hasValidCookie(r, &bd) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -503,7 +498,10 @@ func (b *Binder) register(w http.ResponseWriter, r *http.Request) {
 		if len(cur) > 0 {
 			return nil, errAlreadyBound
 		}
-		bd := &binding{V: bindingVersion, SID: sid, Alg: pr.alg, JWK: pr.key.jwk, At: now.Unix(), Ch: issued}
+		bd, err := newBinding(sid, pr.key, now, issued)
+		if err != nil {
+			return nil, err
+		}
 		cookie = bd.issueCookie(now, exp)
 		return bd.encode(), nil
 	})
@@ -549,13 +547,13 @@ func (b *Binder) refresh(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(r.Header.Values(headerResponse)) == 0 {
-		b.challenge(w, r, sid, bd.Ch, http.StatusForbidden)
+		b.challenge(w, r, sid, bd.ch, http.StatusForbidden)
 		return
 	}
 	jws, err := proofHeader(r)
 	var pr *proof
 	if err == nil {
-		pr, err = parseProof(jws, []string{bd.Alg})
+		pr, err = parseProof(jws, []string{bd.alg})
 	}
 	if err == nil && pr.key != nil {
 		err = malformed("a refresh proof must not carry a key")
@@ -571,7 +569,7 @@ func (b *Binder) refresh(w http.ResponseWriter, r *http.Request) {
 	}
 	now := b.clock()
 	issued, err := checkChallenge(b.secret, pr.jti, forRefresh, sid, now, b.challengeTTL)
-	if err == nil && issued <= bd.Ch {
+	if err == nil && issued <= bd.ch {
 		err = errChallengeUsed
 	}
 	if err == nil {
@@ -579,12 +577,12 @@ func (b *Binder) refresh(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		b.log.LogAttrs(ctx, slog.LevelInfo, "dbsc: refresh refused", slog.Any("reason", err))
-		b.challenge(w, r, sid, bd.Ch, http.StatusForbidden)
+		b.challenge(w, r, sid, bd.ch, http.StatusForbidden)
 		return
 	}
 	exp := now.Add(b.cookieTTL)
 	var cookie string
-	mark := bd.Ch
+	mark := bd.ch
 	err = b.store.UpdateBinding(ctx, idOf(), func(cur []byte) ([]byte, error) {
 		if len(cur) == 0 {
 			return nil, errEnded
@@ -593,16 +591,16 @@ func (b *Binder) refresh(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return nil, err
 		}
-		if latest.SID != sid {
+		if latest.sessionID() != sid {
 			return nil, errEnded
 		}
 		// Checked again on the current state: of two requests with the
 		// same proof, only the first to write succeeds.
-		mark = latest.Ch
-		if issued <= latest.Ch {
+		mark = latest.ch
+		if issued <= latest.ch {
 			return nil, errChallengeUsed
 		}
-		latest.Ch = issued
+		latest.ch = issued
 		cookie = latest.issueCookie(now, exp)
 		return latest.encode(), nil
 	})
@@ -639,13 +637,13 @@ func (b *Binder) lookup(r *http.Request, sid string) (bd *binding, idOf func() s
 		if err != nil {
 			return nil, nil, err
 		}
-		if bd.SID == sid {
+		if bd.sessionID() == sid {
 			return bd, func() string { return sid }, nil
 		}
 	}
 	if s := b.sessionOf(r); s != nil {
 		if raw := s.Binding(); s.Err() == nil && len(raw) > 0 {
-			if bd, err := decodeBinding(raw); err == nil && bd.SID == sid {
+			if bd, err := decodeBinding(raw); err == nil && bd.sessionID() == sid {
 				return bd, s.ID, nil
 			}
 		}

@@ -38,13 +38,24 @@
 // cookie. A thief who copied the session cookie has no bound cookie, and
 // cannot get one without the key; a thief who copied both has a bound
 // cookie that is dead within minutes. What the guard does with such a
-// request is Options.Unverified: by default it answers 401, as for a
-// revoked session, without running the handler and without writing
+// request is Options.Unverified: by default (Refuse) it answers 401, as for
+// a revoked session, without running the handler and without writing
 // anything; Downgrade runs the handler with a fresh, anonymous session
-// instead.
+// instead, as if the session had been revoked, and leaves the stored
+// session as it is (the response deletes the session cookie of the browser
+// that sent it, if the handler uses the session).
 //
 // A session that registered stays bound: it never falls back to its plain
 // cookie, even if the browser loses its key. The user signs in again.
+// Session.Reauthenticate and Session.Rotate give the session a new ID and
+// keep it bound (the browser goes on refreshing under the identifier it
+// registered with); a Login of another user starts a new, unbound session,
+// which Offer offers for binding again. On a sessions page,
+// qsessions.SessionInfo.DeviceBound tells the bound sessions.
+//
+// Guard reads the session of every request it passes, to know whether it
+// is bound, whether the handler uses the session or not. For a bound
+// session the check costs well under a microsecond and no allocation.
 //
 // # Browsers
 //
@@ -55,14 +66,22 @@
 // work exactly as before, with the plain session cookie. Nothing changes
 // for them.
 //
+// The package is tested with a browser written from the draft, with
+// crypto/ecdsa and crypto/rsa holding its key, over real HTTP and a real
+// Store. There is no test with a real browser: headless Chromium (Linux,
+// no TPM) could not be driven to register a session, even with
+// --enable-features=DeviceBoundSessions:RequireOriginTrialTokens/false,EnableBoundSessionCredentialsSoftwareKeysForManualTesting.
+//
 // # What is stored
 //
 // A session's binding state (the public key, the hashes of its valid bound
-// cookies, and which challenges it has used) is an opaque blob the Store
-// keeps beside the session, never inside its values, and updates by
-// compare-and-swap, so a concurrent write of the session cannot undo it. A
-// session is bound exactly when its blob is non-empty; see [Bound]. The
-// Persister's row and the session's values are not touched by a refresh.
+// cookies, and which challenges it has used) is an opaque, versioned blob
+// of a few hundred bytes that the Store keeps beside the session
+// (qsessions.Record.Binding), never inside its values, and updates by
+// compare-and-swap (Store.UpdateBinding), so a concurrent write of the
+// session cannot undo it, nor a refresh undo a write of the values. A
+// session is bound exactly when its blob is non-empty; see [Bound]. A
+// refresh changes the blob and nothing else.
 //
 // Challenges are not stored. Each carries its issue time under an HMAC keyed
 // with Options.Secret; the binding records the issue time of the last one

@@ -1,6 +1,7 @@
 package dbsc
 
 import (
+	"bytes"
 	"errors"
 	"slices"
 	"strings"
@@ -91,3 +92,37 @@ func FuzzCheckChallenge(f *testing.F) {
 }
 
 func bytesEqual(a, b []byte) bool { return string(a) == string(b) }
+
+// FuzzDecodeBinding checks the decoder of binding states: it never panics,
+// what it accepts encodes back to the same bytes, and its key either
+// parses or is refused as corrupt.
+func FuzzDecodeBinding(f *testing.F) {
+	now := time.Unix(1_800_000_000, 0)
+	ec, _ := benchBinding(idOf(newToken()), now)
+	f.Add(ec)
+	rs, err := newBinding(idOf(newToken()), newTestKey(f, RS256).public(f), now, 1)
+	if err != nil {
+		f.Fatal(err)
+	}
+	rs.issueCookie(now, now.Add(time.Minute))
+	f.Add(rs.encode())
+	f.Add([]byte{bindingVersion, algCodeRS256})
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		b, err := decodeBinding(raw)
+		if err != nil {
+			if !errors.Is(err, errBindingCorrupt) {
+				t.Fatalf("error %v does not wrap errBindingCorrupt", err)
+			}
+			return
+		}
+		if again := b.encode(); !bytes.Equal(again, raw) {
+			t.Fatalf("decoded and encoded again: %x, want %x", again, raw)
+		}
+		if k, err := b.key(); err != nil && !errors.Is(err, errBindingCorrupt) {
+			t.Fatalf("key: %v", err)
+		} else if err == nil && k.alg != b.alg {
+			t.Fatalf("a %s key in a %s binding", k.alg, b.alg)
+		}
+		b.validCookie(strings.Repeat("A", cookieLen), now)
+	})
+}

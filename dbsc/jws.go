@@ -254,14 +254,26 @@ func parseECJWK(m map[string]json.RawMessage) (*publicKey, error) {
 	if len(x) != p256CoordSize || len(y) != p256CoordSize {
 		return nil, malformed("jwk coordinates are not %d bytes", p256CoordSize)
 	}
-	point := make([]byte, 0, 1+2*p256CoordSize)
+	point := make([]byte, 0, p256PointSize)
 	point = append(point, 4)
 	point = append(point, x...)
 	point = append(point, y...)
+	return newECKey(point)
+}
+
+// p256PointSize is the size of an uncompressed P-256 point: 4, X, Y.
+const p256PointSize = 1 + 2*p256CoordSize
+
+// newECKey returns the ES256 key of an uncompressed P-256 point.
+func newECKey(point []byte) (*publicKey, error) {
+	if len(point) != p256PointSize {
+		return nil, malformed("a P-256 point is %d bytes", p256PointSize)
+	}
 	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), point)
 	if err != nil {
 		return nil, malformed("jwk is not a point on P-256")
 	}
+	x, y := point[1:1+p256CoordSize], point[1+p256CoordSize:]
 	jwk := fmt.Appendf(nil, `{"crv":"P-256","kty":"EC","x":"%s","y":"%s"}`, b64.EncodeToString(x), b64.EncodeToString(y))
 	return &publicKey{alg: ES256, ec: pub, jwk: jwk}, nil
 }
@@ -275,8 +287,12 @@ func parseRSAJWK(m map[string]json.RawMessage) (*publicKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	// RFC 7518 section 6.3.1: both are unsigned big-endian integers in the
-	// fewest octets, so no leading zero.
+	return newRSAKey(n, e)
+}
+
+// newRSAKey returns the RS256 key of modulus n and exponent e, unsigned
+// big-endian integers in the fewest octets (RFC 7518 section 6.3.1).
+func newRSAKey(n, e []byte) (*publicKey, error) {
 	if len(n) == 0 || n[0] == 0 || len(e) == 0 || e[0] == 0 || len(e) > 4 {
 		return nil, malformed("jwk n or e is not a minimal positive integer")
 	}
@@ -293,6 +309,39 @@ func parseRSAJWK(m map[string]json.RawMessage) (*publicKey, error) {
 	}
 	jwk := fmt.Appendf(nil, `{"e":"%s","kty":"RSA","n":"%s"}`, b64.EncodeToString(e), b64.EncodeToString(n))
 	return &publicKey{alg: RS256, rsa: &rsa.PublicKey{N: mod, E: int(exp)}, jwk: jwk}, nil
+}
+
+// appendBinary appends k as a binding keeps it: for ES256 the uncompressed
+// point (65 bytes); for RS256 the length of e (one byte), e, then n, both
+// big-endian in the fewest octets. parseBinaryKey reads it back.
+func (k *publicKey) appendBinary(dst []byte) []byte {
+	if k.alg == ES256 {
+		point, err := k.ec.Bytes()
+		if err != nil {
+			panic("dbsc: encoding a checked P-256 key: " + err.Error())
+		}
+		return append(dst, point...)
+	}
+	e := big.NewInt(int64(k.rsa.E)).Bytes()
+	dst = append(dst, byte(len(e)))
+	dst = append(dst, e...)
+	return append(dst, k.rsa.N.Bytes()...)
+}
+
+// parseBinaryKey parses a key of algorithm alg that appendBinary wrote,
+// with the checks the JWK parser makes.
+func parseBinaryKey(alg string, b []byte) (*publicKey, error) {
+	switch alg {
+	case ES256:
+		return newECKey(b)
+	case RS256:
+		if len(b) > 0 {
+			if e := 1 + int(b[0]); e <= len(b) {
+				return newRSAKey(b[e:], b[1:e])
+			}
+		}
+	}
+	return nil, malformed("no %s key", alg)
 }
 
 // decodeObject decodes a JSON object into its members, refusing duplicate

@@ -77,6 +77,20 @@ func (k *testKey) jwk() map[string]any {
 	}
 }
 
+// public returns the public half of k, parsed from its JWK.
+func (k *testKey) public(t testing.TB) *publicKey {
+	t.Helper()
+	raw, err := json.Marshal(k.jwk())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk, err := parseJWK(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pk
+}
+
 // signature signs the JWS signing input with k, in the JWS format of k's
 // algorithm (r||s for ES256).
 func (k *testKey) signature(t testing.TB, input string) []byte {

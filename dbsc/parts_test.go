@@ -1,6 +1,7 @@
 package dbsc
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -99,7 +100,10 @@ func TestChallenge(t *testing.T) {
 
 func TestBindingCookies(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
-	b := &binding{V: bindingVersion, SID: strings.Repeat("A", 43), Alg: ES256}
+	b, err := newBinding(idOf(newToken()), newTestKey(t, ES256).public(t), now, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	c1 := b.issueCookie(now, now.Add(10*time.Minute))
 	if !b.validCookie(c1, now) || b.validCookie(c1, now.Add(10*time.Minute)) {
 		t.Fatal("a bound cookie is valid exactly until its expiry")
@@ -113,8 +117,8 @@ func TestBindingCookies(t *testing.T) {
 		t.Fatal("the replaced cookie must die at its expiry, the new one live on")
 	}
 	c3 := b.issueCookie(later.Add(time.Minute), later.Add(11*time.Minute))
-	if len(b.Ck) != maxBoundCookies || b.validCookie(c1, later.Add(time.Minute)) || !b.validCookie(c3, later.Add(time.Minute)) {
-		t.Fatalf("at most %d cookies, newest first: %+v", maxBoundCookies, b.Ck)
+	if len(b.cookies()) != maxBoundCookies || b.validCookie(c1, later.Add(time.Minute)) || !b.validCookie(c3, later.Add(time.Minute)) {
+		t.Fatalf("at most %d cookies, newest first: %+v", maxBoundCookies, b.cookies())
 	}
 	for _, bad := range []string{"", "x", c3[:len(c3)-1], c3 + "A", strings.Repeat("A", len(c3))} {
 		if b.validCookie(bad, later) {
@@ -127,19 +131,100 @@ func TestBindingCookies(t *testing.T) {
 	}
 }
 
-func TestDecodeBindingCorrupt(t *testing.T) {
-	sid := strings.Repeat("A", 43)
-	for _, raw := range []string{
-		``, `null`, `[]`, `{`, `{"v":2,"sid":"` + sid + `","alg":"ES256"}`,
-		`{"v":1,"sid":"short","alg":"ES256"}`,
-		`{"v":1,"sid":"` + sid + `","alg":"none"}`,
-		`{"v":1,"sid":"` + sid + `","alg":"ES256","ck":[{},{},{}]}`,
-	} {
-		if _, err := decodeBinding([]byte(raw)); !errors.Is(err, errBindingCorrupt) {
-			t.Errorf("decodeBinding(%s) = %v", raw, err)
+// TestBindingEncoding checks the blob's layout, and that it decodes to
+// what was encoded, with either kind of key.
+func TestBindingEncoding(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	for _, tt := range []struct {
+		key  *testKey
+		size int
+	}{{newTestKey(t, ES256), 196}, {newTestKey(t, RS256), 391}} {
+		sid := idOf(newToken())
+		key := tt.key.public(t)
+		b, err := newBinding(sid, key, now, now.UnixNano())
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.issueCookie(now, now.Add(time.Minute))
+		b.issueCookie(now, now.Add(2*time.Minute))
+		raw := b.encode()
+		if len(raw) != tt.size || raw[0] != bindingVersion {
+			t.Fatalf("%s: %d bytes, version %d; want %d bytes, version %d", key.alg, len(raw), raw[0], tt.size, bindingVersion)
+		}
+		back, err := decodeBinding(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := back.key()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if back.sessionID() != sid || back.alg != key.alg || back.at != now.Unix() || back.ch != now.UnixNano() ||
+			back.cookies()[1].x != now.Add(time.Minute).Unix() || string(got.jwk) != string(key.jwk) {
+			t.Fatalf("%s: decoded %+v", key.alg, back)
+		}
+		if again := back.encode(); string(again) != string(raw) {
+			t.Fatalf("%s: encoding the decoded binding gives %x, want %x", key.alg, again, raw)
 		}
 	}
-	if Bound(nil) || Bound([]byte{}) || !Bound([]byte("{}")) {
+}
+
+// TestGuardCheckDoesNotAllocate pins the cost of a bound request: Guard
+// decodes the binding where it lies and hashes the cookie on the stack.
+func TestGuardCheckDoesNotAllocate(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	raw, cookie := benchBinding(idOf(newToken()), now)
+	allocs := testing.AllocsPerRun(100, func() {
+		var bd binding
+		if bd.decode(raw) != nil || !bd.validCookie(cookie, now) {
+			t.Fatal("the bound cookie is not valid")
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations", allocs)
+	}
+}
+
+func TestDecodeBindingCorrupt(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	good, _ := benchBinding(idOf(newToken()), now)
+	with := func(i int, v byte) []byte {
+		b := bytes.Clone(good)
+		b[i] = v
+		return b
+	}
+	tests := map[string][]byte{
+		"empty":             nil,
+		"JSON":              []byte(`{"v":1,"sid":"` + strings.Repeat("A", 43) + `","alg":"ES256"}`),
+		"version 1":         with(0, 1),
+		"version 3":         with(0, 3),
+		"algorithm 0":       with(1, 0),
+		"algorithm 3":       with(1, 3),
+		"three cookies":     with(50, 3),
+		"header only":       good[:bindingHeader],
+		"cut in the cookie": good[:bindingHeader+boundCookieSize],
+		"no key":            good[:bindingHeader+2*boundCookieSize],
+	}
+	for name, raw := range tests {
+		if _, err := decodeBinding(raw); !errors.Is(err, errBindingCorrupt) {
+			t.Errorf("%s: decodeBinding(%x) = %v", name, raw, err)
+		}
+	}
+	// The layout is fine, the key is not.
+	for name, raw := range map[string][]byte{
+		"short key":    good[:len(good)-1],
+		"not on curve": with(len(good)-1, good[len(good)-1]^1),
+		"RSA":          with(1, algCodeRS256),
+	} {
+		b, err := decodeBinding(raw)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if _, err := b.key(); !errors.Is(err, errBindingCorrupt) {
+			t.Errorf("%s: key() = %v", name, err)
+		}
+	}
+	if Bound(nil) || Bound([]byte{}) || !Bound([]byte{bindingVersion}) {
 		t.Fatal("Bound is len > 0")
 	}
 }
