@@ -240,7 +240,7 @@ func newBinder(store bindings, opts *Options, sessionOf func(*http.Request) sess
 	if b.cookie.Name == "" {
 		b.cookie.Name = DefaultCookieName
 	}
-	if !validCookieName(b.cookie.Name) {
+	if (&http.Cookie{Name: b.cookie.Name, Value: "v"}).Valid() != nil {
 		return nil, fmt.Errorf("dbsc: invalid cookie name %q", b.cookie.Name)
 	}
 	if b.cookie.Path == "" {
@@ -834,21 +834,6 @@ func writeJSON(w http.ResponseWriter, v any) {
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	w.Write(body)
-}
-
-// validCookieName reports whether name is a valid cookie name (an RFC 7230
-// token).
-func validCookieName(name string) bool {
-	if name == "" {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?={}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
 }
 
 func truncate(s string, n int) string {
