@@ -91,7 +91,7 @@ download-geoip --help' for MaxMind's). Stop with Ctrl-C.`)
 	lifetime := fs.Duration("lifetime", qsessions.DefaultLifetime, "how long a session lives after sign-in")
 	idle := fs.Duration("idle-timeout", 0, "sign out sessions idle for this `duration` (0: never)")
 	maxSessions := fs.Int("max-sessions", 0, "keep at most `N` sessions per user: a sign-in beyond that signs out the least recently active (0: no cap)")
-	reauthAfter := fs.Duration("reauth-after", defaultReauthAfter, "ask to confirm it's you before signing out everywhere else when the sign-in is older than this `duration`\n(0: every time)")
+	reauthAfter := fs.Duration("reauth-after", defaultReauthAfter, "ask to confirm it's you before signing out everywhere else when the sign-in is older than this `duration` (0: every time)")
 	if err := fs.parseFlags(e, args); err != nil {
 		return err
 	}

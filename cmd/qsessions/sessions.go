@@ -21,7 +21,7 @@ Usage: qsessions sessions <list|revoke> [flags]
 List a user's sessions, or revoke (sign out) sessions, in the database an
 application uses.
 
-	qsessions sessions list --user ID (--sqlite FILE | --postgres DSN) [--json]
+	qsessions sessions list --user ID (--sqlite FILE | --postgres DSN) [--geoip FILE] [--json]
 	qsessions sessions revoke SESSION-ID... (--sqlite FILE | --postgres DSN) [--redis ADDR]
 	qsessions sessions revoke --user ID [--except SESSION-ID]... (--sqlite FILE | --postgres DSN) [--redis ADDR]
 
@@ -60,7 +60,7 @@ JSON entry carries it in geoip_attribution and geoip_attribution_url.`)
 	db.register(fs)
 	user := fs.String("user", "", "the user `ID` whose sessions to list (required)")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
-	geoPath := fs.String("geoip", "", "a GeoIP2/GeoLite2 City or Country database `file`, to show locations")
+	geoPath := fs.String("geoip", "", "a City or Country database `file` (DB-IP, GeoLite2, GeoIP2), to show locations")
 	if err := fs.parseFlags(e, args); err != nil {
 		return err
 	}
