@@ -66,14 +66,39 @@ func step(t *testing.T, tab context.Context, what string, actions ...chromedp.Ac
 // navigating runs actions that load a page, and waits for it.
 func navigating(t *testing.T, tab context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
+	navigatingTo(t, tab, what, 200, actions...)
+}
+
+// navigatingTo runs actions that load a page answered with the HTTP
+// status want, and waits for it.
+func navigatingTo(t *testing.T, tab context.Context, what string, want int64, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(tab, browserStep)
 	defer cancel()
 	resp, err := chromedp.RunResponse(ctx, actions...)
 	if err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
-	if resp.Status != 200 {
-		t.Fatalf("%s: HTTP %d", what, resp.Status)
+	if resp.Status != want {
+		t.Fatalf("%s: HTTP %d, want %d", what, resp.Status, want)
+	}
+}
+
+// openUntil loads u in tab until the page has an element matching sel,
+// and fails the test if it has none within browserStep: for what the demo
+// does after a response, such as filing the notice of a sign-in.
+func openUntil(t *testing.T, tab context.Context, u, what, sel string) {
+	t.Helper()
+	deadline := time.Now().Add(browserStep)
+	for {
+		navigating(t, tab, what+": open "+u, chromedp.Navigate(u))
+		if count(t, tab, sel) > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: no %s on the page within %v", what, sel, browserStep)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -130,13 +155,18 @@ func userAgent(ua string) chromedp.Action[chromedp.Void] {
 }
 
 // TestBrowser signs in from two isolated browser contexts of a headless
-// Chromium (two devices), sees both sessions listed, signs the other one
-// out with its button, and checks that the other browser is signed out on
-// reload. The forms go through the demo's CrossOriginProtection as a real
-// browser sends them.
+// Chromium with different User-Agents (two devices), one with the
+// password and one with the simulated passkey; sees the notice of the
+// second sign-in in the first browser, and dismisses it; sees both
+// sessions listed, signs the other one out with its button, and checks
+// that the other browser is signed out on reload; then signs the other
+// one in again and out with "Sign out everywhere else", through the
+// "confirm it's you" step (--reauth-after 0 asks every time). The forms go
+// through the demo's CrossOriginProtection as a real browser sends them.
 func TestBrowser(t *testing.T) {
 	exe := chromium(t)
-	d := startDemo(t, nil)
+	d := startDemo(t, nil, "--reauth-after", "0")
+	keepsAuth, _ := sqliteStores(t)
 
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(exe),
@@ -165,7 +195,8 @@ func TestBrowser(t *testing.T) {
 	within(t, browserStep, "opening the laptop's tab", func() error { return chromedp.Do(laptop, userAgent(macChrome)) })
 	within(t, browserStep, "opening the phone's tab", func() error { return chromedp.Do(phone, userAgent(androidPhone)) })
 
-	signIn := func(tab context.Context, who string) {
+	// signIn signs tab in as alice with the button whose method is given.
+	signIn := func(tab context.Context, who, method string) {
 		t.Helper()
 		navigating(t, tab, who+": open the demo", chromedp.Navigate(d.url))
 		step(t, tab, who+": the sign-in form", chromedp.WaitVisible(chromedp.ID("login-form")))
@@ -173,14 +204,38 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("%s: the page does not say it is a demo", who)
 		}
 		step(t, tab, who+": type a name", chromedp.SendKeys(chromedp.ID("name"), "alice"))
-		navigating(t, tab, who+": sign in", chromedp.Click(chromedp.CSS(`#login-form button[type="submit"]`)))
+		navigating(t, tab, who+": sign in with "+method, chromedp.Click(chromedp.CSS(`#login-form button[value="`+method+`"]`)))
 		step(t, tab, who+": the sessions list", chromedp.WaitVisible(chromedp.ID("sessions")))
 		if got := text(t, tab, "#user"); got != "alice" {
 			t.Fatalf("%s: signed in as %q", who, got)
 		}
 	}
-	signIn(laptop, "laptop")
-	signIn(phone, "phone")
+	signIn(laptop, "laptop", "password")
+	signIn(phone, "phone", "passkey")
+
+	// The laptop learns of the phone's sign-in: a new device. The notice
+	// is filed by the OnLogin hook once the phone's response is saved.
+	openUntil(t, laptop, d.url, "laptop: the notice of the phone's sign-in", ".sign-in-notice")
+	if got := text(t, laptop, ".sign-in-notice .notice-text"); got != "New sign-in from Chrome on Android" {
+		t.Errorf("the notice reads %q", got)
+	}
+	if count(t, laptop, ".sign-in-notice .tag.new-device") != 1 || count(t, laptop, ".sign-in-notice .tag.new-location") != 0 {
+		t.Error("the notice does not say new device, and new device only")
+	}
+	screenshot(t, laptop, "notice")
+	// The phone shows it too, as its own sign-in.
+	navigating(t, phone, "phone: reload", chromedp.Reload())
+	if n := count(t, phone, ".sign-in-notice.this-device"); n != 1 {
+		t.Errorf("the phone shows %d notices of its own sign-in, want 1", n)
+	}
+	// Dismissed on the laptop, it is gone.
+	navigating(t, laptop, "laptop: dismiss the notice", chromedp.Click(chromedp.CSS(".sign-in-notice form.dismiss button")))
+	if got := text(t, laptop, "#flash"); !strings.Contains(got, "Dismissed the notice") {
+		t.Errorf("after dismissing, the laptop says %q", got)
+	}
+	if n := count(t, laptop, ".sign-in-notice"); n != 0 {
+		t.Errorf("after dismissing, the laptop shows %d notices", n)
+	}
 
 	// The laptop sees both sessions, with their devices, its own marked.
 	navigating(t, laptop, "laptop: reload", chromedp.Reload())
@@ -195,6 +250,14 @@ func TestBrowser(t *testing.T) {
 	}
 	if got := text(t, laptop, "li.session:not(.current) .ip"); got != "127.0.0.1" {
 		t.Errorf("the other session's IP reads %q", got)
+	}
+	if keepsAuth { // the sqlite Persister stores how each session signed in
+		if got := text(t, laptop, "li.session:not(.current) .auth"); got != "passkey (simulated), just now" {
+			t.Errorf("the other session signed in with %q", got)
+		}
+		if got := text(t, laptop, "li.session.current .auth"); got != "password, just now" {
+			t.Errorf("this session signed in with %q", got)
+		}
 	}
 
 	// The inline stylesheet applies: the Content-Security-Policy allows
@@ -225,6 +288,35 @@ func TestBrowser(t *testing.T) {
 	screenshot(t, phone, "signed-out")
 	if n := count(t, phone, "li.session"); n != 0 {
 		t.Errorf("the signed-out phone still lists %d sessions", n)
+	}
+
+	// The phone signs in again; the laptop signs it out everywhere else,
+	// after confirming it's alice: a wrong name first.
+	signIn(phone, "phone", "password")
+	navigating(t, laptop, "laptop: reload", chromedp.Reload())
+	navigating(t, laptop, "laptop: sign out everywhere else", chromedp.Click(chromedp.CSS("#revoke-others button")))
+	step(t, laptop, "laptop: the confirm step", chromedp.WaitVisible(chromedp.ID("confirm-form")))
+	screenshot(t, laptop, "confirm")
+	step(t, laptop, "laptop: type a wrong name", chromedp.SendKeys(chromedp.ID("confirm-name"), "bob"))
+	navigatingTo(t, laptop, "laptop: confirm as bob", 403, chromedp.Click(chromedp.CSS("#confirm-form button")))
+	if got := text(t, laptop, "#confirm-error"); !strings.Contains(got, "nothing was signed out") {
+		t.Errorf("a wrong name: the laptop says %q", got)
+	}
+	if n := count(t, laptop, "li.session"); n != 2 {
+		t.Errorf("after a wrong name, the laptop lists %d sessions, want 2", n)
+	}
+	step(t, laptop, "laptop: type the name", chromedp.SendKeys(chromedp.ID("confirm-name"), "alice"))
+	navigating(t, laptop, "laptop: confirm as alice", chromedp.Click(chromedp.CSS("#confirm-form button")))
+	if got := text(t, laptop, "#flash"); got != "Confirmed it's you. Signed out 1 session everywhere else." {
+		t.Errorf("after confirming, the laptop says %q", got)
+	}
+	if n := count(t, laptop, "li.session"); n != 1 {
+		t.Errorf("after signing out everywhere else, the laptop lists %d sessions, want 1", n)
+	}
+	navigating(t, phone, "phone: reload", chromedp.Reload())
+	step(t, phone, "phone: the sign-in form", chromedp.WaitVisible(chromedp.ID("login-form")))
+	if n := count(t, phone, "#ended"); n != 1 {
+		t.Error("after sign out everywhere else, the phone does not say it was signed out")
 	}
 
 	// The laptop signs itself out.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/subtle"
 	"embed"
 	"encoding/base64"
 	"errors"
@@ -36,6 +37,8 @@ const (
 	sweepInterval   = 10 * time.Minute // DeleteExpired, the clearsessions job
 	maxFormBytes    = 64 << 10
 	maxNameRunes    = 64
+
+	defaultReauthAfter = 5 * time.Minute
 )
 
 // defaultDemoDB is the demo's database when --sqlite is not given:
@@ -55,9 +58,16 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("demo", "qsessions demo [flags]", `
 Run a small web app that shows what qsessions does: sign in under any name
 (no password: it is a demo), from two browsers or a normal and a private
-window, and see both sessions listed with their device, location, IP and
-last activity; sign one out, or sign out everywhere else, and watch the
-other browser be signed out on its next request.
+window, and see both sessions listed with their device, location, IP, last
+activity, and how and when each signed in; sign one out, or sign out
+everywhere else, and watch the other browser be signed out on its next
+request.
+
+A sign-in from a new device or location shows a "new sign-in" notice on
+the user's sessions, the demo's OnLogin hook at work. Signing out
+everywhere else asks you to confirm it's you (re-enter the name) when you
+signed in more than --reauth-after ago, and --max-sessions caps the
+sessions per user, signing out the least recently active.
 
 Sessions are kept in an SQLite file behind an in-process cache (go-cache),
 so they survive a restart. Locations need a GeoIP database: get DB-IP's
@@ -80,6 +90,8 @@ download-geoip --help' for MaxMind's). Stop with Ctrl-C.`)
 		"or one they overwrite with a single address, such as CF-Connecting-IP, True-Client-IP, Fly-Client-IP or X-Real-IP")
 	lifetime := fs.Duration("lifetime", qsessions.DefaultLifetime, "how long a session lives after sign-in")
 	idle := fs.Duration("idle-timeout", 0, "sign out sessions idle for this `duration` (0: never)")
+	maxSessions := fs.Int("max-sessions", 0, "keep at most `N` sessions per user: a sign-in beyond that signs out the least recently active (0: no cap)")
+	reauthAfter := fs.Duration("reauth-after", defaultReauthAfter, "ask to confirm it's you before signing out everywhere else when the sign-in is older than this `duration` (0: every time)")
 	if err := fs.parseFlags(e, args); err != nil {
 		return err
 	}
@@ -100,6 +112,12 @@ download-geoip --help' for MaxMind's). Stop with Ctrl-C.`)
 	if *prefix == "" {
 		return usagef(fs.cmd, "--key-prefix must not be empty")
 	}
+	if *maxSessions < 0 {
+		return usagef(fs.cmd, "--max-sessions must not be negative (0: no cap)")
+	}
+	if *reauthAfter < 0 {
+		return usagef(fs.cmd, "--reauth-after must not be negative (0: ask every time)")
+	}
 	var proxies []netip.Prefix
 	for _, s := range strings.Split(*trust, ",") {
 		if s = strings.TrimSpace(s); s == "" {
@@ -118,16 +136,17 @@ download-geoip --help' for MaxMind's). Stop with Ctrl-C.`)
 	}
 
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	app := &demoApp{dbPath: *dbPath, geoPath: *geoPath, log: logger}
+	app := &demoApp{dbPath: *dbPath, geoPath: *geoPath, log: logger, reauthAfter: *reauthAfter}
 	parser := newDeviceParser()
 	opts := &qsessions.Options{
-		Lifetime:       *lifetime,
-		IdleTimeout:    *idle,
-		TrustedProxies: proxies,
-		ClientIPHeader: *ipHeader,
-		KeyPrefix:      *prefix,
-		DeviceParser:   parser,
-		Logger:         logger,
+		Lifetime:           *lifetime,
+		IdleTimeout:        *idle,
+		TrustedProxies:     proxies,
+		ClientIPHeader:     *ipHeader,
+		KeyPrefix:          *prefix,
+		DeviceParser:       parser,
+		Logger:             logger,
+		MaxSessionsPerUser: *maxSessions,
 	}
 	if *geoPath != "" {
 		g, err := geo.Open(*geoPath, nil)
@@ -160,12 +179,10 @@ download-geoip --help' for MaxMind's). Stop with Ctrl-C.`)
 		return err
 	}
 	defer p.Close()
-	if app.st, err = qsessions.New(cache, p, opts); err != nil {
+	if err := app.open(cache, p, opts); err != nil {
 		return err
 	}
-	if err := app.parseTemplates(); err != nil {
-		return err
-	}
+	defer app.st.Wait() // OnLogin hooks read the database: before closing it
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -189,6 +206,9 @@ download-geoip --help' for MaxMind's). Stop with Ctrl-C.`)
 		fmt.Fprintf(e.stdout, "qsessions demo: locations from the GeoIP database %s (%s, %s)\n", *geoPath, app.geoCredit, app.geoCreditURL)
 	} else {
 		fmt.Fprintf(e.stdout, "qsessions demo: locations from the GeoIP database %s\n", *geoPath)
+	}
+	if *maxSessions > 0 {
+		fmt.Fprintf(e.stdout, "qsessions demo: at most %s per user\n", plural(*maxSessions, "session"))
 	}
 	fmt.Fprintf(e.stdout, "qsessions demo listening on %s\n", listenURL(ln.Addr()))
 	fmt.Fprintln(e.stdout, "Open it in two browsers (or a normal and a private window), sign in with the same name in both, and sign one out from the other. Ctrl-C stops.")
@@ -219,6 +239,7 @@ download-geoip --help' for MaxMind's). Stop with Ctrl-C.`)
 	}
 	stopSweep()
 	wg.Wait()
+	app.st.Wait()
 	if err := p.Close(); err != nil {
 		return fmt.Errorf("closing the database: %w", err)
 	}
@@ -254,6 +275,30 @@ type demoApp struct {
 	// The credit the GeoIP database's licence asks for, shown on every
 	// page: DB-IP's.
 	geoCredit, geoCreditURL string
+
+	notices     *noticeBoard     // "new sign-in" notices, filed by the OnLogin hook
+	reauthAfter time.Duration    // "Sign out everywhere else" asks to confirm it's you beyond this
+	maxSessions int              // Options.MaxSessionsPerUser, 0 for none
+	now         func() time.Time // the Store's clock
+}
+
+// open creates the app's Store over cache and p with opts, which it
+// completes with the OnLogin hook of the app's notice board, and parses
+// the templates.
+func (a *demoApp) open(cache qsessions.Cache, p qsessions.Persister, opts *qsessions.Options) error {
+	a.notices = newNoticeBoard(opts.Locator != nil)
+	opts.OnLogin = a.notices.onLogin
+	a.maxSessions = opts.MaxSessionsPerUser
+	a.now = time.Now
+	if opts.Clock != nil {
+		a.now = opts.Clock
+	}
+	st, err := qsessions.New(cache, p, opts)
+	if err != nil {
+		return err
+	}
+	a.st = st
+	return a.parseTemplates()
 }
 
 func (a *demoApp) parseTemplates() error {
@@ -281,6 +326,7 @@ func (a *demoApp) handler() http.Handler {
 	mux.HandleFunc("POST /logout", a.logout)
 	mux.HandleFunc("POST /revoke", a.revoke)
 	mux.HandleFunc("POST /revoke-others", a.revokeOthers)
+	mux.HandleFunc("POST /notices/dismiss", a.dismissNotice)
 	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	})
@@ -324,6 +370,27 @@ type pageData struct {
 	Cache     string
 
 	GeoCredit, GeoCreditURL string // the GeoIP database's attribution and its link
+
+	Notices     []noticeView // "new sign-in" notices of the user
+	Fresh       bool         // this session authenticated within ReauthAfter
+	AuthAgo     string       // when this session authenticated: "12 minutes ago"; "" when not recorded
+	ReauthAfter string       // "5 minutes"
+	MaxSessions int          // --max-sessions, 0 for none
+	Confirm     *confirmView // the "confirm it's you" step, when it is asked for
+}
+
+// A noticeView is a "new sign-in" notice as a session page shows it.
+type noticeView struct {
+	signInNotice
+	When       string // "5 minutes ago"
+	ThisDevice bool   // the notice is about the session showing it
+	Live       bool   // that session is still signed in
+}
+
+// A confirmView is the "confirm it's you" step before signing out
+// everywhere else.
+type confirmView struct {
+	Error string // a wrong name
 }
 
 // session returns the request's session, or nil after answering the
@@ -352,30 +419,60 @@ func (a *demoApp) index(w http.ResponseWriter, r *http.Request) {
 	}
 	var flash string
 	if ok, _ := s.Get("flash", &flash); ok {
-		data.Flash = flash
 		if err := s.Delete("flash"); err != nil {
 			a.fail(w, r, err)
 			return
 		}
 	}
-	infos, err := a.st.Sessions(r.Context(), data.User)
-	if err != nil {
+	if err := a.fillSessions(r, s, &data); err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	now := time.Now()
+	data.Flash = flash
+	a.render(w, status, data)
+}
+
+// fillSessions fills in the page of a signed-in session s: its user's
+// sessions and notices, and whether it is fresh enough to sign out
+// everywhere else without confirming.
+func (a *demoApp) fillSessions(r *http.Request, s *qsessions.Session, data *pageData) error {
+	data.User = s.UserID()
+	infos, err := a.st.Sessions(r.Context(), data.User)
+	if err != nil {
+		return err
+	}
+	now, current := a.now(), s.ID()
+	live := make(map[string]bool, len(infos))
 	for _, in := range infos {
-		v := newSessionView(in, s.ID(), a.geoPath != "", now)
+		v := newSessionView(in, current, a.geoPath != "", now)
 		if !v.Current {
 			data.Others++
 		}
 		data.Sessions = append(data.Sessions, v)
+		live[in.ID] = true
 	}
-	a.render(w, status, data)
+	for _, n := range a.notices.notices(data.User) {
+		data.Notices = append(data.Notices, noticeView{n, relTime(n.At, now), n.SessionID == current, live[n.SessionID]})
+	}
+	data.Fresh = s.AuthenticatedWithin(a.reauthAfter)
+	if at := s.AuthenticatedAt(); !at.IsZero() {
+		data.AuthAgo = relTime(at, now)
+	}
+	return nil
 }
 
 func (a *demoApp) newPage(r *http.Request) pageData {
-	return pageData{Style: a.style, GeoIP: a.geoPath, GeoCredit: a.geoCredit, GeoCreditURL: a.geoCreditURL, DBPath: a.dbPath, Cache: a.cacheName}
+	return pageData{Style: a.style, GeoIP: a.geoPath, GeoCredit: a.geoCredit, GeoCreditURL: a.geoCreditURL, DBPath: a.dbPath, Cache: a.cacheName,
+		ReauthAfter: a.reauthAfterText(), MaxSessions: a.maxSessions}
+}
+
+// reauthAfterText is --reauth-after for people: "5 minutes", or "" for
+// every time.
+func (a *demoApp) reauthAfterText() string {
+	if a.reauthAfter <= 0 {
+		return ""
+	}
+	return humanDuration(a.reauthAfter)
 }
 
 // hadSessionCookie reports whether r carried a session cookie of valid
@@ -444,15 +541,63 @@ func (a *demoApp) login(w http.ResponseWriter, r *http.Request) {
 		a.render(w, http.StatusBadRequest, data)
 		return
 	}
-	if err := s.Login(r.Context(), name); err != nil {
+	method, ok := signInMethod(r.PostFormValue("method"))
+	if !ok {
+		http.Error(w, "Bad Request: unknown sign-in method", http.StatusBadRequest)
+		return
+	}
+	over := a.overCap(r, s, name)
+	if err := s.LoginWith(r.Context(), name, method); err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	if err := s.Set("flash", "Signed in as "+name+". Sign in with the same name from another browser to see a second session here."); err != nil {
+	flash := "Signed in as " + name + " with " + method + ". Sign in with the same name from another browser to see a second session here."
+	if over > 0 {
+		flash = fmt.Sprintf("Signed in as %s with %s. This demo keeps at most %s per user (--max-sessions): signing in here signed out %s, the least recently active.",
+			name, method, plural(a.maxSessions, "session"), plural(over, "other session"))
+	}
+	if err := s.Set("flash", flash); err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	redirectHome(w, r, "")
+}
+
+// signInMethod returns the authentication method that the sign-in form's
+// button v records, and whether v is one: the demo has no passwords and no
+// passkeys, but shows how a session records the way it was signed in.
+func signInMethod(v string) (string, bool) {
+	switch v {
+	case "", "password":
+		return "password", true
+	case "passkey":
+		return "passkey (simulated)", true
+	}
+	return "", false
+}
+
+// overCap returns how many of user's sessions a sign-in of s as user will
+// sign out to stay within --max-sessions. It is a guess made before the
+// sign-in, for the message: the Store decides.
+func (a *demoApp) overCap(r *http.Request, s *qsessions.Session, user string) int {
+	if a.maxSessions <= 0 {
+		return 0
+	}
+	infos, err := a.st.Sessions(r.Context(), user)
+	if err != nil {
+		return 0
+	}
+	current := ""
+	if s.UserID() == user {
+		current = s.ID() // rotated away by the sign-in, not signed out
+	}
+	others := 0
+	for _, in := range infos {
+		if in.ID != current {
+			others++
+		}
+	}
+	return max(0, others+1-a.maxSessions)
 }
 
 func (a *demoApp) logout(w http.ResponseWriter, r *http.Request) {
@@ -520,12 +665,79 @@ func (a *demoApp) revokeOthers(w http.ResponseWriter, r *http.Request) {
 		redirectHome(w, r, "")
 		return
 	}
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "Bad Request: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	// Signing out everywhere else is sensitive: a session that signed in
+	// longer ago than --reauth-after must first confirm it is its user,
+	// as GitHub's sudo mode asks for the password again. The demo's
+	// password is the name.
+	confirmed := ""
+	if _, confirming := r.PostForm["name"]; confirming {
+		if !sameName(strings.TrimSpace(r.PostForm.Get("name")), user) {
+			a.confirm(w, r, s, http.StatusForbidden,
+				"That is not the name you signed in with, so nothing was signed out. Enter it exactly as you did when you signed in.")
+			return
+		}
+		if err := s.Reauthenticate(r.Context(), "password"); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		// The Store calls OnLogin for a re-authentication too: it is no
+		// new sign-in to tell the other sessions about.
+		a.notices.reauthenticated(s.ID(), a.now())
+		confirmed = "Confirmed it's you. "
+	} else if !s.AuthenticatedWithin(a.reauthAfter) {
+		a.confirm(w, r, s, http.StatusOK, "")
+		return
+	}
 	n, err := a.st.RevokeUser(r.Context(), user, s.ID())
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	if err := s.Set("flash", fmt.Sprintf("Signed out %s everywhere else.", plural(n, "session"))); err != nil {
+	if err := s.Set("flash", fmt.Sprintf("%sSigned out %s everywhere else.", confirmed, plural(n, "session"))); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	redirectHome(w, r, "")
+}
+
+// confirm answers with the sessions page asking to confirm it's you before
+// signing out everywhere else; problem says what was wrong with a previous
+// attempt.
+func (a *demoApp) confirm(w http.ResponseWriter, r *http.Request, s *qsessions.Session, status int, problem string) {
+	data := a.newPage(r)
+	if err := a.fillSessions(r, s, &data); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	data.Confirm = &confirmView{Error: problem}
+	a.render(w, status, data)
+}
+
+// sameName reports whether the name typed to confirm is the user's, in
+// constant time, as a password check would be.
+func sameName(typed, user string) bool {
+	return subtle.ConstantTimeCompare([]byte(typed), []byte(user)) == 1
+}
+
+func (a *demoApp) dismissNotice(w http.ResponseWriter, r *http.Request) {
+	s := a.session(w, r)
+	if s == nil {
+		return
+	}
+	user := s.UserID()
+	if user == "" {
+		redirectHome(w, r, "")
+		return
+	}
+	msg := "Dismissed the notice, on all your devices."
+	if !a.notices.dismiss(user, r.PostFormValue("id")) {
+		msg = "That notice was already dismissed."
+	}
+	if err := s.Set("flash", msg); err != nil {
 		a.fail(w, r, err)
 		return
 	}
@@ -542,6 +754,22 @@ type demoJSON struct {
 	// The GeoIP database's attribution, as on the page.
 	GeoCredit    string `json:"geoip_attribution,omitempty"`
 	GeoCreditURL string `json:"geoip_attribution_url,omitempty"`
+
+	// The user's "new sign-in" notices, newest first.
+	Notices []noticeJSON `json:"notices"`
+}
+
+// noticeJSON is a "new sign-in" notice in /sessions.json.
+type noticeJSON struct {
+	ID          string    `json:"id"`
+	SessionID   string    `json:"session_id"`
+	Text        string    `json:"text"`
+	Device      string    `json:"device"`
+	Location    string    `json:"location"` // "" when not known
+	IP          string    `json:"ip"`
+	At          time.Time `json:"signed_in_at"`
+	NewDevice   bool      `json:"new_device"`
+	NewLocation bool      `json:"new_location"`
 }
 
 type demoSessionJSON struct {
@@ -568,9 +796,13 @@ func (a *demoApp) sessionsJSON(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := demoJSON{User: user, Current: s.ID(), GeoIP: a.geoPath != "", Sessions: []demoSessionJSON{},
-		GeoCredit: a.geoCredit, GeoCreditURL: a.geoCreditURL}
+		GeoCredit: a.geoCredit, GeoCreditURL: a.geoCreditURL, Notices: []noticeJSON{}}
 	for _, in := range infos {
 		out.Sessions = append(out.Sessions, demoSessionJSON{newSessionJSON(in, out.GeoIP), in.ID == out.Current})
+	}
+	for _, n := range a.notices.notices(user) {
+		out.Notices = append(out.Notices, noticeJSON{ID: n.ID, SessionID: n.SessionID, Text: n.Text(), Device: n.Device,
+			Location: n.Location, IP: n.IP, At: n.At, NewDevice: n.NewDevice, NewLocation: n.NewLocation})
 	}
 	writeJSON(w, out)
 }

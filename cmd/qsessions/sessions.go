@@ -21,7 +21,7 @@ Usage: qsessions sessions <list|revoke> [flags]
 List a user's sessions, or revoke (sign out) sessions, in the database an
 application uses.
 
-	qsessions sessions list --user ID (--sqlite FILE | --postgres DSN) [--json]
+	qsessions sessions list --user ID (--sqlite FILE | --postgres DSN) [--geoip FILE] [--json]
 	qsessions sessions revoke SESSION-ID... (--sqlite FILE | --postgres DSN) [--redis ADDR]
 	qsessions sessions revoke --user ID [--except SESSION-ID]... (--sqlite FILE | --postgres DSN) [--redis ADDR]
 
@@ -49,12 +49,18 @@ func runSessionsList(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("sessions list", "qsessions sessions list --user ID (--sqlite FILE | --postgres DSN) [flags]", `
 List the live sessions of a user, most recently active first: session ID
 (what revoke takes), device, IP, when created, last active and when it
-expires. --json prints a JSON array for scripts, with RFC 3339 times.`)
+expires. --json prints a JSON array for scripts, with RFC 3339 times, how
+and when each session's user authenticated, and whether it is bound to a
+device.
+
+With a DB-IP database, whose licence (CC BY 4.0) asks for credit wherever
+its locations are shown, the table ends with DB-IP's credit line and each
+JSON entry carries it in geoip_attribution and geoip_attribution_url.`)
 	var db backendFlags
 	db.register(fs)
 	user := fs.String("user", "", "the user `ID` whose sessions to list (required)")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
-	geoPath := fs.String("geoip", "", "a GeoIP2/GeoLite2 City or Country database `file`, to show locations")
+	geoPath := fs.String("geoip", "", "a City or Country database `file` (DB-IP, GeoLite2, GeoIP2), to show locations")
 	if err := fs.parseFlags(e, args); err != nil {
 		return err
 	}
@@ -65,6 +71,7 @@ expires. --json prints a JSON array for scripts, with RFC 3339 times.`)
 		return err
 	}
 	opts := &qsessions.Options{DeviceParser: newDeviceParser(), Logger: slog.New(newFaultLog(e.stderr))}
+	var credit, creditURL string // the GeoIP database's attribution
 	if *geoPath != "" {
 		g, err := geo.Open(*geoPath, nil)
 		if err != nil {
@@ -72,6 +79,9 @@ expires. --json prints a JSON array for scripts, with RFC 3339 times.`)
 		}
 		defer g.Close()
 		opts.Locator = g
+		if info, err := g.Info(); err == nil {
+			credit, creditURL = info.Attribution, info.AttributionURL
+		}
 	}
 	b, err := db.open(ctx)
 	if err != nil {
@@ -89,7 +99,9 @@ expires. --json prints a JSON array for scripts, with RFC 3339 times.`)
 	if *asJSON {
 		out := make([]sessionJSON, 0, len(infos))
 		for _, in := range infos {
-			out = append(out, newSessionJSON(in, opts.Locator != nil))
+			j := newSessionJSON(in, opts.Locator != nil)
+			j.GeoCredit, j.GeoCreditURL = credit, creditURL
+			out = append(out, j)
 		}
 		return writeJSON(e.stdout, out)
 	}
@@ -115,7 +127,13 @@ expires. --json prints a JSON array for scripts, with RFC 3339 times.`)
 		}
 		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if credit != "" {
+		_, err = fmt.Fprintf(e.stdout, "Locations: %s (%s)\n", credit, creditURL)
+	}
+	return err
 }
 
 // tableCell keeps a value on one line of one cell.

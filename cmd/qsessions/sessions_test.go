@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/qsessions/qsessions"
+	"github.com/qsessions/qsessions/internal/mmdbtest"
 )
 
 // seedUsers writes alice's two live sessions (the Mac one most recently
@@ -198,5 +199,67 @@ func TestSessionsUsage(t *testing.T) {
 	wantExit(t, r, 1, "invalid URL")
 	if strings.Contains(r.stderr, "hunter2") {
 		t.Error("the Redis password is printed")
+	}
+}
+
+// TestSessionsListAttribution: with a DB-IP database, whose licence asks
+// for credit wherever its locations are shown, the table ends with DB-IP's
+// credit line and every JSON entry carries it; with a GeoLite2 database,
+// and without locations, neither.
+func TestSessionsListAttribution(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "s.db")
+	mac, phone, _, _ := seedUsers(t, db)
+	dbip := filepath.Join(dir, "dbip-city-lite.mmdb")
+	if err := os.WriteFile(dbip, mmdbtest.Build(t, "DBIP-City-Lite", 6, mmdbtest.Places), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	maxmind := filepath.Join(dir, "GeoLite2-City.mmdb")
+	if err := os.WriteFile(maxmind, testCityDB(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const credit = "Locations: IP Geolocation by DB-IP (https://db-ip.com)\n"
+
+	r := cli(t, nil, "sessions", "list", "--user", "alice", "--sqlite", db, "--geoip", dbip)
+	wantExit(t, r, 0)
+	lines := strings.SplitAfter(r.stdout, "\n")
+	if len(lines) != 5 || lines[3] != credit || !strings.Contains(r.stdout, "Berlin, Germany") {
+		t.Errorf("--geoip with DB-IP: want a header, 2 rows and the credit line %q\n%s", credit, r.stdout)
+	}
+
+	r = cli(t, nil, "sessions", "list", "--user", "alice", "--sqlite", db, "--geoip", dbip, "--json")
+	wantExit(t, r, 0)
+	var got []sessionJSON
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || len(got) != 2 {
+		t.Fatalf("--json: %v\n%s", err, r.stdout)
+	}
+	for _, s := range got {
+		if s.GeoCredit != "IP Geolocation by DB-IP" || s.GeoCreditURL != "https://db-ip.com" {
+			t.Errorf("--json entry %s credits %q, %q; want DB-IP", s.ID, s.GeoCredit, s.GeoCreditURL)
+		}
+	}
+	if got[0].ID != mac.ID || got[1].ID != phone.ID || got[0].Location != "Berlin, Germany" {
+		t.Errorf("--json with DB-IP: %+v", got)
+	}
+
+	for _, args := range [][]string{{"--geoip", maxmind}, {}} {
+		r := cli(t, nil, append([]string{"sessions", "list", "--user", "alice", "--sqlite", db}, args...)...)
+		wantExit(t, r, 0)
+		if strings.Contains(r.stdout, "DB-IP") || strings.Count(r.stdout, "\n") != 3 {
+			t.Errorf("sessions list %s: a credit line, or not 3 lines\n%s", args, r.stdout)
+		}
+		r = cli(t, nil, append([]string{"sessions", "list", "--user", "alice", "--sqlite", db, "--json"}, args...)...)
+		wantExit(t, r, 0)
+		if strings.Contains(r.stdout, "geoip_attribution") {
+			t.Errorf("sessions list --json %s credits a database that asks for no credit\n%s", args, r.stdout)
+		}
+		// How each session was authenticated, and whether it is bound,
+		// are always there.
+		for _, key := range []string{`"auth_method": `, `"device_bound": false`} {
+			if strings.Count(r.stdout, key) != 2 {
+				t.Errorf("sessions list --json %s: %q is not in every entry\n%s", args, key, r.stdout)
+			}
+		}
 	}
 }

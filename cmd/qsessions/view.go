@@ -24,16 +24,20 @@ type sessionView struct {
 	Created      string // relative: "5 minutes ago"
 	Active       string
 	Expires      string // "in 14 days"
+
+	AuthMethod      string    // "password", "" when not recorded
+	AuthenticatedAt time.Time // zero when not recorded
+	Authenticated   string    // how and when: "password, 5 minutes ago"
+	DeviceBound     bool      // bound to a device key (DBSC): its cookie alone does not sign it in
 }
 
 // newSessionView describes in; geoIP says whether a Locator is configured.
 func newSessionView(in qsessions.SessionInfo, current string, geoIP bool, now time.Time) sessionView {
-	d := in.Device()
 	v := sessionView{
 		ID:           in.ID,
 		Current:      in.ID == current,
-		Device:       d.Friendly(),
-		DeviceDetail: d.String(),
+		Device:       deviceName(in),
+		DeviceDetail: in.Device().String(),
 		Location:     describeLocation(in, geoIP),
 		IP:           in.IP,
 		UserAgent:    in.UserAgent,
@@ -43,14 +47,40 @@ func newSessionView(in qsessions.SessionInfo, current string, geoIP bool, now ti
 		Created:      relTime(in.CreatedAt, now),
 		Active:       relTime(in.UpdatedAt, now),
 		Expires:      relTime(in.ExpiresAt, now),
-	}
-	if v.Device == "" {
-		v.Device = "Unknown device"
+
+		AuthMethod:      in.AuthMethod,
+		AuthenticatedAt: in.AuthenticatedAt,
+		Authenticated:   describeAuth(in, now),
+		DeviceBound:     in.DeviceBound(),
 	}
 	if v.IP == "" {
 		v.IP = "unknown"
 	}
 	return v
+}
+
+// deviceName is in's device for people: "Chrome on macOS", or "Unknown
+// device".
+func deviceName(in qsessions.SessionInfo) string {
+	if d := in.Device().Friendly(); d != "" {
+		return d
+	}
+	return "Unknown device"
+}
+
+// describeAuth says how and when in's user last proved who they are:
+// "password, 5 minutes ago"; "5 minutes ago" when the method is not
+// known, and "not recorded" when the time is not (a session signed in
+// before it was recorded, or kept by a Persister that does not store it).
+func describeAuth(in qsessions.SessionInfo, now time.Time) string {
+	if in.AuthenticatedAt.IsZero() {
+		return "not recorded"
+	}
+	when := relTime(in.AuthenticatedAt, now)
+	if in.AuthMethod == "" {
+		return when
+	}
+	return in.AuthMethod + ", " + when
 }
 
 // describeLocation says where in's IP is, or why that is not known.
@@ -86,6 +116,19 @@ type sessionJSON struct {
 	CreatedAt    time.Time `json:"created_at"`
 	UpdatedAt    time.Time `json:"updated_at"`
 	ExpiresAt    time.Time `json:"expires_at"`
+
+	// How and when the user last authenticated on the session: its
+	// sign-in or its last re-authentication. The method is "" and the time
+	// left out when they were not recorded.
+	AuthMethod      string    `json:"auth_method"`
+	AuthenticatedAt time.Time `json:"authenticated_at,omitzero"`
+	DeviceBound     bool      `json:"device_bound"`
+
+	// The credit the GeoIP database's licence asks for wherever its
+	// locations are shown (DB-IP's), for 'sessions list --json'; left out
+	// for other databases, and in the demo's JSON, which carries it once.
+	GeoCredit    string `json:"geoip_attribution,omitempty"`
+	GeoCreditURL string `json:"geoip_attribution_url,omitempty"`
 }
 
 func newSessionJSON(in qsessions.SessionInfo, geoIP bool) sessionJSON {
@@ -101,6 +144,10 @@ func newSessionJSON(in qsessions.SessionInfo, geoIP bool) sessionJSON {
 		CreatedAt:    in.CreatedAt,
 		UpdatedAt:    in.UpdatedAt,
 		ExpiresAt:    in.ExpiresAt,
+
+		AuthMethod:      in.AuthMethod,
+		AuthenticatedAt: in.AuthenticatedAt,
+		DeviceBound:     in.DeviceBound(),
 	}
 }
 
@@ -144,6 +191,20 @@ func relTime(t, now time.Time) string {
 		return "in " + s
 	}
 	return s + " ago"
+}
+
+// humanDuration renders a whole number of hours, minutes or seconds for
+// people: "5 minutes", "an hour"; other durations as Go writes them.
+func humanDuration(d time.Duration) string {
+	switch {
+	case d > 0 && d%time.Hour == 0:
+		return unitCount(int(d/time.Hour), "hour")
+	case d > 0 && d%time.Minute == 0:
+		return unitCount(int(d/time.Minute), "minute")
+	case d > 0 && d%time.Second == 0:
+		return unitCount(int(d/time.Second), "second")
+	}
+	return d.String()
 }
 
 func unitCount(n int, unit string) string {
