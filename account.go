@@ -39,6 +39,12 @@ type LoginEvent struct {
 	// Store's Locator and DeviceParser.
 	Session SessionInfo
 
+	// Reauthentication is true when the session already belonged to the
+	// user: a Reauthenticate (or a Login of its own user), which proves
+	// the user again rather than signing in somewhere new. A "new sign-in"
+	// notice has no reason to go out for it.
+	Reauthentication bool
+
 	// OtherSessions is how many other live sessions the user has.
 	OtherSessions int
 
@@ -57,7 +63,7 @@ type LoginEvent struct {
 // in, on a goroutine of its own: the hook may be slow (a mailer) and must
 // not hold up the response. A panic or error in it is logged. Store.Wait
 // waits for the hooks in flight.
-func (st *Store) afterLogin(ctx context.Context, r Record) {
+func (st *Store) afterLogin(ctx context.Context, r Record, reauth bool) {
 	if st.onLogin == nil {
 		return
 	}
@@ -72,6 +78,7 @@ func (st *Store) afterLogin(ctx context.Context, r Record) {
 			}
 		}()
 		e, err := st.loginEvent(ctx, r)
+		e.Reauthentication = reauth
 		if err == nil {
 			err = st.onLogin(ctx, e)
 		}

@@ -241,6 +241,18 @@ func TestLoginEventNewDeviceAndLocation(t *testing.T) {
 			t.Errorf("the event's session: %+v, device %+v", e.Session, d)
 		}
 	}
+	// Re-authenticating is not a new sign-in, and says so.
+	s := signIn(t, st, "alice", "password", "198.51.100.9", "Opera/BeOS")
+	if e := next(); e.Reauthentication || !e.NewDevice {
+		t.Errorf("a sign-in from a new device: %+v", e)
+	}
+	if err := s.Reauthenticate(ctx, "passkey"); err != nil {
+		t.Fatal(err)
+	}
+	st.Save(ctx, s)
+	if e := next(); !e.Reauthentication || e.Session.ID != s.ID() {
+		t.Errorf("a re-authentication: %+v; want Reauthentication", e)
+	}
 	// Another user's sessions do not count.
 	signIn(t, st, "bob", "password", "203.0.113.7", "Chrome/Windows")
 	if e := next(); !e.NewDevice || !e.NewLocation || e.OtherSessions != 0 {

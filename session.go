@@ -64,12 +64,13 @@ type Session struct {
 	observedIP netip.Addr // invalid: none
 	observedUA string
 
-	sendCookie bool // a token was stored or the expiry changed: the response sets the cookie
-	signedIn   bool // Login succeeded: OnLogin runs once the session is saved
-	accessed   bool // the handler used the session: the response varies on Cookie
-	hadCookie  bool // the request carried a session cookie
-	committed  bool // the middleware has saved; the response has started
-	late       bool // changed after committed: the change cannot be saved
+	sendCookie      bool // a token was stored or the expiry changed: the response sets the cookie
+	signedIn        bool // Login succeeded: OnLogin runs once the session is saved
+	reauthenticated bool // that Login was of the session's own user: OnLogin says so
+	accessed        bool // the handler used the session: the response varies on Cookie
+	hadCookie       bool // the request carried a session cookie
+	committed       bool // the middleware has saved; the response has started
+	late            bool // changed after committed: the change cannot be saved
 }
 
 // A change is one entry of a Session's journal.
@@ -742,6 +743,7 @@ func (s *Session) LoginWith(ctx context.Context, userID, method string) error {
 		return err
 	}
 	return s.rotate(ctx, true, func() error {
+		s.reauthenticated = s.base.UserID == userID
 		if s.base.UserID != userID {
 			// Nothing of one user's session leaks into another's: not
 			// its values (an anonymous session's are kept), not its
@@ -887,6 +889,6 @@ func (st *Store) Save(ctx context.Context, s *Session) error {
 func (s *Session) afterSaveLocked(ctx context.Context) {
 	if s.signedIn && !s.isNew {
 		s.signedIn = false
-		s.store.afterLogin(ctx, s.base)
+		s.store.afterLogin(ctx, s.base, s.reauthenticated)
 	}
 }

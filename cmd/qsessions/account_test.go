@@ -536,12 +536,12 @@ func TestNoticeBoard(t *testing.T) {
 	if n := b.notices("alice"); len(n) != 0 {
 		t.Fatalf("notices for a first sign-in and a known device: %+v", n)
 	}
-	b.reauthenticated("again", now)
-	b.onLogin(ctx, event("alice", "again", 1, true, false))
+	reauth := event("alice", "again", 1, true, false)
+	reauth.Reauthentication = true
+	b.onLogin(ctx, reauth)
 	if n := b.notices("alice"); len(n) != 0 {
 		t.Fatalf("a notice for a re-authentication: %+v", n)
 	}
-	// The re-authentication is remembered for its own hook only.
 	b.onLogin(ctx, event("alice", "again", 1, true, false))
 	if n := b.notices("alice"); len(n) != 1 || n[0].Text() != "New sign-in from Unknown device" || n[0].What() != "a new device" {
 		t.Fatalf("notices: %+v", n)
@@ -577,12 +577,6 @@ func TestNoticeBoard(t *testing.T) {
 		t.Error("the user with the oldest notice was kept")
 	}
 
-	// A re-authentication whose hook never came is forgotten in time.
-	b.reauthenticated("lost", now)
-	b.reauthenticated("later", now.Add(2*reauthMemory))
-	if _, ok := b.reauth["lost"]; ok {
-		t.Error("a re-authentication is remembered forever")
-	}
 }
 
 func TestDescribeAuth(t *testing.T) {

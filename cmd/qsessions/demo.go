@@ -684,9 +684,6 @@ func (a *demoApp) revokeOthers(w http.ResponseWriter, r *http.Request) {
 			a.fail(w, r, err)
 			return
 		}
-		// The Store calls OnLogin for a re-authentication too: it is no
-		// new sign-in to tell the other sessions about.
-		a.notices.reauthenticated(s.ID(), a.now())
 		confirmed = "Confirmed it's you. "
 	} else if !s.AuthenticatedWithin(a.reauthAfter) {
 		a.confirm(w, r, s, http.StatusOK, "")

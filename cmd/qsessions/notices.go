@@ -17,7 +17,6 @@ import (
 const (
 	maxNoticesPerUser = 5
 	maxNoticeUsers    = 1000
-	reauthMemory      = time.Minute // how long a re-authentication is remembered for its hook
 )
 
 // A signInNotice is a "new sign-in" notice: a sign-in from a device or a
@@ -67,37 +66,19 @@ type noticeBoard struct {
 
 	mu     sync.Mutex
 	byUser map[string][]signInNotice // newest last
-	reauth map[string]time.Time      // session ID -> when it re-authenticated
 }
 
 func newNoticeBoard(geoIP bool) *noticeBoard {
-	return &noticeBoard{geoIP: geoIP, byUser: map[string][]signInNotice{}, reauth: map[string]time.Time{}}
-}
-
-// reauthenticated records that the session id signed in again to confirm
-// it is its user, so that onLogin does not report it as a new sign-in (the
-// Store calls OnLogin for a Reauthenticate as for a Login). Call it before
-// the response starts: the hook runs once the response is saved.
-func (b *noticeBoard) reauthenticated(id string, now time.Time) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for k, at := range b.reauth {
-		if now.Sub(at) > reauthMemory {
-			delete(b.reauth, k) // a hook that never came: the save failed
-		}
-	}
-	b.reauth[id] = now
+	return &noticeBoard{geoIP: geoIP, byUser: map[string][]signInNotice{}}
 }
 
 // onLogin is the Store's OnLogin hook: it files a notice for a sign-in
 // whose device or location is new to a user who has other sessions.
 func (b *noticeBoard) onLogin(_ context.Context, e qsessions.LoginEvent) error {
 	in := e.Session
-	b.mu.Lock()
-	_, reauth := b.reauth[in.ID]
-	delete(b.reauth, in.ID)
-	b.mu.Unlock()
-	if reauth || e.OtherSessions == 0 || !e.NewDevice && !e.NewLocation {
+	// A re-authentication proves the user again where they already are:
+	// no new sign-in to tell the other sessions about.
+	if e.Reauthentication || e.OtherSessions == 0 || !e.NewDevice && !e.NewLocation {
 		return nil
 	}
 	n := signInNotice{
