@@ -238,7 +238,7 @@
 // # The suite tests itself
 //
 // Like testing/fstest, the suite has tests of its own: it must pass against
-// the memory backends, and fail against each of some seventy deliberately
+// the memory backends, and fail against each of about a hundred deliberately
 // broken backends (a Cache that ignores TTLs, a Persister whose Update
 // inserts, whose ListByUser leaks another user's sessions or sorts oldest
 // first, that loses sub-second times, returns non-UTC times, ignores ctx,
