@@ -50,6 +50,39 @@ var migrations = [...]migration{
 	// Version 2: Record.Version, for Update's compare-and-swap. Rows
 	// written before it are version 1.
 	{"record_version", `ALTER TABLE {{table}} ADD COLUMN version INTEGER NOT NULL DEFAULT 1;`},
+
+	// Version 3: the scale layout. Deleting a row costs a write to every
+	// index page that holds one of its entries, so the indexes that are in
+	// no order of expiry are kept narrow or earn their width:
+	//   - the primary key on the 43-byte id gives way to an index on its
+	//     first 8 bytes (48 random bits for the Store's IDs), a third of
+	//     the size; the lookups compare the whole id in the row, and
+	//     Create checks uniqueness itself;
+	//   - the user index covers what ListByUser returns, so that a listing
+	//     reads one index range and never the rows, whose values it does
+	//     not need.
+	// The rows are copied in expiry order, so that the rows a sweep
+	// deletes together sit together; new rows are appended in creation
+	// order, which is expiry order for a fixed lifetime.
+	{"scale_layout", `CREATE TABLE "{{name}}_v3" (
+		id         TEXT    NOT NULL,
+		version    INTEGER NOT NULL DEFAULT 1,
+		data       BLOB,
+		user_id    TEXT    NOT NULL,
+		ip         TEXT    NOT NULL,
+		user_agent TEXT    NOT NULL,
+		created_at INTEGER NOT NULL,
+		updated_at INTEGER NOT NULL,
+		expires_at INTEGER NOT NULL
+	) STRICT;
+	INSERT INTO "{{name}}_v3" (id, version, data, user_id, ip, user_agent, created_at, updated_at, expires_at)
+		SELECT id, version, data, user_id, ip, user_agent, created_at, updated_at, expires_at
+		FROM {{table}} ORDER BY expires_at, id;
+	DROP TABLE {{table}};
+	ALTER TABLE "{{name}}_v3" RENAME TO "{{name}}";
+	CREATE INDEX "{{name}}_id" ON {{table}} (substr(id, 1, 8));
+	CREATE INDEX "{{name}}_user" ON {{table}} (user_id, updated_at DESC, id, version, ip, user_agent, created_at, expires_at);
+	CREATE INDEX "{{name}}_expires" ON {{table}} (expires_at);`},
 }
 
 // migrate brings table to SchemaVersion. A database that is up to date is

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	msqlite "modernc.org/sqlite" // registers the "sqlite" driver
@@ -22,12 +23,20 @@ import (
 
 var _ qsessions.Persister = (*Persister)(nil)
 
-// DefaultTable is the name of the sessions table when [Options].Table is
-// empty.
-const DefaultTable = "qsessions"
+// Defaults for the zero [Options].
+const (
+	// DefaultTable is the name of the sessions table when [Options].Table
+	// is empty.
+	DefaultTable = "qsessions"
 
-// deleteBatch is the most rows DeleteExpired removes in one transaction.
-const deleteBatch = 1000
+	// DefaultSweepBudget is how long one transaction of DeleteExpired
+	// runs by default.
+	DefaultSweepBudget = 10 * time.Millisecond
+)
+
+// sweepChunk is how many rows one statement of DeleteExpired deletes: the
+// granularity at which a sweep looks at the clock and at waiting writers.
+const sweepChunk = 100
 
 // Options configure a [Persister]. The zero value, and a nil *Options, mean
 // the defaults.
@@ -49,6 +58,12 @@ type Options struct {
 	// writers take turns. New ignores it, and an in-memory database always
 	// uses one connection.
 	MaxOpenConns int
+
+	// SweepBudget bounds the time one transaction of DeleteExpired holds
+	// the database's write lock, roughly: a sweep deletes in transactions
+	// of about this length, and ends one early when a write of this
+	// Persister is waiting for its turn. The default is 10ms.
+	SweepBudget time.Duration
 }
 
 // A Persister is a [qsessions.Persister] that stores sessions in one table
@@ -63,7 +78,9 @@ type Persister struct {
 	// here (honouring ctx) instead of in SQLite's sleeping busy handler.
 	wsem chan struct{}
 
-	batch int // most rows DeleteExpired removes per transaction
+	budget  time.Duration // how long one sweep transaction runs
+	chunk   int           // rows per DELETE statement of a sweep
+	waiting atomic.Int32  // writes waiting in lockWrite
 
 	load, create, update, exists, del, listByUser, deleteByUser, deleteExpired *sql.Stmt
 
@@ -213,6 +230,12 @@ func (o *Options) withDefaults() (Options, error) {
 	if out.MaxOpenConns == 0 {
 		out.MaxOpenConns = 4
 	}
+	if out.SweepBudget < 0 {
+		return out, fmt.Errorf("sqlite: negative SweepBudget %v", out.SweepBudget)
+	}
+	if out.SweepBudget == 0 {
+		out.SweepBudget = DefaultSweepBudget
+	}
 	return out, nil
 }
 
@@ -253,31 +276,19 @@ func newPersister(db *sql.DB, o Options) (*Persister, error) {
 	p := &Persister{
 		db:     db,
 		table:  o.Table,
-		batch:  deleteBatch,
+		budget: o.SweepBudget,
+		chunk:  sweepChunk,
 		wsem:   make(chan struct{}, 1),
 		closed: make(chan struct{}),
 	}
-	t := `"` + o.Table + `"`
-	const cols = `version, data, data IS NULL, user_id, ip, user_agent, created_at, updated_at, expires_at`
+	q := queries(o.Table)
 	stmts := []struct {
 		s   **sql.Stmt
 		sql string
 	}{
-		{&p.load, `SELECT ` + cols + ` FROM ` + t + ` WHERE id = ?`},
-		{&p.create, `INSERT INTO ` + t + ` (id, version, data, user_id, ip, user_agent, created_at, updated_at, expires_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`},
-		{&p.update, `UPDATE ` + t + ` SET data = ?, user_id = ?, ip = ?, user_agent = ?,
-			created_at = ?, updated_at = ?, expires_at = ?, version = version + 1 WHERE id = ? AND version = ?`},
-		{&p.exists, `SELECT EXISTS (SELECT 1 FROM ` + t + ` WHERE id = ?)`},
-		{&p.del, `DELETE FROM ` + t + ` WHERE id = ?`},
-		{&p.listByUser, `SELECT id, ` + cols + ` FROM ` + t + ` WHERE user_id = ? ORDER BY updated_at DESC, id`},
-		// The except list travels as one JSON array of hex-encoded IDs, so
-		// the statement is prepared once and any byte string is matched
-		// exactly.
-		{&p.deleteByUser, `DELETE FROM ` + t + ` WHERE user_id = ?1
-			AND id NOT IN (SELECT CAST(unhex(value) AS TEXT) FROM json_each(?2)) RETURNING id`},
-		{&p.deleteExpired, `DELETE FROM ` + t + ` WHERE rowid IN
-			(SELECT rowid FROM ` + t + ` WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`},
+		{&p.load, q.load}, {&p.create, q.create}, {&p.update, q.update}, {&p.exists, q.exists},
+		{&p.del, q.del}, {&p.listByUser, q.listByUser}, {&p.deleteByUser, q.deleteByUser},
+		{&p.deleteExpired, q.deleteExpired},
 	}
 	for _, s := range stmts {
 		st, err := db.PrepareContext(ctx, s.sql)
@@ -288,6 +299,46 @@ func newPersister(db *sql.DB, o Options) (*Persister, error) {
 		*s.s = st
 	}
 	return p, nil
+}
+
+// queryText holds the SQL of a Persister's statements.
+type queryText struct {
+	load, create, update, exists, del, listByUser, deleteByUser, deleteExpired string
+}
+
+// queries returns the SQL of the statements on table.
+func queries(table string) queryText {
+	t := `"` + table + `"`
+	// The id index holds the first 8 bytes of each ID, a third of the whole
+	// ID's size; byID finds a row through it and compares the whole ID.
+	byID := func(n int) string {
+		return fmt.Sprintf(`substr(id, 1, 8) = substr(?%d, 1, 8) AND id = ?%d`, n, n)
+	}
+	return queryText{
+		load: `SELECT version, data, data IS NULL, user_id, ip, user_agent, created_at, updated_at, expires_at
+			FROM ` + t + ` WHERE ` + byID(1),
+		// The index on the ID's prefix is not unique: Create checks that
+		// the ID is free, in the statement that inserts it.
+		create: `INSERT INTO ` + t + ` (id, version, data, user_id, ip, user_agent, created_at, updated_at, expires_at)
+			SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9
+			WHERE NOT EXISTS (SELECT 1 FROM ` + t + ` WHERE ` + byID(1) + `)`,
+		update: `UPDATE ` + t + ` SET data = ?2, user_id = ?3, ip = ?4, user_agent = ?5,
+			created_at = ?6, updated_at = ?7, expires_at = ?8, version = version + 1
+			WHERE ` + byID(1) + ` AND version = ?9`,
+		exists: `SELECT EXISTS (SELECT 1 FROM ` + t + ` WHERE ` + byID(1) + `)`,
+		del:    `DELETE FROM ` + t + ` WHERE ` + byID(1),
+		// The user index covers every column listed: the rows are not
+		// read.
+		listByUser: `SELECT id, version, ip, user_agent, created_at, updated_at, expires_at
+			FROM ` + t + ` WHERE user_id = ? ORDER BY updated_at DESC, id`,
+		// The except list travels as one JSON array of hex-encoded IDs, so
+		// the statement is prepared once and any byte string is matched
+		// exactly.
+		deleteByUser: `DELETE FROM ` + t + ` WHERE user_id = ?1
+			AND id NOT IN (SELECT CAST(unhex(value) AS TEXT) FROM json_each(?2)) RETURNING id`,
+		deleteExpired: `DELETE FROM ` + t + ` WHERE rowid IN
+			(SELECT rowid FROM ` + t + ` WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`,
+	}
 }
 
 // Close releases the prepared statements and, when the Persister was made by
@@ -342,10 +393,19 @@ func (p *Persister) begin(ctx context.Context, op string) error {
 func (p *Persister) lockWrite(ctx context.Context, op string) error {
 	select {
 	case p.wsem <- struct{}{}:
-	case <-ctx.Done():
-		return fmt.Errorf("sqlite: %s: %w", op, ctx.Err())
-	case <-p.closed:
-		return fmt.Errorf("sqlite: %s: %w", op, errClosed)
+	default:
+		// Someone is writing: say so, so that a sweep makes way.
+		p.waiting.Add(1)
+		select {
+		case p.wsem <- struct{}{}:
+			p.waiting.Add(-1)
+		case <-ctx.Done():
+			p.waiting.Add(-1)
+			return fmt.Errorf("sqlite: %s: %w", op, ctx.Err())
+		case <-p.closed:
+			p.waiting.Add(-1)
+			return fmt.Errorf("sqlite: %s: %w", op, errClosed)
+		}
 	}
 	select {
 	case <-p.closed: // Close is waiting for the semaphore: give it back.
@@ -374,7 +434,7 @@ func (p *Persister) Load(ctx context.Context, id string) (qsessions.Record, erro
 		return qsessions.Record{}, err
 	}
 	r := qsessions.Record{ID: id}
-	err := scanRecord(p.load.QueryRowContext(ctx, id), &r, false)
+	err := scanRecord(p.load.QueryRowContext(ctx, id), &r)
 	if errors.Is(err, sql.ErrNoRows) {
 		return qsessions.Record{}, fmt.Errorf("sqlite: load %q: %w", id, qsessions.ErrNotFound)
 	}
@@ -423,8 +483,8 @@ func (p *Persister) Update(ctx context.Context, r qsessions.Record) error {
 		return err
 	}
 	defer p.unlockWrite()
-	res, err := p.update.ExecContext(ctx, r.Data, r.UserID, r.IP, r.UserAgent,
-		ms(r.CreatedAt), ms(r.UpdatedAt), ms(r.ExpiresAt), r.ID, r.Version)
+	res, err := p.update.ExecContext(ctx, r.ID, r.Data, r.UserID, r.IP, r.UserAgent,
+		ms(r.CreatedAt), ms(r.UpdatedAt), ms(r.ExpiresAt), r.Version)
 	if err != nil {
 		return fail(ctx, "update", err)
 	}
@@ -482,7 +542,8 @@ func (p *Persister) Delete(ctx context.Context, ids ...string) error {
 }
 
 // ListByUser returns userID's records, newest UpdatedAt first (ties broken
-// by ID), or an empty slice when there are none.
+// by ID), or an empty slice when there are none. It leaves Data out (nil):
+// the listing is read from the user index alone.
 func (p *Persister) ListByUser(ctx context.Context, userID string) ([]qsessions.Record, error) {
 	if err := p.begin(ctx, "list by user"); err != nil {
 		return nil, err
@@ -494,10 +555,14 @@ func (p *Persister) ListByUser(ctx context.Context, userID string) ([]qsessions.
 	defer rows.Close()
 	out := []qsessions.Record{}
 	for rows.Next() {
-		var r qsessions.Record
-		if err := scanRecord(rows, &r, true); err != nil {
+		r := qsessions.Record{UserID: userID}
+		var created, updated, expires int64
+		if err := rows.Scan(&r.ID, &r.Version, &r.IP, &r.UserAgent, &created, &updated, &expires); err != nil {
 			return nil, fail(ctx, "list by user", err)
 		}
+		r.CreatedAt = fromMS(created)
+		r.UpdatedAt = fromMS(updated)
+		r.ExpiresAt = fromMS(expires)
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
@@ -547,66 +612,120 @@ func (p *Persister) DeleteByUser(ctx context.Context, userID string, except ...s
 
 // DeleteExpired removes at most limit records whose ExpiresAt is before
 // before, oldest ExpiresAt first, and returns how many it removed; a limit of
-// zero or less means no limit. It works in batches of at most 1000 rows, each
-// its own transaction, so that other writers get their turn between
-// batches. When ctx ends between batches, it returns the count removed so
-// far with an error wrapping ctx.Err().
+// zero or less means no limit.
+//
+// It deletes in transactions of about [Options].SweepBudget each, so that
+// no transaction holds the write lock for long, and it ends a transaction
+// early when another write of this Persister is waiting, which then goes
+// first. After each transaction it checkpoints the write-ahead log itself,
+// while other writes proceed, rather than leave the sweep's pages to the
+// next writer's commit. When ctx ends between transactions, it returns the
+// count removed so far with an error wrapping ctx.Err().
 func (p *Persister) DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error) {
-	if err := p.begin(ctx, "delete expired"); err != nil {
+	const op = "delete expired"
+	if err := p.begin(ctx, op); err != nil {
 		return 0, err
 	}
 	cutoff := ms(before)
 	total := 0
 	for limit <= 0 || total < limit {
-		n := p.batch
-		if limit > 0 {
-			n = min(n, limit-total)
-		}
 		if total > 0 {
-			if err := p.begin(ctx, "delete expired"); err != nil {
+			if err := p.begin(ctx, op); err != nil {
 				return total, err
 			}
 		}
-		k, err := p.deleteExpiredBatch(ctx, cutoff, n)
-		total += k
+		left := 0
+		if limit > 0 {
+			left = limit - total
+		}
+		n, done, err := p.sweep(ctx, cutoff, left)
+		total += n
 		if err != nil {
 			return total, err
 		}
-		if k < n {
+		if n > 0 {
+			// PASSIVE copies what it can without waiting for anyone;
+			// a failure costs only a longer log.
+			p.db.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
+		}
+		if done {
 			break
 		}
 	}
 	return total, nil
 }
 
-func (p *Persister) deleteExpiredBatch(ctx context.Context, cutoff int64, n int) (int, error) {
-	if err := p.lockWrite(ctx, "delete expired"); err != nil {
-		return 0, err
+// sweep runs one transaction of DeleteExpired: it deletes expired rows, in
+// statements of p.chunk rows, until none is left (done), left rows are
+// deleted (left > 0; done too), p.budget has passed or another write is
+// waiting.
+func (p *Persister) sweep(ctx context.Context, cutoff int64, left int) (n int, done bool, err error) {
+	const op = "delete expired"
+	if err := p.lockWrite(ctx, op); err != nil {
+		return 0, false, err
 	}
 	defer p.unlockWrite()
-	res, err := p.deleteExpired.ExecContext(ctx, cutoff, n)
+	start := time.Now()
+	// The connection is taken under the write lock, as every write does,
+	// so that a pool of one connection cannot deadlock.
+	conn, err := p.db.Conn(ctx)
 	if err != nil {
-		return 0, fail(ctx, "delete expired", err)
+		return 0, false, fail(ctx, op, err)
 	}
-	k, err := res.RowsAffected()
+	defer conn.Close()
+	// No automatic checkpoint inside this commit: DeleteExpired runs one
+	// after it, outside the write lock.
+	var auto int
+	if err := conn.QueryRowContext(ctx, `PRAGMA wal_autocheckpoint`).Scan(&auto); err != nil {
+		return 0, false, fail(ctx, op, err)
+	}
+	if auto > 0 {
+		if _, err := conn.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 0`); err != nil {
+			return 0, false, fail(ctx, op, err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA wal_autocheckpoint = `+strconv.Itoa(auto))
+	}
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, fail(ctx, "delete expired", err)
+		return 0, false, fail(ctx, op, err)
 	}
-	return int(k), nil
+	defer tx.Rollback()
+	del := tx.StmtContext(ctx, p.deleteExpired)
+	for {
+		chunk := p.chunk
+		if left > 0 {
+			chunk = min(chunk, left-n)
+		}
+		res, err := del.ExecContext(ctx, cutoff, chunk)
+		if err != nil {
+			return 0, false, fail(ctx, op, err)
+		}
+		k, err := res.RowsAffected()
+		if err != nil {
+			return 0, false, fail(ctx, op, err)
+		}
+		n += int(k)
+		if int(k) < chunk || (left > 0 && n >= left) {
+			done = true
+			break
+		}
+		if time.Since(start) >= p.budget || p.waiting.Load() > 0 {
+			break
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, false, fail(ctx, op, err)
+	}
+	return n, done, nil
 }
 
-// scanRecord scans one row of the load or listByUser statement into r.
-func scanRecord(row interface{ Scan(...any) error }, r *qsessions.Record, withID bool) error {
+// scanRecord scans the row of the load statement into r.
+func scanRecord(row *sql.Row, r *qsessions.Record) error {
 	var (
 		dataNull                  bool
 		created, updated, expires int64
-		dest                      = make([]any, 0, 10)
 	)
-	if withID {
-		dest = append(dest, &r.ID)
-	}
-	dest = append(dest, &r.Version, &r.Data, &dataNull, &r.UserID, &r.IP, &r.UserAgent, &created, &updated, &expires)
-	if err := row.Scan(dest...); err != nil {
+	if err := row.Scan(&r.Version, &r.Data, &dataNull, &r.UserID, &r.IP, &r.UserAgent, &created, &updated, &expires); err != nil {
 		return err
 	}
 	// The driver returns a zero-length BLOB as nil; tell it from NULL.
