@@ -23,6 +23,19 @@
 // one process never see SQLITE_BUSY; the busy timeout covers other
 // processes that write to the same file.
 //
+// Open also turns SQLite's automatic checkpoints off. SQLite runs one in
+// the commit of whichever write finds the write-ahead log over 1000 pages,
+// so that write pays for copying the log into the database, fsync
+// included; instead the Persister counts its writes and, every 256 of them
+// and after each transaction of a sweep, asks a goroutine of its own to
+// checkpoint (PASSIVE: it waits for no one and blocks no write). The log
+// starts over only after a checkpoint that copied all of it, which busy
+// writes can keep from happening; so once the log passes 8000 pages (32 MB)
+// the goroutine finishes a checkpoint while the Persister's writes wait, as
+// SQLite would have made one of them wait. Close stops that goroutine;
+// closing the database's last connection checkpoints it. Processes that
+// open the file with SQLite's defaults keep checkpointing as SQLite does.
+//
 // The path ":memory:" opens a private in-memory database on a single
 // connection, so that every call sees the same database; it vanishes on
 // Close. Any other path is a file name (not a URI). To use URI parameters,
@@ -83,13 +96,15 @@
 //
 // [Persister.DeleteExpired] deletes expired rows, oldest first, in
 // transactions that each hold the write lock for about
-// [Options].SweepBudget (10ms by default) and end early when another write
-// of the Persister is waiting, so that sweeping millions of expired
-// sessions never stalls the site's writes for long. After each transaction
-// it checkpoints the write-ahead log itself (PASSIVE, outside the write
-// lock), so that the next writer's commit does not pay for copying the
-// sweep's pages. A limit caps the total; with no limit one call clears
-// everything that expired.
+// [Options].SweepBudget (5ms by default), in statements of 16 rows. When
+// another write of the Persister is waiting, the sweep commits after the
+// statement in progress and lets it go first, then pauses as long as its
+// transaction took and goes on in one-statement transactions while writes
+// keep coming: a write waits for at most one statement, and a sweep takes
+// at most half the time of a busy site. After each transaction the
+// write-ahead log is checkpointed outside the write lock, so that no write
+// pays for copying the sweep's pages. A limit caps the total; with no limit
+// one call clears everything that expired.
 //
 // # Platforms
 //

@@ -15,3 +15,7 @@ func Queries(table string) map[string]string {
 		"ListByUser": q.listByUser, "DeleteByUser": q.deleteByUser, "DeleteExpired": q.deleteExpired,
 	}
 }
+
+// SetForceCheckpoint sets the size of the write-ahead log, in pages, over
+// which p's checkpointer makes writes wait for a checkpoint to finish.
+func SetForceCheckpoint(p *Persister, pages int) { p.forceAt = pages }

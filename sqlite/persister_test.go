@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -711,4 +712,48 @@ func TestQueryPlans(t *testing.T) {
 			t.Errorf("%s: plan scans the table or sorts:\n%s", name, all)
 		}
 	}
+}
+
+// TestCheckpoints checks that a Persister made by Open, whose database has
+// SQLite's automatic checkpoints off, checkpoints the write-ahead log
+// itself: the log stays bounded while writes go on, and Close leaves none.
+func TestCheckpoints(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	p, err := sqlite.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 3000 writes of several pages each: over 48 MB of log unless someone
+	// checkpoints it, and a few MB if the Persister checkpoints every 256
+	// writes and has writes wait for the end of a checkpoint when the log
+	// is over 1000 pages (4 MB).
+	sqlite.SetForceCheckpoint(p, 1000)
+	big := bytes.Repeat([]byte{1}, 2000)
+	var maxWAL int64
+	for i := range 3000 {
+		r := record(fmt.Sprint("r", i), fmt.Sprint("u", i%100), base)
+		r.Data = big
+		mustCreate(t, p, r)
+		if fi, err := os.Stat(path + "-wal"); err == nil {
+			maxWAL = max(maxWAL, fi.Size())
+		}
+	}
+	t.Logf("the write-ahead log grew to %d bytes at most", maxWAL)
+	if maxWAL == 0 || maxWAL > 24<<20 {
+		t.Errorf("the write-ahead log grew to %d bytes, want it checkpointed (well under 24 MB)", maxWAL)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() > 0 {
+		t.Errorf("after Close the write-ahead log holds %d bytes, want none", fi.Size())
+	}
+	p, err = sqlite.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	r := record("r2999", "u99", base)
+	r.Data = big
+	wantLoad(t, p, r)
 }

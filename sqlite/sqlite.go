@@ -31,12 +31,24 @@ const (
 
 	// DefaultSweepBudget is how long one transaction of DeleteExpired
 	// runs by default.
-	DefaultSweepBudget = 10 * time.Millisecond
+	DefaultSweepBudget = 5 * time.Millisecond
 )
 
 // sweepChunk is how many rows one statement of DeleteExpired deletes: the
-// granularity at which a sweep looks at the clock and at waiting writers.
-const sweepChunk = 100
+// granularity at which a sweep looks at the clock and at waiting writes,
+// so what a waiting write waits for at most (about a millisecond on a
+// million rows).
+const sweepChunk = 16
+
+// checkpointEvery is how many writes (a handful of log frames each) a
+// Persister that runs its own checkpoints lets go between two of them:
+// about SQLite's own default of 1000 frames.
+const checkpointEvery = 256
+
+// forceCheckpoint is the size of the write-ahead log, in pages, over which
+// the checkpointer makes writes wait for the end of a checkpoint, so that
+// the log can start over (see checkpointer).
+const forceCheckpoint = 8000
 
 // Options configure a [Persister]. The zero value, and a nil *Options, mean
 // the defaults.
@@ -62,7 +74,7 @@ type Options struct {
 	// SweepBudget bounds the time one transaction of DeleteExpired holds
 	// the database's write lock, roughly: a sweep deletes in transactions
 	// of about this length, and ends one early when a write of this
-	// Persister is waiting for its turn. The default is 10ms.
+	// Persister is waiting for its turn. The default is 5ms.
 	SweepBudget time.Duration
 }
 
@@ -82,6 +94,17 @@ type Persister struct {
 	chunk   int           // rows per DELETE statement of a sweep
 	waiting atomic.Int32  // writes waiting in lockWrite
 
+	// For a database in WAL mode whose automatic checkpoints are off (as
+	// Open sets them), a goroutine of the Persister runs the checkpoints,
+	// so that no write waits for one: checkpoints signals it, writes
+	// counts the writes since the last signal (under wsem), and
+	// checkpointerDone is closed when it has stopped. checkpoints is nil
+	// otherwise.
+	checkpoints      chan struct{}
+	writes           int
+	checkpointerDone chan struct{}
+	forceAt          int // forceCheckpoint, or less in tests
+
 	load, create, update, exists, del, listByUser, deleteByUser, deleteExpired *sql.Stmt
 
 	closeOnce sync.Once
@@ -94,9 +117,10 @@ type Persister struct {
 // ":memory:" opens a private in-memory database.
 //
 // Open sets WAL mode, synchronous=NORMAL, busy_timeout and BEGIN IMMEDIATE
-// transactions, and creates or migrates the schema. A file that is not an
-// SQLite database, or is truncated, is reported as an error and left as it
-// is.
+// transactions, turns SQLite's automatic checkpoints off (the Persister
+// runs them itself, see the package documentation), and creates or
+// migrates the schema. A file that is not an SQLite database, or is
+// truncated, is reported as an error and left as it is.
 func Open(path string, opts *Options) (*Persister, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
@@ -118,7 +142,9 @@ func Open(path string, opts *Options) (*Persister, error) {
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 		}
-		dsn = uri + "?" + params + "&_synchronous=NORMAL"
+		// No automatic checkpoints: the Persister runs them (see
+		// checkpointer).
+		dsn = uri + "?" + params + "&_synchronous=NORMAL&_pragma=wal_autocheckpoint(0)"
 	}
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -157,7 +183,10 @@ func Open(path string, opts *Options) (*Persister, error) {
 // New changes no connection setting. For concurrent use, open a file
 // database with WAL mode and a busy timeout, for example
 // "file:sessions.db?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=5000&_txlock=immediate";
-// for an in-memory database, limit db to one connection.
+// for an in-memory database, limit db to one connection. When db is in WAL
+// mode with automatic checkpoints off (wal_autocheckpoint=0, as Open sets
+// it), the Persister runs the checkpoints itself, as it does for Open;
+// otherwise SQLite's automatic checkpoints do.
 func New(db *sql.DB, opts *Options) (*Persister, error) {
 	if db == nil {
 		return nil, errors.New("sqlite: new: nil *sql.DB")
@@ -274,12 +303,13 @@ func newPersister(db *sql.DB, o Options) (*Persister, error) {
 		return nil, err
 	}
 	p := &Persister{
-		db:     db,
-		table:  o.Table,
-		budget: o.SweepBudget,
-		chunk:  sweepChunk,
-		wsem:   make(chan struct{}, 1),
-		closed: make(chan struct{}),
+		db:      db,
+		table:   o.Table,
+		budget:  o.SweepBudget,
+		chunk:   sweepChunk,
+		forceAt: forceCheckpoint,
+		wsem:    make(chan struct{}, 1),
+		closed:  make(chan struct{}),
 	}
 	q := queries(o.Table)
 	stmts := []struct {
@@ -297,6 +327,23 @@ func newPersister(db *sql.DB, o Options) (*Persister, error) {
 			return nil, fmt.Errorf("prepare: %w", err)
 		}
 		*s.s = st
+	}
+	// A database in WAL mode whose automatic checkpoints are off, as Open
+	// sets it, is checkpointed by the Persister, in the background.
+	var mode string
+	var auto int
+	if err := db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
+		p.closeStmts()
+		return nil, err
+	}
+	if err := db.QueryRowContext(ctx, `PRAGMA wal_autocheckpoint`).Scan(&auto); err != nil {
+		p.closeStmts()
+		return nil, err
+	}
+	if strings.EqualFold(mode, "wal") && auto <= 0 {
+		p.checkpoints = make(chan struct{}, 1)
+		p.checkpointerDone = make(chan struct{})
+		go p.checkpointer()
 	}
 	return p, nil
 }
@@ -347,9 +394,13 @@ func queries(table string) queryText {
 func (p *Persister) Close() error {
 	p.closeOnce.Do(func() {
 		close(p.closed)
-		// Wait for a write in progress, so that Close does not pull the
-		// database from under it.
+		// Wait for a write in progress and for the checkpointer, so that
+		// Close does not pull the database from under them. Closing the
+		// database's last connection checkpoints it.
 		p.wsem <- struct{}{}
+		if p.checkpointerDone != nil {
+			<-p.checkpointerDone
+		}
 		p.closeErr = p.closeStmts()
 		if p.ownsDB {
 			if err := p.db.Close(); err != nil && p.closeErr == nil {
@@ -416,7 +467,72 @@ func (p *Persister) lockWrite(ctx context.Context, op string) error {
 	}
 }
 
-func (p *Persister) unlockWrite() { <-p.wsem }
+func (p *Persister) unlockWrite() {
+	if p.checkpoints != nil {
+		if p.writes++; p.writes >= checkpointEvery {
+			p.writes = 0
+			p.signalCheckpoint()
+		}
+	}
+	<-p.wsem
+}
+
+// checkpointer runs the checkpoints of p's database, one at a time, until p
+// is closed. Each copies what it can of the write-ahead log into the
+// database without waiting for anyone or blocking any write (PASSIVE);
+// a failed one costs only a longer log until the next.
+//
+// The log starts over from its beginning only when a write begins after a
+// checkpoint that copied all of it, which a checkpoint running beside busy
+// writes may never do. So when the log holds over forceCheckpoint pages
+// after a checkpoint, the checkpointer copies the rest while this
+// Persister's writes wait, as SQLite's automatic checkpoints would have
+// made one of them wait: the pages written meanwhile, a fraction of the
+// log.
+func (p *Persister) checkpointer() {
+	defer close(p.checkpointerDone)
+	for {
+		select {
+		case <-p.closed:
+			return
+		case <-p.checkpoints:
+		}
+		var busy, log, copied int
+		err := p.db.QueryRow(`PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &log, &copied)
+		// log is the pages in the log, copied or not: over
+		// forceCheckpoint, the log has not started over for a while.
+		if err != nil || log <= p.forceAt {
+			continue
+		}
+		select {
+		case p.wsem <- struct{}{}:
+		case <-p.closed:
+			return
+		}
+		p.db.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+		<-p.wsem
+	}
+}
+
+// signalCheckpoint asks the checkpointer for a checkpoint, unless one is
+// already asked for.
+func (p *Persister) signalCheckpoint() {
+	select {
+	case p.checkpoints <- struct{}{}:
+	default:
+	}
+}
+
+// checkpoint checkpoints the write-ahead log after a sweep's transaction,
+// outside the write lock: in the background when p runs its own
+// checkpoints, or else here (PASSIVE; a failure costs only a longer log).
+func (p *Persister) checkpoint(ctx context.Context) {
+	if p.checkpoints != nil {
+		p.signalCheckpoint()
+		return
+	}
+	p.db.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
+}
 
 // fail wraps err, a failure of op, adding ctx's error when ctx ended
 // meanwhile (SQLite reports an interrupted call as "interrupted").
@@ -614,13 +730,21 @@ func (p *Persister) DeleteByUser(ctx context.Context, userID string, except ...s
 // before, oldest ExpiresAt first, and returns how many it removed; a limit of
 // zero or less means no limit.
 //
-// It deletes in transactions of about [Options].SweepBudget each, so that
-// no transaction holds the write lock for long, and it ends a transaction
-// early when another write of this Persister is waiting, which then goes
-// first. After each transaction it checkpoints the write-ahead log itself,
-// while other writes proceed, rather than leave the sweep's pages to the
-// next writer's commit. When ctx ends between transactions, it returns the
-// count removed so far with an error wrapping ctx.Err().
+// It deletes in transactions, so that it never holds the write lock for
+// long, and it makes way for the other writes of this Persister:
+//   - a transaction lasts about [Options].SweepBudget, and ends after the
+//     statement in progress (16 rows) when a write is waiting, which then
+//     goes first;
+//   - after such a transaction the sweep pauses as long as the transaction
+//     took, and its next transaction is one statement long, so that while
+//     writes keep coming it takes at most half the time, in small steps;
+//   - it never makes a write pay for a checkpoint of the pages it deleted:
+//     it checkpoints the write-ahead log after each transaction, outside
+//     the write lock (in the background when the Persister runs its own
+//     checkpoints, as it does for a database that Open opened).
+//
+// When ctx ends between transactions, it returns the count removed so far
+// with an error wrapping ctx.Err().
 func (p *Persister) DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error) {
 	const op = "delete expired"
 	if err := p.begin(ctx, op); err != nil {
@@ -628,6 +752,7 @@ func (p *Persister) DeleteExpired(ctx context.Context, before time.Time, limit i
 	}
 	cutoff := ms(before)
 	total := 0
+	yielded := false
 	for limit <= 0 || total < limit {
 		if total > 0 {
 			if err := p.begin(ctx, op); err != nil {
@@ -638,31 +763,41 @@ func (p *Persister) DeleteExpired(ctx context.Context, before time.Time, limit i
 		if limit > 0 {
 			left = limit - total
 		}
-		n, done, err := p.sweep(ctx, cutoff, left)
+		start := time.Now()
+		n, done, y, err := p.sweep(ctx, cutoff, left, yielded)
+		yielded = y
+		took := time.Since(start)
 		total += n
 		if err != nil {
 			return total, err
 		}
 		if n > 0 {
-			// PASSIVE copies what it can without waiting for anyone;
-			// a failure costs only a longer log.
-			p.db.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
+			p.checkpoint(ctx)
 		}
 		if done {
 			break
+		}
+		if yielded {
+			// Writes are coming in: leave them as much time as the
+			// transaction took, so that the next ones need not wait
+			// for the sweep either.
+			select {
+			case <-time.After(took):
+			case <-ctx.Done():
+			}
 		}
 	}
 	return total, nil
 }
 
 // sweep runs one transaction of DeleteExpired: it deletes expired rows, in
-// statements of p.chunk rows, until none is left (done), left rows are
-// deleted (left > 0; done too), p.budget has passed or another write is
-// waiting.
-func (p *Persister) sweep(ctx context.Context, cutoff int64, left int) (n int, done bool, err error) {
+// statements of p.chunk rows, until none is left or left rows are deleted
+// (left > 0): done; until a write is waiting: yielded; or until p.budget
+// has passed, or after one statement when short.
+func (p *Persister) sweep(ctx context.Context, cutoff int64, left int, short bool) (n int, done, yielded bool, err error) {
 	const op = "delete expired"
 	if err := p.lockWrite(ctx, op); err != nil {
-		return 0, false, err
+		return 0, false, false, err
 	}
 	defer p.unlockWrite()
 	start := time.Now()
@@ -670,24 +805,24 @@ func (p *Persister) sweep(ctx context.Context, cutoff int64, left int) (n int, d
 	// so that a pool of one connection cannot deadlock.
 	conn, err := p.db.Conn(ctx)
 	if err != nil {
-		return 0, false, fail(ctx, op, err)
+		return 0, false, false, fail(ctx, op, err)
 	}
 	defer conn.Close()
 	// No automatic checkpoint inside this commit: DeleteExpired runs one
 	// after it, outside the write lock.
 	var auto int
 	if err := conn.QueryRowContext(ctx, `PRAGMA wal_autocheckpoint`).Scan(&auto); err != nil {
-		return 0, false, fail(ctx, op, err)
+		return 0, false, false, fail(ctx, op, err)
 	}
 	if auto > 0 {
 		if _, err := conn.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 0`); err != nil {
-			return 0, false, fail(ctx, op, err)
+			return 0, false, false, fail(ctx, op, err)
 		}
 		defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA wal_autocheckpoint = `+strconv.Itoa(auto))
 	}
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, false, fail(ctx, op, err)
+		return 0, false, false, fail(ctx, op, err)
 	}
 	defer tx.Rollback()
 	del := tx.StmtContext(ctx, p.deleteExpired)
@@ -698,25 +833,29 @@ func (p *Persister) sweep(ctx context.Context, cutoff int64, left int) (n int, d
 		}
 		res, err := del.ExecContext(ctx, cutoff, chunk)
 		if err != nil {
-			return 0, false, fail(ctx, op, err)
+			return 0, false, false, fail(ctx, op, err)
 		}
 		k, err := res.RowsAffected()
 		if err != nil {
-			return 0, false, fail(ctx, op, err)
+			return 0, false, false, fail(ctx, op, err)
 		}
 		n += int(k)
 		if int(k) < chunk || (left > 0 && n >= left) {
 			done = true
 			break
 		}
-		if time.Since(start) >= p.budget || p.waiting.Load() > 0 {
+		if p.waiting.Load() > 0 {
+			yielded = true
+			break
+		}
+		if short || time.Since(start) >= p.budget {
 			break
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, false, fail(ctx, op, err)
+		return 0, false, false, fail(ctx, op, err)
 	}
-	return n, done, nil
+	return n, done, yielded, nil
 }
 
 // scanRecord scans the row of the load statement into r.
