@@ -353,27 +353,27 @@ type queryText struct {
 	load, create, update, exists, del, listByUser, deleteByUser, deleteExpired string
 }
 
-// queries returns the SQL of the statements on table.
+// queries returns the SQL of the statements on table. Their parameters are
+// anonymous (?), which the driver binds without looking up their names.
 func queries(table string) queryText {
 	t := `"` + table + `"`
 	// The id index holds the first 8 bytes of each ID, a third of the whole
-	// ID's size; byID finds a row through it and compares the whole ID.
-	byID := func(n int) string {
-		return fmt.Sprintf(`substr(id, 1, 8) = substr(?%d, 1, 8) AND id = ?%d`, n, n)
-	}
+	// ID's size; byID finds a row through it and compares the whole ID. It
+	// takes the ID twice.
+	const byID = `substr(id, 1, 8) = substr(?, 1, 8) AND id = ?`
 	return queryText{
 		load: `SELECT version, data, data IS NULL, user_id, ip, user_agent, created_at, updated_at, expires_at
-			FROM ` + t + ` WHERE ` + byID(1),
+			FROM ` + t + ` WHERE ` + byID,
 		// The index on the ID's prefix is not unique: Create checks that
 		// the ID is free, in the statement that inserts it.
 		create: `INSERT INTO ` + t + ` (id, version, data, user_id, ip, user_agent, created_at, updated_at, expires_at)
-			SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9
-			WHERE NOT EXISTS (SELECT 1 FROM ` + t + ` WHERE ` + byID(1) + `)`,
-		update: `UPDATE ` + t + ` SET data = ?2, user_id = ?3, ip = ?4, user_agent = ?5,
-			created_at = ?6, updated_at = ?7, expires_at = ?8, version = version + 1
-			WHERE ` + byID(1) + ` AND version = ?9`,
-		exists: `SELECT EXISTS (SELECT 1 FROM ` + t + ` WHERE ` + byID(1) + `)`,
-		del:    `DELETE FROM ` + t + ` WHERE ` + byID(1),
+			SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?
+			WHERE NOT EXISTS (SELECT 1 FROM ` + t + ` WHERE ` + byID + `)`,
+		update: `UPDATE ` + t + ` SET data = ?, user_id = ?, ip = ?, user_agent = ?,
+			created_at = ?, updated_at = ?, expires_at = ?, version = version + 1
+			WHERE ` + byID + ` AND version = ?`,
+		exists: `SELECT EXISTS (SELECT 1 FROM ` + t + ` WHERE ` + byID + `)`,
+		del:    `DELETE FROM ` + t + ` WHERE ` + byID,
 		// The user index covers every column listed: the rows are not
 		// read.
 		listByUser: `SELECT id, version, ip, user_agent, created_at, updated_at, expires_at
@@ -381,8 +381,8 @@ func queries(table string) queryText {
 		// The except list travels as one JSON array of hex-encoded IDs, so
 		// the statement is prepared once and any byte string is matched
 		// exactly.
-		deleteByUser: `DELETE FROM ` + t + ` WHERE user_id = ?1
-			AND id NOT IN (SELECT CAST(unhex(value) AS TEXT) FROM json_each(?2)) RETURNING id`,
+		deleteByUser: `DELETE FROM ` + t + ` WHERE user_id = ?
+			AND id NOT IN (SELECT CAST(unhex(value) AS TEXT) FROM json_each(?)) RETURNING id`,
 		deleteExpired: `DELETE FROM ` + t + ` WHERE rowid IN
 			(SELECT rowid FROM ` + t + ` WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`,
 	}
@@ -550,7 +550,7 @@ func (p *Persister) Load(ctx context.Context, id string) (qsessions.Record, erro
 		return qsessions.Record{}, err
 	}
 	r := qsessions.Record{ID: id}
-	err := scanRecord(p.load.QueryRowContext(ctx, id), &r)
+	err := scanRecord(p.load.QueryRowContext(ctx, id, id), &r)
 	if errors.Is(err, sql.ErrNoRows) {
 		return qsessions.Record{}, fmt.Errorf("sqlite: load %q: %w", id, qsessions.ErrNotFound)
 	}
@@ -574,7 +574,7 @@ func (p *Persister) Create(ctx context.Context, r qsessions.Record) error {
 	}
 	defer p.unlockWrite()
 	res, err := p.create.ExecContext(ctx, r.ID, r.Version, r.Data, r.UserID, r.IP, r.UserAgent,
-		ms(r.CreatedAt), ms(r.UpdatedAt), ms(r.ExpiresAt))
+		ms(r.CreatedAt), ms(r.UpdatedAt), ms(r.ExpiresAt), r.ID, r.ID)
 	if err != nil {
 		return fail(ctx, "create", err)
 	}
@@ -599,8 +599,8 @@ func (p *Persister) Update(ctx context.Context, r qsessions.Record) error {
 		return err
 	}
 	defer p.unlockWrite()
-	res, err := p.update.ExecContext(ctx, r.ID, r.Data, r.UserID, r.IP, r.UserAgent,
-		ms(r.CreatedAt), ms(r.UpdatedAt), ms(r.ExpiresAt), r.Version)
+	res, err := p.update.ExecContext(ctx, r.Data, r.UserID, r.IP, r.UserAgent,
+		ms(r.CreatedAt), ms(r.UpdatedAt), ms(r.ExpiresAt), r.ID, r.ID, r.Version)
 	if err != nil {
 		return fail(ctx, "update", err)
 	}
@@ -612,7 +612,7 @@ func (p *Persister) Update(ctx context.Context, r qsessions.Record) error {
 	// Nothing matched. IDs are never reused, so a row that is there has
 	// another version.
 	var exists bool
-	if err := p.exists.QueryRowContext(ctx, r.ID).Scan(&exists); err != nil {
+	if err := p.exists.QueryRowContext(ctx, r.ID, r.ID).Scan(&exists); err != nil {
 		return fail(ctx, "update", err)
 	}
 	if exists {
@@ -635,7 +635,7 @@ func (p *Persister) Delete(ctx context.Context, ids ...string) error {
 	}
 	defer p.unlockWrite()
 	if len(ids) == 1 {
-		if _, err := p.del.ExecContext(ctx, ids[0]); err != nil {
+		if _, err := p.del.ExecContext(ctx, ids[0], ids[0]); err != nil {
 			return fail(ctx, "delete", err)
 		}
 		return nil
@@ -647,7 +647,7 @@ func (p *Persister) Delete(ctx context.Context, ids ...string) error {
 	defer tx.Rollback()
 	del := tx.StmtContext(ctx, p.del)
 	for _, id := range ids {
-		if _, err := del.ExecContext(ctx, id); err != nil {
+		if _, err := del.ExecContext(ctx, id, id); err != nil {
 			return fail(ctx, "delete", err)
 		}
 	}
