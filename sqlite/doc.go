@@ -61,36 +61,42 @@
 // otherwise (letters, digits and underscores only). Schema version 3 is:
 //
 //	CREATE TABLE qsessions (
-//		id         TEXT    NOT NULL,             -- Record.ID
-//		version    INTEGER NOT NULL DEFAULT 1,   -- Record.Version
-//		data       BLOB,                         -- Record.Data; NULL for nil Data
-//		user_id    TEXT    NOT NULL,             -- Record.UserID, "" when anonymous
-//		ip         TEXT    NOT NULL,             -- Record.IP
-//		user_agent TEXT    NOT NULL,             -- Record.UserAgent
-//		created_at INTEGER NOT NULL,             -- Record.CreatedAt, Unix milliseconds UTC
-//		updated_at INTEGER NOT NULL,             -- Record.UpdatedAt, Unix milliseconds UTC
-//		expires_at INTEGER NOT NULL              -- Record.ExpiresAt, Unix milliseconds UTC
+//		id         TEXT    NOT NULL, -- Record.ID
+//		version    INTEGER NOT NULL, -- Record.Version
+//		user_id    TEXT    NOT NULL, -- Record.UserID, "" when anonymous
+//		updated_at INTEGER NOT NULL, -- Record.UpdatedAt, Unix milliseconds UTC
+//		expires_at INTEGER NOT NULL, -- Record.ExpiresAt, Unix milliseconds UTC
+//		listing    TEXT    NOT NULL, -- every field but Data and UserID, see below
+//		data       BLOB              -- Record.Data; NULL for nil Data
 //	) STRICT;
-//	CREATE INDEX qsessions_id ON qsessions (substr(id, 1, 8));   -- Load, Update, Delete
-//	CREATE INDEX qsessions_user ON qsessions (user_id, updated_at DESC, id,
-//		version, ip, user_agent, created_at, expires_at);      -- ListByUser, DeleteByUser
-//	CREATE INDEX qsessions_expires ON qsessions (expires_at);    -- DeleteExpired
+//	CREATE INDEX qsessions_id ON qsessions (substr(id, 1, 8));                     -- Load, Update, Delete
+//	CREATE INDEX qsessions_user ON qsessions (user_id, updated_at DESC, listing);  -- ListByUser, DeleteByUser
+//	CREATE INDEX qsessions_expires ON qsessions (expires_at);                      -- DeleteExpired
 //
-// The layout is chosen for deleting expired sessions by the hundred
-// thousand. Deleting a row writes every index page that holds one of its
-// entries, and the rows and the expiry index are in expiry order (rows are
-// appended in creation order) but the ID and user indexes are not; so the
-// ID index holds only the first 8 bytes of each ID (48 random bits for the
-// IDs the Store makes, a third of the whole ID's size) and lookups compare
-// the whole ID in the row, and Create checks uniqueness in the statement
-// that inserts. The user index covers every field ListByUser returns, which
-// leaves the values out: a listing reads one index range and no row.
+// The listing text holds seven decimal integers, each followed by a space
+// (Version; CreatedAt, UpdatedAt and ExpiresAt in Unix milliseconds; the
+// lengths in bytes of ID, IP and UserAgent), then ID, IP and UserAgent back
+// to back. Times are stored as whole milliseconds (sub-millisecond parts
+// are dropped; the Store never produces them) and come back in UTC.
+//
+// The layout is chosen for listing a user's sessions and for deleting
+// expired ones by the hundred thousand:
+//   - a listing is one statement that concatenates the listing texts of a
+//     user from the user index (group_concat), reading no row and
+//     returning one value, which the Persister parses: the cost of a
+//     listing is mostly one index lookup;
+//   - deleting a row writes every index page that holds one of its
+//     entries; the rows and the expiry index are in expiry order (rows are
+//     appended in creation order, which is expiry order for a fixed
+//     lifetime, and version 3's migration copies them in expiry order),
+//     the ID and user indexes are not, so the ID index holds only the
+//     first 8 bytes of each ID (48 random bits for the IDs the Store
+//     makes, a third of the whole ID's size), lookups compare the whole ID
+//     in the row, and Create checks uniqueness in the statement that
+//     inserts.
 //
 // Update is a compare-and-swap: it writes only where the stored version is
 // the record's, and bumps it.
-//
-// Times are stored as whole milliseconds (sub-millisecond parts are
-// dropped; the Store never produces them) and come back in UTC.
 //
 // # Expiry
 //

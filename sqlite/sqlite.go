@@ -362,22 +362,20 @@ func queries(table string) queryText {
 	// takes the ID twice.
 	const byID = `substr(id, 1, 8) = substr(?, 1, 8) AND id = ?`
 	return queryText{
-		load: `SELECT version, data, data IS NULL, user_id, ip, user_agent, created_at, updated_at, expires_at
-			FROM ` + t + ` WHERE ` + byID,
+		load: `SELECT version, user_id, listing, data, data IS NULL FROM ` + t + ` WHERE ` + byID,
 		// The index on the ID's prefix is not unique: Create checks that
 		// the ID is free, in the statement that inserts it.
-		create: `INSERT INTO ` + t + ` (id, version, data, user_id, ip, user_agent, created_at, updated_at, expires_at)
-			SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?
+		create: `INSERT INTO ` + t + ` (id, version, user_id, updated_at, expires_at, listing, data)
+			SELECT ?, ?, ?, ?, ?, ?, ?
 			WHERE NOT EXISTS (SELECT 1 FROM ` + t + ` WHERE ` + byID + `)`,
-		update: `UPDATE ` + t + ` SET data = ?, user_id = ?, ip = ?, user_agent = ?,
-			created_at = ?, updated_at = ?, expires_at = ?, version = version + 1
+		update: `UPDATE ` + t + ` SET user_id = ?, updated_at = ?, expires_at = ?, listing = ?, data = ?, version = version + 1
 			WHERE ` + byID + ` AND version = ?`,
 		exists: `SELECT EXISTS (SELECT 1 FROM ` + t + ` WHERE ` + byID + `)`,
 		del:    `DELETE FROM ` + t + ` WHERE ` + byID,
-		// The user index covers every column listed: the rows are not
-		// read.
-		listByUser: `SELECT id, version, ip, user_agent, created_at, updated_at, expires_at
-			FROM ` + t + ` WHERE user_id = ? ORDER BY updated_at DESC, id`,
+		// One row: the user's listing texts, concatenated from the user
+		// index without reading the rows (see listing.go), in the
+		// index's order, newest first.
+		listByUser: `SELECT group_concat(listing, '') FROM ` + t + ` WHERE user_id = ?`,
 		// The except list travels as one JSON array of hex-encoded IDs, so
 		// the statement is prepared once and any byte string is matched
 		// exactly.
@@ -573,8 +571,8 @@ func (p *Persister) Create(ctx context.Context, r qsessions.Record) error {
 		return err
 	}
 	defer p.unlockWrite()
-	res, err := p.create.ExecContext(ctx, r.ID, r.Version, r.Data, r.UserID, r.IP, r.UserAgent,
-		ms(r.CreatedAt), ms(r.UpdatedAt), ms(r.ExpiresAt), r.ID, r.ID)
+	res, err := p.create.ExecContext(ctx, r.ID, r.Version, r.UserID, ms(r.UpdatedAt), ms(r.ExpiresAt),
+		listing(r, r.Version), r.Data, r.ID, r.ID)
 	if err != nil {
 		return fail(ctx, "create", err)
 	}
@@ -599,8 +597,8 @@ func (p *Persister) Update(ctx context.Context, r qsessions.Record) error {
 		return err
 	}
 	defer p.unlockWrite()
-	res, err := p.update.ExecContext(ctx, r.Data, r.UserID, r.IP, r.UserAgent,
-		ms(r.CreatedAt), ms(r.UpdatedAt), ms(r.ExpiresAt), r.ID, r.ID, r.Version)
+	res, err := p.update.ExecContext(ctx, r.UserID, ms(r.UpdatedAt), ms(r.ExpiresAt),
+		listing(r, r.Version+1), r.Data, r.ID, r.ID, r.Version)
 	if err != nil {
 		return fail(ctx, "update", err)
 	}
@@ -659,29 +657,17 @@ func (p *Persister) Delete(ctx context.Context, ids ...string) error {
 
 // ListByUser returns userID's records, newest UpdatedAt first (ties broken
 // by ID), or an empty slice when there are none. It leaves Data out (nil):
-// the listing is read from the user index alone.
+// the listing is read from the user index alone, in one row.
 func (p *Persister) ListByUser(ctx context.Context, userID string) ([]qsessions.Record, error) {
 	if err := p.begin(ctx, "list by user"); err != nil {
 		return nil, err
 	}
-	rows, err := p.listByUser.QueryContext(ctx, userID)
-	if err != nil {
+	var all sql.NullString
+	if err := p.listByUser.QueryRowContext(ctx, userID).Scan(&all); err != nil {
 		return nil, fail(ctx, "list by user", err)
 	}
-	defer rows.Close()
-	out := []qsessions.Record{}
-	for rows.Next() {
-		r := qsessions.Record{UserID: userID}
-		var created, updated, expires int64
-		if err := rows.Scan(&r.ID, &r.Version, &r.IP, &r.UserAgent, &created, &updated, &expires); err != nil {
-			return nil, fail(ctx, "list by user", err)
-		}
-		r.CreatedAt = fromMS(created)
-		r.UpdatedAt = fromMS(updated)
-		r.ExpiresAt = fromMS(expires)
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := parseListings(all.String, userID)
+	if err != nil {
 		return nil, fail(ctx, "list by user", err)
 	}
 	return out, nil
@@ -861,19 +847,22 @@ func (p *Persister) sweep(ctx context.Context, cutoff int64, left int, short boo
 // scanRecord scans the row of the load statement into r.
 func scanRecord(row *sql.Row, r *qsessions.Record) error {
 	var (
-		dataNull                  bool
-		created, updated, expires int64
+		version  int64
+		text     string
+		dataNull bool
 	)
-	if err := row.Scan(&r.Version, &r.Data, &dataNull, &r.UserID, &r.IP, &r.UserAgent, &created, &updated, &expires); err != nil {
+	if err := row.Scan(&version, &r.UserID, &text, &r.Data, &dataNull); err != nil {
 		return err
 	}
+	id := r.ID
+	if _, err := parseListing(text, r); err != nil {
+		return err
+	}
+	r.ID, r.Version = id, version
 	// The driver returns a zero-length BLOB as nil; tell it from NULL.
 	if r.Data == nil && !dataNull {
 		r.Data = []byte{}
 	}
-	r.CreatedAt = fromMS(created)
-	r.UpdatedAt = fromMS(updated)
-	r.ExpiresAt = fromMS(expires)
 	return nil
 }
 
