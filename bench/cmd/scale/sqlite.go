@@ -25,70 +25,26 @@ const sqliteParams = "_txlock=immediate&_busy_timeout=5000&_synchronous=NORMAL&_
 
 const sqliteConns = 4 // sqlite.Open's default pool
 
-// seedSQLite writes the scenario into a new database file at path, in one
-// transaction, with the indexes built after the rows, and leaves it with
-// an empty write-ahead log, ready to be copied.
+// seedSQLite writes the scenario into a new database file at path, through
+// Persister.Create in the scenario's order, as an application would have
+// created the sessions, and leaves it with an empty write-ahead log, ready
+// to be copied.
 func seedSQLite(path string, s scenario) error {
-	p, err := sqlite.Open(path, nil) // the schema
+	p, err := sqlite.Open(path, nil)
 	if err != nil {
 		return err
 	}
-	if err := p.Close(); err != nil {
+	ctx := context.Background()
+	err = s.rows(func(r qsessions.Record) error { return p.Create(ctx, r) })
+	if err := errors.Join(err, p.Close()); err != nil {
 		return err
 	}
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=cache_size(-262144)")
+	// Closing the last connection checkpointed the log; make sure.
+	db, err := sql.Open("sqlite", "file:"+path)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	db.SetMaxOpenConns(1)
-	tx, err := db.Begin()
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	var indexes []string
-	rows, err := tx.Query(`SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL`, sqlite.DefaultTable)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var name, q string
-		if err := rows.Scan(&name, &q); err != nil {
-			return err
-		}
-		indexes = append(indexes, name, q)
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return err
-	}
-	for i := 0; i < len(indexes); i += 2 {
-		if _, err := tx.Exec(`DROP INDEX "` + indexes[i] + `"`); err != nil {
-			return err
-		}
-	}
-	// The columns Persister.Create writes.
-	st, err := tx.Prepare(`INSERT INTO "` + sqlite.DefaultTable + `" (id, version, data, user_id, ip, user_agent, created_at, updated_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return err
-	}
-	err = s.rows(func(r qsessions.Record) error {
-		_, err := st.Exec(r.ID, r.Version, r.Data, r.UserID, r.IP, r.UserAgent,
-			r.CreatedAt.UnixMilli(), r.UpdatedAt.UnixMilli(), r.ExpiresAt.UnixMilli())
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	for i := 1; i < len(indexes); i += 2 {
-		if _, err := tx.Exec(indexes[i]); err != nil {
-			return err
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
 	_, err = db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
 	return err
 }
