@@ -11,7 +11,7 @@ func SetSweepChunk(p *Persister, n int) { p.chunk = n }
 func Queries(table string) map[string]string {
 	q := queries(table)
 	return map[string]string{
-		"Load": q.load, "Create": q.create, "Update": q.update, "Exists": q.exists, "Delete": q.del,
+		"Load": q.load, "Create": q.create, "Touch": q.touch, "Update": q.update, "Exists": q.exists, "Delete": q.del,
 		"ListByUser": q.listByUser, "DeleteByUser": q.deleteByUser, "DeleteExpired": q.deleteExpired,
 	}
 }

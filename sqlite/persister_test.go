@@ -679,6 +679,7 @@ func TestQueryPlans(t *testing.T) {
 	want := map[string][]string{
 		"Load":          {"USING INDEX plans_id"},
 		"Create":        {"USING INDEX plans_id"},
+		"Touch":         {"USING INDEX plans_id"},
 		"Update":        {"USING INDEX plans_id"},
 		"Exists":        {"USING INDEX plans_id"},
 		"Delete":        {"USING INDEX plans_id"},
@@ -686,7 +687,7 @@ func TestQueryPlans(t *testing.T) {
 		"DeleteByUser":  {"USING INDEX plans_user"},
 		"DeleteExpired": {"USING COVERING INDEX plans_expires"},
 	}
-	args := map[string]int{"Load": 2, "Create": 9, "Update": 8, "Exists": 2, "Delete": 2, "DeleteByUser": 2, "DeleteExpired": 2}
+	args := map[string]int{"Load": 2, "Create": 9, "Touch": 8, "Update": 8, "Exists": 2, "Delete": 2, "DeleteByUser": 2, "DeleteExpired": 2}
 	for name, q := range sqlite.Queries("plans") {
 		rows, err := db.Query("EXPLAIN QUERY PLAN "+q, make([]any, max(1, args[name]))...)
 		if err != nil {

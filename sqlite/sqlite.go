@@ -105,7 +105,7 @@ type Persister struct {
 	checkpointerDone chan struct{}
 	forceAt          int // forceCheckpoint, or less in tests
 
-	load, create, update, exists, del, listByUser, deleteByUser, deleteExpired *sql.Stmt
+	load, create, touch, update, exists, del, listByUser, deleteByUser, deleteExpired *sql.Stmt
 
 	closeOnce sync.Once
 	closeErr  error
@@ -316,7 +316,7 @@ func newPersister(db *sql.DB, o Options) (*Persister, error) {
 		s   **sql.Stmt
 		sql string
 	}{
-		{&p.load, q.load}, {&p.create, q.create}, {&p.update, q.update}, {&p.exists, q.exists},
+		{&p.load, q.load}, {&p.create, q.create}, {&p.touch, q.touch}, {&p.update, q.update}, {&p.exists, q.exists},
 		{&p.del, q.del}, {&p.listByUser, q.listByUser}, {&p.deleteByUser, q.deleteByUser},
 		{&p.deleteExpired, q.deleteExpired},
 	}
@@ -350,7 +350,7 @@ func newPersister(db *sql.DB, o Options) (*Persister, error) {
 
 // queryText holds the SQL of a Persister's statements.
 type queryText struct {
-	load, create, update, exists, del, listByUser, deleteByUser, deleteExpired string
+	load, create, touch, update, exists, del, listByUser, deleteByUser, deleteExpired string
 }
 
 // queries returns the SQL of the statements on table. Their parameters are
@@ -368,6 +368,12 @@ func queries(table string) queryText {
 		create: `INSERT INTO ` + t + ` (id, version, user_id, updated_at, expires_at, listing, data)
 			SELECT ?, ?, ?, ?, ?, ?, ?
 			WHERE NOT EXISTS (SELECT 1 FROM ` + t + ` WHERE ` + byID + `)`,
+		// touch is update for the usual write, which keeps the user and
+		// the expiry: it leaves the expiry index's column alone, so SQLite
+		// does not rewrite its entry. The unary + keeps the planner from
+		// looking the row up by user or expiry.
+		touch: `UPDATE ` + t + ` SET updated_at = ?, listing = ?, data = ?, version = version + 1
+			WHERE ` + byID + ` AND version = ? AND +user_id = ? AND +expires_at = ?`,
 		update: `UPDATE ` + t + ` SET user_id = ?, updated_at = ?, expires_at = ?, listing = ?, data = ?, version = version + 1
 			WHERE ` + byID + ` AND version = ?`,
 		exists: `SELECT EXISTS (SELECT 1 FROM ` + t + ` WHERE ` + byID + `)`,
@@ -411,7 +417,7 @@ func (p *Persister) Close() error {
 
 func (p *Persister) closeStmts() error {
 	var errs []error
-	for _, s := range []*sql.Stmt{p.load, p.create, p.update, p.exists, p.del, p.listByUser, p.deleteByUser, p.deleteExpired} {
+	for _, s := range []*sql.Stmt{p.load, p.create, p.touch, p.update, p.exists, p.del, p.listByUser, p.deleteByUser, p.deleteExpired} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}
@@ -597,8 +603,18 @@ func (p *Persister) Update(ctx context.Context, r qsessions.Record) error {
 		return err
 	}
 	defer p.unlockWrite()
-	res, err := p.update.ExecContext(ctx, r.UserID, ms(r.UpdatedAt), ms(r.ExpiresAt),
-		listing(r, r.Version+1), r.Data, r.ID, r.ID, r.Version)
+	text := listing(r, r.Version+1)
+	res, err := p.touch.ExecContext(ctx, ms(r.UpdatedAt), text, r.Data, r.ID, r.ID, r.Version, r.UserID, ms(r.ExpiresAt))
+	if err != nil {
+		return fail(ctx, "update", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fail(ctx, "update", err)
+	} else if n > 0 {
+		return nil
+	}
+	// Another user or expiry, another version, or no row.
+	res, err = p.update.ExecContext(ctx, r.UserID, ms(r.UpdatedAt), ms(r.ExpiresAt), text, r.Data, r.ID, r.ID, r.Version)
 	if err != nil {
 		return fail(ctx, "update", err)
 	}
