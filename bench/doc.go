@@ -5,8 +5,9 @@
 //
 // The package holds no library code: the benchmarks are in its test files,
 // cmd/report turns their output into a markdown table, django/bench.py
-// measures Django on the same workloads, and run.sh runs everything and
-// prints one combined table:
+// measures Django on the same workloads, cmd/scale measures the persisters
+// on django-qsessions' scale scenario (./run.sh scale), and run.sh runs
+// everything and prints one combined table:
 //
 //	cd bench && ./run.sh              # COUNT=5 BENCHTIME=1s by default
 //	go test -run '^$' -bench . -benchmem -count 5 | tee new.txt  # benchstat-ready

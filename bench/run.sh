@@ -7,6 +7,14 @@
 #   RATIO=cpu ./run.sh              # ratio columns on CPU time
 #   OUT=results ./run.sh            # keep the raw outputs (benchstat reads them)
 #
+#   ./run.sh scale                  # the scale scenario of issue 16, Django's then ours
+#   ./run.sh scale -big             # and the million-row sweeps under write load
+#
+# "scale" runs django-qsessions' scenario E (DJANGO_SCALE_BENCH, by default
+# ../shared/anchors/django-bench/bench.py relative to the repository, with
+# /usr/bin/python3 unless PYTHON is set) and then go run ./cmd/scale with
+# its figures; further arguments go to cmd/scale.
+#
 # Redis + PostgreSQL rows run when QSESSIONS_REDIS_ADDR and
 # QSESSIONS_POSTGRES_DSN are set. Django rows need python3-django (Debian);
 # PYTHON picks the interpreter, else the first of python3 and /usr/bin/python3
@@ -14,6 +22,27 @@
 set -eu
 
 cd "$(dirname "$0")"
+
+if [ "${1:-}" = scale ]; then
+	shift
+	out=$(mktemp -d)
+	trap 'rm -rf "$out"' EXIT
+	bench=${DJANGO_SCALE_BENCH:-../../shared/anchors/django-bench/bench.py}
+	python=${PYTHON:-/usr/bin/python3}
+	if [ -f "$bench" ] && "$python" -I -c 'import django.conf' 2>/dev/null; then
+		echo "run.sh: Django, $python $bench --only E --sync NORMAL" >&2
+		"$python" "$bench" --only E --sync NORMAL --json "$out/django-scale.json" >&2
+		set -- -django "$out/django-scale.json" "$@"
+	else
+		echo "run.sh: no Django side ($bench, or python3-django, missing): qsessions only" >&2
+	fi
+	echo "run.sh: go run ./cmd/scale $*" >&2
+	go run ./cmd/scale "$@"
+	echo
+	echo "Reproduce: cd bench && ./run.sh scale $*" | sed 's/ -django [^ ]*//'
+	exit
+fi
+
 COUNT=${COUNT:-5}
 BENCHTIME=${BENCHTIME:-1s}
 RATIO=${RATIO:-wall}

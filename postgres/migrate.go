@@ -15,8 +15,9 @@ const SchemaVersion = len(migrations)
 
 // A migration takes a sessions table from one schema version to the next.
 // Its SQL may hold several statements; in it {{table}} stands for the
-// table's quoted, schema-qualified name and {{name}} for its bare name, from
-// which index names are derived.
+// table's quoted, schema-qualified name, {{schema}} for the quoted schema
+// name and {{name}} for the table's bare name, from which index names are
+// derived.
 type migration struct {
 	name string // recorded as NNNN_name in the migrations table
 	sql  string
@@ -48,6 +49,16 @@ CREATE INDEX "{{name}}_expires_at_idx" ON {{table}} (expires_at);`},
 	// written before it are version 1. A constant default adds the column
 	// without rewriting the table.
 	{"record_version", `ALTER TABLE {{table}} ADD COLUMN version bigint NOT NULL DEFAULT 1;`},
+
+	// Version 3: ListByUser served by an index-only scan. The user index
+	// carries, besides its key, every column a listing returns but the
+	// values, so that listing a user's sessions reads no table rows; its
+	// key ends with id, the listing's tie-break, so that nothing is sorted.
+	// It replaces the version-1 user index, which DeleteByUser used too.
+	{"user_listing_index", `
+CREATE INDEX "{{name}}_user_listing_idx" ON {{table}} (user_id, updated_at DESC, id)
+	INCLUDE (version, ip, user_agent, created_at, expires_at);
+DROP INDEX {{schema}}."{{name}}_user_updated_at_idx";`},
 }
 
 // migrationName is the name a migration is recorded under: the version, on
@@ -155,6 +166,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, schema, table string) (err
 	}
 	placeholders := strings.NewReplacer(
 		"{{table}}", pgx.Identifier{schema, table}.Sanitize(),
+		"{{schema}}", pgx.Identifier{schema}.Sanitize(),
 		"{{name}}", table,
 	)
 	for ; v < SchemaVersion; v++ {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,21 +18,28 @@ import (
 )
 
 // released lists the schema versions that released versions of the package
-// wrote: testdata/schemaN.sql recreates a database of version N, and insert
-// stores a record the way that version's Create did.
+// wrote: testdata/schemaN.sql recreates a table of version N, insert stores
+// a record the way that version's Create did, and stored is the version a
+// record stored so has after migration (version 1 for rows written before
+// versions existed).
 var released = []struct {
 	version int
 	insert  func(tbl string, r qsessions.Record) (string, []any)
+	stored  func(r qsessions.Record) int64
 }{
 	{1, func(tbl string, r qsessions.Record) (string, []any) {
 		return "INSERT INTO " + tbl + " (id, data, user_id, ip, user_agent, created_at, updated_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
 			[]any{r.ID, r.Data, r.UserID, r.IP, r.UserAgent, r.CreatedAt, r.UpdatedAt, r.ExpiresAt}
-	}},
+	}, func(qsessions.Record) int64 { return 1 }},
+	{2, func(tbl string, r qsessions.Record) (string, []any) {
+		return "INSERT INTO " + tbl + " (id, version, data, user_id, ip, user_agent, created_at, updated_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+			[]any{r.ID, r.Version, r.Data, r.UserID, r.IP, r.UserAgent, r.CreatedAt, r.UpdatedAt, r.ExpiresAt}
+	}, func(r qsessions.Record) int64 { return r.Version }},
 }
 
 // TestMigrate opens, with this version of the package, a table written by
-// each released schema version and checks that every record is kept as
-// version 1 and works like a new one.
+// each released schema version and checks that every record is kept,
+// version included, and works like a new one.
 func TestMigrate(t *testing.T) {
 	ctx := context.Background()
 	pool := testPool(t)
@@ -49,6 +57,7 @@ func TestMigrate(t *testing.T) {
 			var old []qsessions.Record
 			for i := range 12 {
 				r := record(fmt.Sprint("old", i), fmt.Sprint("user", i%3), base.Add(time.Duration(i)*time.Minute), base.Add(time.Hour))
+				r.Version = int64(1 + i%4)
 				switch i {
 				case 0:
 					r.Data = nil
@@ -63,6 +72,7 @@ func TestMigrate(t *testing.T) {
 				if _, err := pool.Exec(ctx, q, args...); err != nil {
 					t.Fatalf("insert %s the version %d way: %v", r.ID, rel.version, err)
 				}
+				r.Version = rel.stored(r)
 				old = append(old, r)
 			}
 
@@ -71,7 +81,6 @@ func TestMigrate(t *testing.T) {
 				t.Fatalf("New on a version %d table: %v", rel.version, err)
 			}
 			for _, want := range old {
-				want.Version = 1
 				got, err := p.Load(ctx, want.ID)
 				if err != nil {
 					t.Fatalf("Load(%s) after migration: %v", want.ID, err)
@@ -84,26 +93,27 @@ func TestMigrate(t *testing.T) {
 			if err != nil || len(list) != 4 {
 				t.Fatalf("ListByUser(user1) after migration = %d records, %v; want 4", len(list), err)
 			}
-			for _, r := range list {
-				if r.Version != 1 {
-					t.Errorf("ListByUser: %s has version %d, want 1", r.ID, r.Version)
+			for i, r := range list {
+				want := old[10-3*i] // newest UpdatedAt first: old10, old7, old4, old1
+				want.Data = nil
+				if !sameRecord(r, want) {
+					t.Errorf("ListByUser(user1)[%d] = %+v, want %+v", i, r, want)
 				}
 			}
 
 			// Update with the version read works and bumps it; with a
 			// stale one it conflicts and writes nothing.
 			up := old[5]
-			up.Version = 1
 			up.Data = []byte("changed after migration")
 			if err := p.Update(ctx, up); err != nil {
-				t.Fatalf("Update with version 1: %v", err)
+				t.Fatalf("Update with version %d: %v", up.Version, err)
 			}
 			stale := up
 			stale.Data = []byte("stale")
 			if err := p.Update(ctx, stale); !errors.Is(err, qsessions.ErrConflict) {
 				t.Fatalf("Update with a stale version: %v, want ErrConflict", err)
 			}
-			up.Version = 2
+			up.Version++
 			if got, err := p.Load(ctx, up.ID); err != nil || !sameRecord(got, up) {
 				t.Fatalf("Load after Update = %+v, %v; want %+v", got, err, up)
 			}
@@ -122,7 +132,8 @@ func TestMigrate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(names) != postgres.SchemaVersion || names[0] != "1 0001_create_sessions" || names[1] != "2 0002_record_version" {
+			want := []string{"1 0001_create_sessions", "2 0002_record_version", "3 0003_user_listing_index"}
+			if !slices.Equal(names, want[:postgres.SchemaVersion]) || postgres.SchemaVersion > len(want) {
 				t.Fatalf("migrations table holds %q, want one row per version up to %d", names, postgres.SchemaVersion)
 			}
 

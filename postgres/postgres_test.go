@@ -174,7 +174,7 @@ func TestCustomTableAndIndexes(t *testing.T) {
 		t.Fatal(err)
 	}
 	all := strings.Join(defs, "\n")
-	for _, want := range []string{"(user_id, updated_at DESC)", "(expires_at)", "(id)"} {
+	for _, want := range []string{"(user_id, updated_at DESC, id) INCLUDE (version, ip, user_agent, created_at, expires_at)", "(expires_at)", "(id)"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("no index on %s; indexes:\n%s", want, all)
 		}
@@ -184,7 +184,9 @@ func TestCustomTableAndIndexes(t *testing.T) {
 	// for each query shape; a missing or wrong index shows as a Seq Scan.
 	tbl := table(schema, "Web_Sessions")
 	for _, q := range []struct{ name, sql, index string }{
-		{"ListByUser", "SELECT * FROM " + tbl + " WHERE user_id = 'u1' ORDER BY updated_at DESC", "Web_Sessions_user_updated_at_idx"},
+		{"ListByUser", "SELECT id, version, ip, user_agent, created_at, updated_at, expires_at FROM " + tbl +
+			" WHERE user_id = 'u1' ORDER BY updated_at DESC, id", "Index Only Scan using \"Web_Sessions_user_listing_idx\""},
+		{"DeleteByUser", "SELECT id FROM " + tbl + " WHERE user_id = 'u1' AND id <> ALL('{a}')", "Web_Sessions_user_listing_idx"},
 		{"DeleteExpired", "SELECT id FROM " + tbl + " WHERE expires_at < now() ORDER BY expires_at LIMIT 100", "Web_Sessions_expires_at_idx"},
 		{"Load", "SELECT * FROM " + tbl + " WHERE id = 'a'", "Web_Sessions_pkey"},
 	} {

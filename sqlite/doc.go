@@ -23,6 +23,19 @@
 // one process never see SQLITE_BUSY; the busy timeout covers other
 // processes that write to the same file.
 //
+// Open also turns SQLite's automatic checkpoints off. SQLite runs one in
+// the commit of whichever write finds the write-ahead log over 1000 pages,
+// so that write pays for copying the log into the database, fsync
+// included; instead the Persister counts its writes and, every 256 of them
+// and after each transaction of a sweep, asks a goroutine of its own to
+// checkpoint (PASSIVE: it waits for no one and blocks no write). The log
+// starts over only after a checkpoint that copied all of it, which busy
+// writes can keep from happening; so once the log passes 8000 pages (32 MB)
+// the goroutine finishes a checkpoint while the Persister's writes wait, as
+// SQLite would have made one of them wait. Close stops that goroutine;
+// closing the database's last connection checkpoints it. Processes that
+// open the file with SQLite's defaults keep checkpointing as SQLite does.
+//
 // The path ":memory:" opens a private in-memory database on a single
 // connection, so that every call sees the same database; it vanishes on
 // Close. Any other path is a file name (not a URI). To use URI parameters,
@@ -45,33 +58,59 @@
 // ([SchemaVersion]) is an error, never a silent downgrade.
 //
 // The sessions table is named "qsessions" unless [Options].Table says
-// otherwise (letters, digits and underscores only). Schema version 2 is:
+// otherwise (letters, digits and underscores only). Schema version 3 is:
 //
 //	CREATE TABLE qsessions (
-//		id         TEXT    NOT NULL PRIMARY KEY, -- Record.ID
-//		data       BLOB,                         -- Record.Data; NULL for nil Data
-//		user_id    TEXT    NOT NULL,             -- Record.UserID, "" when anonymous
-//		ip         TEXT    NOT NULL,             -- Record.IP
-//		user_agent TEXT    NOT NULL,             -- Record.UserAgent
-//		created_at INTEGER NOT NULL,             -- Record.CreatedAt, Unix milliseconds UTC
-//		updated_at INTEGER NOT NULL,             -- Record.UpdatedAt, Unix milliseconds UTC
-//		expires_at INTEGER NOT NULL,             -- Record.ExpiresAt, Unix milliseconds UTC
-//		version    INTEGER NOT NULL DEFAULT 1    -- Record.Version (version 2; older rows are 1)
+//		id         TEXT    NOT NULL, -- Record.ID
+//		version    INTEGER NOT NULL, -- Record.Version
+//		user_id    TEXT    NOT NULL, -- Record.UserID, "" when anonymous
+//		updated_at INTEGER NOT NULL, -- Record.UpdatedAt, Unix milliseconds UTC
+//		expires_at INTEGER NOT NULL, -- Record.ExpiresAt, Unix milliseconds UTC
+//		listing    TEXT    NOT NULL, -- every field but Data and UserID, see below
+//		data       BLOB              -- Record.Data; NULL for nil Data
 //	) STRICT;
-//	CREATE INDEX qsessions_user_updated ON qsessions (user_id, updated_at DESC, id); -- ListByUser, DeleteByUser
-//	CREATE INDEX qsessions_expires ON qsessions (expires_at);                        -- DeleteExpired
+//	CREATE INDEX qsessions_id ON qsessions (substr(id, 1, 8));                     -- Load, Update, Delete
+//	CREATE INDEX qsessions_user ON qsessions (user_id, updated_at DESC, listing);  -- ListByUser, DeleteByUser
+//	CREATE INDEX qsessions_expires ON qsessions (expires_at);                      -- DeleteExpired
+//
+// The listing text holds seven decimal integers, each followed by a space
+// (Version; CreatedAt, UpdatedAt and ExpiresAt in Unix milliseconds; the
+// lengths in bytes of ID, IP and UserAgent), then ID, IP and UserAgent back
+// to back. Times are stored as whole milliseconds (sub-millisecond parts
+// are dropped; the Store never produces them) and come back in UTC.
+//
+// The layout is chosen for listing a user's sessions and for deleting
+// expired ones by the hundred thousand:
+//   - a listing is one statement that concatenates the listing texts of a
+//     user from the user index (group_concat), reading no row and
+//     returning one value, which the Persister parses: the cost of a
+//     listing is mostly one index lookup;
+//   - deleting a row writes every index page that holds one of its
+//     entries; the rows and the expiry index are in expiry order (rows are
+//     appended in creation order, which is expiry order for a fixed
+//     lifetime, and version 3's migration copies them in expiry order),
+//     the ID and user indexes are not, so the ID index holds only the
+//     first 8 bytes of each ID (48 random bits for the IDs the Store
+//     makes, a third of the whole ID's size), lookups compare the whole ID
+//     in the row, and Create checks uniqueness in the statement that
+//     inserts.
 //
 // Update is a compare-and-swap: it writes only where the stored version is
 // the record's, and bumps it.
 //
-// Times are stored as whole milliseconds (sub-millisecond parts are
-// dropped; the Store never produces them) and come back in UTC.
-//
 // # Expiry
 //
-// [Persister.DeleteExpired] deletes in batches of at most 1000 rows, each in
-// its own short transaction, so that sweeping millions of expired sessions
-// never holds the write lock for long; the limit it is given caps the total.
+// [Persister.DeleteExpired] deletes expired rows, oldest first, in
+// transactions that each hold the write lock for about
+// [Options].SweepBudget (5ms by default), in statements of 16 rows. When
+// another write of the Persister is waiting, the sweep commits after the
+// statement in progress and lets it go first, then pauses as long as its
+// transaction took and goes on in one-statement transactions while writes
+// keep coming: a write waits for at most one statement, and a sweep takes
+// at most half the time of a busy site. After each transaction the
+// write-ahead log is checkpointed outside the write lock, so that no write
+// pays for copying the sweep's pages. A limit caps the total; with no limit
+// one call clears everything that expired.
 //
 // # Platforms
 //

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,18 +18,27 @@ import (
 )
 
 // released lists the schema versions that released versions of the package
-// wrote: testdata/schemaN.sql recreates a database of version N, and insert
-// stores a record the way that version's Create did.
+// wrote: testdata/schemaN.sql recreates a database of version N, insert
+// stores a record the way that version's Create did, and stored is the
+// version a record stored so has after migration (version 1 for rows
+// written before versions existed).
 var released = []struct {
 	version int
 	insert  func(r qsessions.Record) (string, []any)
+	stored  func(r qsessions.Record) int64
 }{
 	{1, func(r qsessions.Record) (string, []any) {
 		return `INSERT INTO "qsessions" (id, data, user_id, ip, user_agent, created_at, updated_at, expires_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 			[]any{r.ID, r.Data, r.UserID, r.IP, r.UserAgent,
 				r.CreatedAt.UnixMilli(), r.UpdatedAt.UnixMilli(), r.ExpiresAt.UnixMilli()}
-	}},
+	}, func(qsessions.Record) int64 { return 1 }},
+	{2, func(r qsessions.Record) (string, []any) {
+		return `INSERT INTO "qsessions" (id, version, data, user_id, ip, user_agent, created_at, updated_at, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+			[]any{r.ID, r.Version, r.Data, r.UserID, r.IP, r.UserAgent,
+				r.CreatedAt.UnixMilli(), r.UpdatedAt.UnixMilli(), r.ExpiresAt.UnixMilli()}
+	}, func(r qsessions.Record) int64 { return r.Version }},
 }
 
 // oldRecords are the records the migration tests store the old way: a mix
@@ -38,6 +48,9 @@ func oldRecords() []qsessions.Record {
 	var rs []qsessions.Record
 	for i := range 12 {
 		r := record(fmt.Sprint("old", i), fmt.Sprint("user", i%3), base.Add(time.Duration(i)*time.Minute))
+		r.Version = int64(1 + i%4)
+		// Expiry out of insertion order, as SetMaxAge makes it.
+		r.ExpiresAt = base.Add(time.Duration(24-i) * time.Hour)
 		switch i {
 		case 0:
 			r.Data = nil
@@ -56,8 +69,8 @@ func oldRecords() []qsessions.Record {
 }
 
 // TestMigrate opens, with this version of the package, a database written
-// by each released schema version and checks that every record is kept as
-// version 1 and works like a new one.
+// by each released schema version and checks that every record is kept,
+// version included, and works like a new one.
 func TestMigrate(t *testing.T) {
 	for _, rel := range released {
 		t.Run(fmt.Sprint("FromVersion", rel.version), func(t *testing.T) {
@@ -85,32 +98,43 @@ func TestMigrate(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Open of a version %d database: %v", rel.version, err)
 			}
-			for _, r := range old {
-				r.Version = 1
-				wantLoad(t, p, r)
+			for i := range old {
+				old[i].Version = rel.stored(old[i])
+				wantLoad(t, p, old[i])
 			}
 			got, err := p.ListByUser(ctx, "user1")
-			if err != nil || len(got) != 4 {
-				t.Fatalf("ListByUser(user1) after migration = %d records, %v; want 4", len(got), err)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := []string{"old10", "old7", "old4", "old1"}; !slices.Equal(ids(got), want) {
+				t.Fatalf("ListByUser(user1) after migration = %v, want %v", ids(got), want)
 			}
 			for _, r := range got {
-				if r.Version != 1 {
-					t.Errorf("ListByUser: %s has version %d, want 1", r.ID, r.Version)
+				want := old[slices.IndexFunc(old, func(o qsessions.Record) bool { return o.ID == r.ID })]
+				want.Data = nil
+				if !equalRecord(r, want) {
+					t.Errorf("ListByUser: %+v, want %+v", r, want)
 				}
 			}
+			// The oldest expiry goes first: old4 (expired), then old11.
+			if n, err := p.DeleteExpired(ctx, base.Add(14*time.Hour), 2); err != nil || n != 2 {
+				t.Fatalf("DeleteExpired(limit 2) = %d, %v; want 2", n, err)
+			}
+			wantNotFound(t, p, "old4")
+			wantNotFound(t, p, "old11")
+			wantLoad(t, p, old[10])
 
 			// Update with the version read works and bumps it; with a
 			// stale one it conflicts and writes nothing.
 			up := old[5]
-			up.Version = 1
 			up.Data = []byte("changed after migration")
 			if err := p.Update(ctx, up); err != nil {
-				t.Fatalf("Update with version 1: %v", err)
+				t.Fatalf("Update with version %d: %v", up.Version, err)
 			}
-			up.Version = 2
+			up.Version++
 			wantLoad(t, p, up)
 			stale := up
-			stale.Version = 1
+			stale.Version--
 			stale.Data = []byte("stale")
 			if err := p.Update(ctx, stale); !errors.Is(err, qsessions.ErrConflict) {
 				t.Fatalf("Update with a stale version: %v, want ErrConflict", err)

@@ -50,6 +50,42 @@ var migrations = [...]migration{
 	// Version 2: Record.Version, for Update's compare-and-swap. Rows
 	// written before it are version 1.
 	{"record_version", `ALTER TABLE {{table}} ADD COLUMN version INTEGER NOT NULL DEFAULT 1;`},
+
+	// Version 3: the scale layout. Deleting a row costs a write to every
+	// index page that holds one of its entries, so the indexes that are in
+	// no order of expiry are kept narrow or earn their width:
+	//   - the primary key on the 43-byte id gives way to an index on its
+	//     first 8 bytes (48 random bits for the Store's IDs), a third of
+	//     the size; the lookups compare the whole id in the row, and
+	//     Create checks uniqueness itself;
+	//   - what a listing returns of a session (all but its values) is kept
+	//     as one text, listing, in the user index, after updated_at (the
+	//     listing's order), which a listing reads and concatenates in one
+	//     step, reading no row: see listing.go for its format, which the
+	//     SELECT below writes too.
+	// The rows are copied in expiry order, so that the rows a sweep
+	// deletes together sit together; new rows are appended in creation
+	// order, which is expiry order for a fixed lifetime.
+	{"scale_layout", `CREATE TABLE "{{name}}_v3" (
+		id         TEXT    NOT NULL,
+		version    INTEGER NOT NULL,
+		user_id    TEXT    NOT NULL,
+		updated_at INTEGER NOT NULL,
+		expires_at INTEGER NOT NULL,
+		listing    TEXT    NOT NULL,
+		data       BLOB
+	) STRICT;
+	INSERT INTO "{{name}}_v3" (id, version, user_id, updated_at, expires_at, listing, data)
+		SELECT id, version, user_id, updated_at, expires_at,
+			printf('%d %d %d %d %d %d %d ', version, created_at, updated_at, expires_at,
+				octet_length(id), octet_length(ip), octet_length(user_agent)) || id || ip || user_agent,
+			data
+		FROM {{table}} ORDER BY expires_at, id;
+	DROP TABLE {{table}};
+	ALTER TABLE "{{name}}_v3" RENAME TO "{{name}}";
+	CREATE INDEX "{{name}}_id" ON {{table}} (substr(id, 1, 8));
+	CREATE INDEX "{{name}}_user" ON {{table}} (user_id, updated_at DESC, listing);
+	CREATE INDEX "{{name}}_expires" ON {{table}} (expires_at);`},
 }
 
 // migrate brings table to SchemaVersion. A database that is up to date is

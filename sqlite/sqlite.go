@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	msqlite "modernc.org/sqlite" // registers the "sqlite" driver
@@ -25,16 +26,36 @@ import (
 
 var _ qsessions.Persister = (*Persister)(nil)
 
-// DefaultTable is the name of the sessions table when [Options].Table is
-// empty.
-const DefaultTable = "qsessions"
+// Defaults for the zero [Options].
+const (
+	// DefaultTable is the name of the sessions table when [Options].Table
+	// is empty.
+	DefaultTable = "qsessions"
+
+	// DefaultSweepBudget is how long one transaction of DeleteExpired
+	// runs by default.
+	DefaultSweepBudget = 5 * time.Millisecond
+)
 
 // DefaultFileMode is the permission bits of a database file that [Open]
 // creates when [Options].FileMode is zero: readable by its owner only.
 const DefaultFileMode os.FileMode = 0o600
 
-// deleteBatch is the most rows DeleteExpired removes in one transaction.
-const deleteBatch = 1000
+// sweepChunk is how many rows one statement of DeleteExpired deletes: the
+// granularity at which a sweep looks at the clock and at waiting writes,
+// so what a waiting write waits for at most (about a millisecond on a
+// million rows).
+const sweepChunk = 16
+
+// checkpointEvery is how many writes (a handful of log frames each) a
+// Persister that runs its own checkpoints lets go between two of them:
+// about SQLite's own default of 1000 frames.
+const checkpointEvery = 256
+
+// forceCheckpoint is the size of the write-ahead log, in pages, over which
+// the checkpointer makes writes wait for the end of a checkpoint, so that
+// the log can start over (see checkpointer).
+const forceCheckpoint = 8000
 
 // Options configure a [Persister]. The zero value, and a nil *Options, mean
 // the defaults.
@@ -66,6 +87,12 @@ type Options struct {
 	// existing file keeps its mode. On Windows only the owner-write bit
 	// counts (read-only when clear). New ignores it.
 	FileMode os.FileMode
+
+	// SweepBudget bounds the time one transaction of DeleteExpired holds
+	// the database's write lock, roughly: a sweep deletes in transactions
+	// of about this length, and ends one early when a write of this
+	// Persister is waiting for its turn. The default is 5ms.
+	SweepBudget time.Duration
 }
 
 // A Persister is a [qsessions.Persister] that stores sessions in one table
@@ -80,9 +107,22 @@ type Persister struct {
 	// here (honouring ctx) instead of in SQLite's sleeping busy handler.
 	wsem chan struct{}
 
-	batch int // most rows DeleteExpired removes per transaction
+	budget  time.Duration // how long one sweep transaction runs
+	chunk   int           // rows per DELETE statement of a sweep
+	waiting atomic.Int32  // writes waiting in lockWrite
 
-	load, create, update, exists, del, listByUser, deleteByUser, deleteExpired *sql.Stmt
+	// For a database in WAL mode whose automatic checkpoints are off (as
+	// Open sets them), a goroutine of the Persister runs the checkpoints,
+	// so that no write waits for one: checkpoints signals it, writes
+	// counts the writes since the last signal (under wsem), and
+	// checkpointerDone is closed when it has stopped. checkpoints is nil
+	// otherwise.
+	checkpoints      chan struct{}
+	writes           int
+	checkpointerDone chan struct{}
+	forceAt          int // forceCheckpoint, or less in tests
+
+	load, create, touch, update, exists, del, listByUser, deleteByUser, deleteExpired *sql.Stmt
 
 	closeOnce sync.Once
 	closeErr  error
@@ -97,9 +137,10 @@ type Persister struct {
 // and SQLite gives its -wal and -shm files the same permissions.
 //
 // Open sets WAL mode, synchronous=NORMAL, busy_timeout and BEGIN IMMEDIATE
-// transactions, and creates or migrates the schema. A file that is not an
-// SQLite database, or is truncated, is reported as an error and left as it
-// is.
+// transactions, turns SQLite's automatic checkpoints off (the Persister
+// runs them itself, see the package documentation), and creates or
+// migrates the schema. A file that is not an SQLite database, or is
+// truncated, is reported as an error and left as it is.
 func Open(path string, opts *Options) (*Persister, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
@@ -124,7 +165,9 @@ func Open(path string, opts *Options) (*Persister, error) {
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 		}
-		dsn = uri + "?" + params + "&_synchronous=NORMAL"
+		// No automatic checkpoints: the Persister runs them (see
+		// checkpointer).
+		dsn = uri + "?" + params + "&_synchronous=NORMAL&_pragma=wal_autocheckpoint(0)"
 	}
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -187,7 +230,10 @@ func createFile(path string, mode os.FileMode) error {
 // New changes no connection setting. For concurrent use, open a file
 // database with WAL mode and a busy timeout, for example
 // "file:sessions.db?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=5000&_txlock=immediate";
-// for an in-memory database, limit db to one connection.
+// for an in-memory database, limit db to one connection. When db is in WAL
+// mode with automatic checkpoints off (wal_autocheckpoint=0, as Open sets
+// it), the Persister runs the checkpoints itself, as it does for Open;
+// otherwise SQLite's automatic checkpoints do.
 func New(db *sql.DB, opts *Options) (*Persister, error) {
 	if db == nil {
 		return nil, errors.New("sqlite: new: nil *sql.DB")
@@ -266,6 +312,12 @@ func (o *Options) withDefaults() (Options, error) {
 	if out.FileMode == 0 {
 		out.FileMode = DefaultFileMode
 	}
+	if out.SweepBudget < 0 {
+		return out, fmt.Errorf("sqlite: negative SweepBudget %v", out.SweepBudget)
+	}
+	if out.SweepBudget == 0 {
+		out.SweepBudget = DefaultSweepBudget
+	}
 	return out, nil
 }
 
@@ -304,33 +356,22 @@ func newPersister(db *sql.DB, o Options) (*Persister, error) {
 		return nil, err
 	}
 	p := &Persister{
-		db:     db,
-		table:  o.Table,
-		batch:  deleteBatch,
-		wsem:   make(chan struct{}, 1),
-		closed: make(chan struct{}),
+		db:      db,
+		table:   o.Table,
+		budget:  o.SweepBudget,
+		chunk:   sweepChunk,
+		forceAt: forceCheckpoint,
+		wsem:    make(chan struct{}, 1),
+		closed:  make(chan struct{}),
 	}
-	t := `"` + o.Table + `"`
-	const cols = `version, data, data IS NULL, user_id, ip, user_agent, created_at, updated_at, expires_at`
+	q := queries(o.Table)
 	stmts := []struct {
 		s   **sql.Stmt
 		sql string
 	}{
-		{&p.load, `SELECT ` + cols + ` FROM ` + t + ` WHERE id = ?`},
-		{&p.create, `INSERT INTO ` + t + ` (id, version, data, user_id, ip, user_agent, created_at, updated_at, expires_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`},
-		{&p.update, `UPDATE ` + t + ` SET data = ?, user_id = ?, ip = ?, user_agent = ?,
-			created_at = ?, updated_at = ?, expires_at = ?, version = version + 1 WHERE id = ? AND version = ?`},
-		{&p.exists, `SELECT EXISTS (SELECT 1 FROM ` + t + ` WHERE id = ?)`},
-		{&p.del, `DELETE FROM ` + t + ` WHERE id = ?`},
-		{&p.listByUser, `SELECT id, ` + cols + ` FROM ` + t + ` WHERE user_id = ? ORDER BY updated_at DESC, id`},
-		// The except list travels as one JSON array of hex-encoded IDs, so
-		// the statement is prepared once and any byte string is matched
-		// exactly.
-		{&p.deleteByUser, `DELETE FROM ` + t + ` WHERE user_id = ?1
-			AND id NOT IN (SELECT CAST(unhex(value) AS TEXT) FROM json_each(?2)) RETURNING id`},
-		{&p.deleteExpired, `DELETE FROM ` + t + ` WHERE rowid IN
-			(SELECT rowid FROM ` + t + ` WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`},
+		{&p.load, q.load}, {&p.create, q.create}, {&p.touch, q.touch}, {&p.update, q.update}, {&p.exists, q.exists},
+		{&p.del, q.del}, {&p.listByUser, q.listByUser}, {&p.deleteByUser, q.deleteByUser},
+		{&p.deleteExpired, q.deleteExpired},
 	}
 	for _, s := range stmts {
 		st, err := db.PrepareContext(ctx, s.sql)
@@ -340,7 +381,68 @@ func newPersister(db *sql.DB, o Options) (*Persister, error) {
 		}
 		*s.s = st
 	}
+	// A database in WAL mode whose automatic checkpoints are off, as Open
+	// sets it, is checkpointed by the Persister, in the background.
+	var mode string
+	var auto int
+	if err := db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
+		p.closeStmts()
+		return nil, err
+	}
+	if err := db.QueryRowContext(ctx, `PRAGMA wal_autocheckpoint`).Scan(&auto); err != nil {
+		p.closeStmts()
+		return nil, err
+	}
+	if strings.EqualFold(mode, "wal") && auto <= 0 {
+		p.checkpoints = make(chan struct{}, 1)
+		p.checkpointerDone = make(chan struct{})
+		go p.checkpointer()
+	}
 	return p, nil
+}
+
+// queryText holds the SQL of a Persister's statements.
+type queryText struct {
+	load, create, touch, update, exists, del, listByUser, deleteByUser, deleteExpired string
+}
+
+// queries returns the SQL of the statements on table. Their parameters are
+// anonymous (?), which the driver binds without looking up their names.
+func queries(table string) queryText {
+	t := `"` + table + `"`
+	// The id index holds the first 8 bytes of each ID, a third of the whole
+	// ID's size; byID finds a row through it and compares the whole ID. It
+	// takes the ID twice.
+	const byID = `substr(id, 1, 8) = substr(?, 1, 8) AND id = ?`
+	return queryText{
+		load: `SELECT version, user_id, listing, data, data IS NULL FROM ` + t + ` WHERE ` + byID,
+		// The index on the ID's prefix is not unique: Create checks that
+		// the ID is free, in the statement that inserts it.
+		create: `INSERT INTO ` + t + ` (id, version, user_id, updated_at, expires_at, listing, data)
+			SELECT ?, ?, ?, ?, ?, ?, ?
+			WHERE NOT EXISTS (SELECT 1 FROM ` + t + ` WHERE ` + byID + `)`,
+		// touch is update for the usual write, which keeps the user and
+		// the expiry: it leaves the expiry index's column alone, so SQLite
+		// does not rewrite its entry. The unary + keeps the planner from
+		// looking the row up by user or expiry.
+		touch: `UPDATE ` + t + ` SET updated_at = ?, listing = ?, data = ?, version = version + 1
+			WHERE ` + byID + ` AND version = ? AND +user_id = ? AND +expires_at = ?`,
+		update: `UPDATE ` + t + ` SET user_id = ?, updated_at = ?, expires_at = ?, listing = ?, data = ?, version = version + 1
+			WHERE ` + byID + ` AND version = ?`,
+		exists: `SELECT EXISTS (SELECT 1 FROM ` + t + ` WHERE ` + byID + `)`,
+		del:    `DELETE FROM ` + t + ` WHERE ` + byID,
+		// One row: the user's listing texts, concatenated from the user
+		// index without reading the rows (see listing.go), in the
+		// index's order, newest first.
+		listByUser: `SELECT group_concat(listing, '') FROM ` + t + ` WHERE user_id = ?`,
+		// The except list travels as one JSON array of hex-encoded IDs, so
+		// the statement is prepared once and any byte string is matched
+		// exactly.
+		deleteByUser: `DELETE FROM ` + t + ` WHERE user_id = ?
+			AND id NOT IN (SELECT CAST(unhex(value) AS TEXT) FROM json_each(?)) RETURNING id`,
+		deleteExpired: `DELETE FROM ` + t + ` WHERE rowid IN
+			(SELECT rowid FROM ` + t + ` WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`,
+	}
 }
 
 // Close releases the prepared statements and, when the Persister was made by
@@ -349,9 +451,13 @@ func newPersister(db *sql.DB, o Options) (*Persister, error) {
 func (p *Persister) Close() error {
 	p.closeOnce.Do(func() {
 		close(p.closed)
-		// Wait for a write in progress, so that Close does not pull the
-		// database from under it.
+		// Wait for a write in progress and for the checkpointer, so that
+		// Close does not pull the database from under them. Closing the
+		// database's last connection checkpoints it.
 		p.wsem <- struct{}{}
+		if p.checkpointerDone != nil {
+			<-p.checkpointerDone
+		}
 		p.closeErr = p.closeStmts()
 		if p.ownsDB {
 			if err := p.db.Close(); err != nil && p.closeErr == nil {
@@ -364,7 +470,7 @@ func (p *Persister) Close() error {
 
 func (p *Persister) closeStmts() error {
 	var errs []error
-	for _, s := range []*sql.Stmt{p.load, p.create, p.update, p.exists, p.del, p.listByUser, p.deleteByUser, p.deleteExpired} {
+	for _, s := range []*sql.Stmt{p.load, p.create, p.touch, p.update, p.exists, p.del, p.listByUser, p.deleteByUser, p.deleteExpired} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}
@@ -395,10 +501,19 @@ func (p *Persister) begin(ctx context.Context, op string) error {
 func (p *Persister) lockWrite(ctx context.Context, op string) error {
 	select {
 	case p.wsem <- struct{}{}:
-	case <-ctx.Done():
-		return fmt.Errorf("sqlite: %s: %w", op, ctx.Err())
-	case <-p.closed:
-		return fmt.Errorf("sqlite: %s: %w", op, errClosed)
+	default:
+		// Someone is writing: say so, so that a sweep makes way.
+		p.waiting.Add(1)
+		select {
+		case p.wsem <- struct{}{}:
+			p.waiting.Add(-1)
+		case <-ctx.Done():
+			p.waiting.Add(-1)
+			return fmt.Errorf("sqlite: %s: %w", op, ctx.Err())
+		case <-p.closed:
+			p.waiting.Add(-1)
+			return fmt.Errorf("sqlite: %s: %w", op, errClosed)
+		}
 	}
 	select {
 	case <-p.closed: // Close is waiting for the semaphore: give it back.
@@ -409,7 +524,72 @@ func (p *Persister) lockWrite(ctx context.Context, op string) error {
 	}
 }
 
-func (p *Persister) unlockWrite() { <-p.wsem }
+func (p *Persister) unlockWrite() {
+	if p.checkpoints != nil {
+		if p.writes++; p.writes >= checkpointEvery {
+			p.writes = 0
+			p.signalCheckpoint()
+		}
+	}
+	<-p.wsem
+}
+
+// checkpointer runs the checkpoints of p's database, one at a time, until p
+// is closed. Each copies what it can of the write-ahead log into the
+// database without waiting for anyone or blocking any write (PASSIVE);
+// a failed one costs only a longer log until the next.
+//
+// The log starts over from its beginning only when a write begins after a
+// checkpoint that copied all of it, which a checkpoint running beside busy
+// writes may never do. So when the log holds over forceCheckpoint pages
+// after a checkpoint, the checkpointer copies the rest while this
+// Persister's writes wait, as SQLite's automatic checkpoints would have
+// made one of them wait: the pages written meanwhile, a fraction of the
+// log.
+func (p *Persister) checkpointer() {
+	defer close(p.checkpointerDone)
+	for {
+		select {
+		case <-p.closed:
+			return
+		case <-p.checkpoints:
+		}
+		var busy, log, copied int
+		err := p.db.QueryRow(`PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &log, &copied)
+		// log is the pages in the log, copied or not: over
+		// forceCheckpoint, the log has not started over for a while.
+		if err != nil || log <= p.forceAt {
+			continue
+		}
+		select {
+		case p.wsem <- struct{}{}:
+		case <-p.closed:
+			return
+		}
+		p.db.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+		<-p.wsem
+	}
+}
+
+// signalCheckpoint asks the checkpointer for a checkpoint, unless one is
+// already asked for.
+func (p *Persister) signalCheckpoint() {
+	select {
+	case p.checkpoints <- struct{}{}:
+	default:
+	}
+}
+
+// checkpoint checkpoints the write-ahead log after a sweep's transaction,
+// outside the write lock: in the background when p runs its own
+// checkpoints, or else here (PASSIVE; a failure costs only a longer log).
+func (p *Persister) checkpoint(ctx context.Context) {
+	if p.checkpoints != nil {
+		p.signalCheckpoint()
+		return
+	}
+	p.db.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
+}
 
 // fail wraps err, a failure of op, adding ctx's error when ctx ended
 // meanwhile (SQLite reports an interrupted call as "interrupted").
@@ -427,7 +607,7 @@ func (p *Persister) Load(ctx context.Context, id string) (qsessions.Record, erro
 		return qsessions.Record{}, err
 	}
 	r := qsessions.Record{ID: id}
-	err := scanRecord(p.load.QueryRowContext(ctx, id), &r, false)
+	err := scanRecord(p.load.QueryRowContext(ctx, id, id), &r)
 	if errors.Is(err, sql.ErrNoRows) {
 		return qsessions.Record{}, fmt.Errorf("sqlite: load %q: %w", id, qsessions.ErrNotFound)
 	}
@@ -450,8 +630,8 @@ func (p *Persister) Create(ctx context.Context, r qsessions.Record) error {
 		return err
 	}
 	defer p.unlockWrite()
-	res, err := p.create.ExecContext(ctx, r.ID, r.Version, r.Data, r.UserID, r.IP, r.UserAgent,
-		ms(r.CreatedAt), ms(r.UpdatedAt), ms(r.ExpiresAt))
+	res, err := p.create.ExecContext(ctx, r.ID, r.Version, r.UserID, ms(r.UpdatedAt), ms(r.ExpiresAt),
+		listing(r, r.Version), r.Data, r.ID, r.ID)
 	if err != nil {
 		return fail(ctx, "create", err)
 	}
@@ -476,8 +656,18 @@ func (p *Persister) Update(ctx context.Context, r qsessions.Record) error {
 		return err
 	}
 	defer p.unlockWrite()
-	res, err := p.update.ExecContext(ctx, r.Data, r.UserID, r.IP, r.UserAgent,
-		ms(r.CreatedAt), ms(r.UpdatedAt), ms(r.ExpiresAt), r.ID, r.Version)
+	text := listing(r, r.Version+1)
+	res, err := p.touch.ExecContext(ctx, ms(r.UpdatedAt), text, r.Data, r.ID, r.ID, r.Version, r.UserID, ms(r.ExpiresAt))
+	if err != nil {
+		return fail(ctx, "update", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fail(ctx, "update", err)
+	} else if n > 0 {
+		return nil
+	}
+	// Another user or expiry, another version, or no row.
+	res, err = p.update.ExecContext(ctx, r.UserID, ms(r.UpdatedAt), ms(r.ExpiresAt), text, r.Data, r.ID, r.ID, r.Version)
 	if err != nil {
 		return fail(ctx, "update", err)
 	}
@@ -489,7 +679,7 @@ func (p *Persister) Update(ctx context.Context, r qsessions.Record) error {
 	// Nothing matched. IDs are never reused, so a row that is there has
 	// another version.
 	var exists bool
-	if err := p.exists.QueryRowContext(ctx, r.ID).Scan(&exists); err != nil {
+	if err := p.exists.QueryRowContext(ctx, r.ID, r.ID).Scan(&exists); err != nil {
 		return fail(ctx, "update", err)
 	}
 	if exists {
@@ -512,7 +702,7 @@ func (p *Persister) Delete(ctx context.Context, ids ...string) error {
 	}
 	defer p.unlockWrite()
 	if len(ids) == 1 {
-		if _, err := p.del.ExecContext(ctx, ids[0]); err != nil {
+		if _, err := p.del.ExecContext(ctx, ids[0], ids[0]); err != nil {
 			return fail(ctx, "delete", err)
 		}
 		return nil
@@ -524,7 +714,7 @@ func (p *Persister) Delete(ctx context.Context, ids ...string) error {
 	defer tx.Rollback()
 	del := tx.StmtContext(ctx, p.del)
 	for _, id := range ids {
-		if _, err := del.ExecContext(ctx, id); err != nil {
+		if _, err := del.ExecContext(ctx, id, id); err != nil {
 			return fail(ctx, "delete", err)
 		}
 	}
@@ -535,25 +725,18 @@ func (p *Persister) Delete(ctx context.Context, ids ...string) error {
 }
 
 // ListByUser returns userID's records, newest UpdatedAt first (ties broken
-// by ID), or an empty slice when there are none.
+// by ID), or an empty slice when there are none. It leaves Data out (nil):
+// the listing is read from the user index alone, in one row.
 func (p *Persister) ListByUser(ctx context.Context, userID string) ([]qsessions.Record, error) {
 	if err := p.begin(ctx, "list by user"); err != nil {
 		return nil, err
 	}
-	rows, err := p.listByUser.QueryContext(ctx, userID)
-	if err != nil {
+	var all sql.NullString
+	if err := p.listByUser.QueryRowContext(ctx, userID).Scan(&all); err != nil {
 		return nil, fail(ctx, "list by user", err)
 	}
-	defer rows.Close()
-	out := []qsessions.Record{}
-	for rows.Next() {
-		var r qsessions.Record
-		if err := scanRecord(rows, &r, true); err != nil {
-			return nil, fail(ctx, "list by user", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := parseListings(all.String, userID)
+	if err != nil {
 		return nil, fail(ctx, "list by user", err)
 	}
 	return out, nil
@@ -600,75 +783,155 @@ func (p *Persister) DeleteByUser(ctx context.Context, userID string, except ...s
 
 // DeleteExpired removes at most limit records whose ExpiresAt is before
 // before, oldest ExpiresAt first, and returns how many it removed; a limit of
-// zero or less means no limit. It works in batches of at most 1000 rows, each
-// its own transaction, so that other writers get their turn between
-// batches. When ctx ends between batches, it returns the count removed so
-// far with an error wrapping ctx.Err().
+// zero or less means no limit.
+//
+// It deletes in transactions, so that it never holds the write lock for
+// long, and it makes way for the other writes of this Persister:
+//   - a transaction lasts about [Options].SweepBudget, and ends after the
+//     statement in progress (16 rows) when a write is waiting, which then
+//     goes first;
+//   - after such a transaction the sweep pauses as long as the transaction
+//     took, and its next transaction is one statement long, so that while
+//     writes keep coming it takes at most half the time, in small steps;
+//   - it never makes a write pay for a checkpoint of the pages it deleted:
+//     it checkpoints the write-ahead log after each transaction, outside
+//     the write lock (in the background when the Persister runs its own
+//     checkpoints, as it does for a database that Open opened).
+//
+// When ctx ends between transactions, it returns the count removed so far
+// with an error wrapping ctx.Err().
 func (p *Persister) DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error) {
-	if err := p.begin(ctx, "delete expired"); err != nil {
+	const op = "delete expired"
+	if err := p.begin(ctx, op); err != nil {
 		return 0, err
 	}
 	cutoff := ms(before)
 	total := 0
+	yielded := false
 	for limit <= 0 || total < limit {
-		n := p.batch
-		if limit > 0 {
-			n = min(n, limit-total)
-		}
 		if total > 0 {
-			if err := p.begin(ctx, "delete expired"); err != nil {
+			if err := p.begin(ctx, op); err != nil {
 				return total, err
 			}
 		}
-		k, err := p.deleteExpiredBatch(ctx, cutoff, n)
-		total += k
+		left := 0
+		if limit > 0 {
+			left = limit - total
+		}
+		start := time.Now()
+		n, done, y, err := p.sweep(ctx, cutoff, left, yielded)
+		yielded = y
+		took := time.Since(start)
+		total += n
 		if err != nil {
 			return total, err
 		}
-		if k < n {
+		if n > 0 {
+			p.checkpoint(ctx)
+		}
+		if done {
 			break
+		}
+		if yielded {
+			// Writes are coming in: leave them as much time as the
+			// transaction took, so that the next ones need not wait
+			// for the sweep either.
+			select {
+			case <-time.After(took):
+			case <-ctx.Done():
+			}
 		}
 	}
 	return total, nil
 }
 
-func (p *Persister) deleteExpiredBatch(ctx context.Context, cutoff int64, n int) (int, error) {
-	if err := p.lockWrite(ctx, "delete expired"); err != nil {
-		return 0, err
+// sweep runs one transaction of DeleteExpired: it deletes expired rows, in
+// statements of p.chunk rows, until none is left or left rows are deleted
+// (left > 0): done; until a write is waiting: yielded; or until p.budget
+// has passed, or after one statement when short.
+func (p *Persister) sweep(ctx context.Context, cutoff int64, left int, short bool) (n int, done, yielded bool, err error) {
+	const op = "delete expired"
+	if err := p.lockWrite(ctx, op); err != nil {
+		return 0, false, false, err
 	}
 	defer p.unlockWrite()
-	res, err := p.deleteExpired.ExecContext(ctx, cutoff, n)
+	start := time.Now()
+	// The connection is taken under the write lock, as every write does,
+	// so that a pool of one connection cannot deadlock.
+	conn, err := p.db.Conn(ctx)
 	if err != nil {
-		return 0, fail(ctx, "delete expired", err)
+		return 0, false, false, fail(ctx, op, err)
 	}
-	k, err := res.RowsAffected()
+	defer conn.Close()
+	// No automatic checkpoint inside this commit: DeleteExpired runs one
+	// after it, outside the write lock.
+	var auto int
+	if err := conn.QueryRowContext(ctx, `PRAGMA wal_autocheckpoint`).Scan(&auto); err != nil {
+		return 0, false, false, fail(ctx, op, err)
+	}
+	if auto > 0 {
+		if _, err := conn.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 0`); err != nil {
+			return 0, false, false, fail(ctx, op, err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA wal_autocheckpoint = `+strconv.Itoa(auto))
+	}
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, fail(ctx, "delete expired", err)
+		return 0, false, false, fail(ctx, op, err)
 	}
-	return int(k), nil
+	defer tx.Rollback()
+	del := tx.StmtContext(ctx, p.deleteExpired)
+	for {
+		chunk := p.chunk
+		if left > 0 {
+			chunk = min(chunk, left-n)
+		}
+		res, err := del.ExecContext(ctx, cutoff, chunk)
+		if err != nil {
+			return 0, false, false, fail(ctx, op, err)
+		}
+		k, err := res.RowsAffected()
+		if err != nil {
+			return 0, false, false, fail(ctx, op, err)
+		}
+		n += int(k)
+		if int(k) < chunk || (left > 0 && n >= left) {
+			done = true
+			break
+		}
+		if p.waiting.Load() > 0 {
+			yielded = true
+			break
+		}
+		if short || time.Since(start) >= p.budget {
+			break
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, false, false, fail(ctx, op, err)
+	}
+	return n, done, yielded, nil
 }
 
-// scanRecord scans one row of the load or listByUser statement into r.
-func scanRecord(row interface{ Scan(...any) error }, r *qsessions.Record, withID bool) error {
+// scanRecord scans the row of the load statement into r.
+func scanRecord(row *sql.Row, r *qsessions.Record) error {
 	var (
-		dataNull                  bool
-		created, updated, expires int64
-		dest                      = make([]any, 0, 10)
+		version  int64
+		text     string
+		dataNull bool
 	)
-	if withID {
-		dest = append(dest, &r.ID)
-	}
-	dest = append(dest, &r.Version, &r.Data, &dataNull, &r.UserID, &r.IP, &r.UserAgent, &created, &updated, &expires)
-	if err := row.Scan(dest...); err != nil {
+	if err := row.Scan(&version, &r.UserID, &text, &r.Data, &dataNull); err != nil {
 		return err
 	}
+	id := r.ID
+	if _, err := parseListing(text, r); err != nil {
+		return err
+	}
+	r.ID, r.Version = id, version
 	// The driver returns a zero-length BLOB as nil; tell it from NULL.
 	if r.Data == nil && !dataNull {
 		r.Data = []byte{}
 	}
-	r.CreatedAt = fromMS(created)
-	r.UpdatedAt = fromMS(updated)
-	r.ExpiresAt = fromMS(expires)
 	return nil
 }
 
