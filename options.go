@@ -15,7 +15,6 @@ const (
 	DefaultMaxUserAgent  = 300
 	DefaultKeyPrefix     = "qsessions:"
 	DefaultCookieName    = "sessionid"
-	DefaultDeleteBatch   = 1000
 )
 
 // A Switch is an option that is on, off, or left at its documented default.
@@ -141,10 +140,6 @@ type Options struct {
 	// KeyPrefix is prepended to session IDs to form cache keys.
 	// Default "qsessions:".
 	KeyPrefix string
-
-	// DeleteBatch is how many expired sessions DeleteExpired removes per
-	// Persister call. Default 1000.
-	DeleteBatch int
 
 	// Logger receives cache faults and save failures. Default slog.Default().
 	Logger *slog.Logger

@@ -73,10 +73,13 @@ func (r Record) Clone() Record {
 //   - Update moves a record in every index the Persister keeps: a record
 //     whose UserID or ExpiresAt an Update changed is found by ListByUser,
 //     DeleteByUser and DeleteExpired as it is now, never as it was.
-//   - DeleteExpired removes at most limit records whose ExpiresAt is before
-//     the given time, oldest ExpiresAt first (records that expired at the
-//     same instant in any order), and returns how many it removed; a limit
-//     of zero or less means no limit.
+//   - DeleteExpired removes the records whose ExpiresAt is before the given
+//     time, oldest ExpiresAt first (records that expired at the same instant
+//     in any order), and returns how many it removed: all of them when limit
+//     is zero or less (the Store's call), at most limit otherwise. It may
+//     remove them in several transactions of its own choosing, so as not to
+//     stall other writes; when ctx ends partway it returns the count removed
+//     so far with an error wrapping ctx.Err().
 //   - Times round-trip with at least millisecond precision and come back in
 //     UTC, the zero time included; byte and string fields round-trip exactly,
 //     including empty Data and Binding, binary Data and Binding, and any
@@ -111,7 +114,8 @@ type Persister interface {
 	// returns the IDs it removed.
 	DeleteByUser(ctx context.Context, userID string, except ...string) ([]string, error)
 
-	// DeleteExpired removes at most limit records that expired before the
-	// given time, oldest first, and returns how many it removed.
+	// DeleteExpired removes the records that expired before the given
+	// time, at most limit of them when limit is positive, oldest first, in
+	// steps that suit its database, and returns how many it removed.
 	DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error)
 }

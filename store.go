@@ -38,7 +38,6 @@ type Store struct {
 	locator      Locator
 	parser       DeviceParser
 	prefix       string
-	batch        int
 	log          *slog.Logger
 	now          func() time.Time
 	onError      func(http.ResponseWriter, *http.Request, error)
@@ -108,8 +107,8 @@ func New(cache Cache, persister Persister, opts *Options) (*Store, error) {
 	if opts != nil {
 		o = *opts
 	}
-	if o.Lifetime < 0 || o.IdleTimeout < 0 || o.MaxUserAgent < 0 || o.DeleteBatch < 0 || o.MaxSessionsPerUser < 0 {
-		return nil, errors.New("qsessions: New: negative Lifetime, IdleTimeout, MaxUserAgent, DeleteBatch or MaxSessionsPerUser")
+	if o.Lifetime < 0 || o.IdleTimeout < 0 || o.MaxUserAgent < 0 || o.MaxSessionsPerUser < 0 {
+		return nil, errors.New("qsessions: New: negative Lifetime, IdleTimeout, MaxUserAgent or MaxSessionsPerUser")
 	}
 	st := &Store{
 		cache:        cache,
@@ -126,7 +125,6 @@ func New(cache Cache, persister Persister, opts *Options) (*Store, error) {
 		locator:      o.Locator,
 		parser:       o.DeviceParser,
 		prefix:       o.KeyPrefix,
-		batch:        o.DeleteBatch,
 		log:          o.Logger,
 		now:          o.Clock,
 		onError:      o.ErrorHandler,
@@ -147,9 +145,6 @@ func New(cache Cache, persister Persister, opts *Options) (*Store, error) {
 	}
 	if st.prefix == "" {
 		st.prefix = DefaultKeyPrefix
-	}
-	if st.batch == 0 {
-		st.batch = DefaultDeleteBatch
 	}
 	if st.log == nil {
 		st.log = slog.Default()
@@ -631,27 +626,22 @@ func (st *Store) info(r Record) SessionInfo {
 	}
 }
 
-// DeleteExpired removes every expired session from the Persister, in batches
-// of Options.DeleteBatch, and returns how many it removed: the job Django
-// calls clearsessions. Schedule it (hourly, say); the Store starts no
-// goroutines. Cache entries expire on their own. On error it returns the
-// count removed so far.
+// DeleteExpired removes every expired session from the Persister and returns
+// how many it removed: the job Django calls clearsessions. It makes one
+// Persister.DeleteExpired call without a limit, and the Persister deletes in
+// steps that suit its database (short transactions, so that other writes do
+// not wait for long). Schedule it (hourly, say); the Store starts no
+// goroutines. Cache entries expire on their own. On error, a cancelled ctx
+// included, it returns the count removed so far.
 func (st *Store) DeleteExpired(ctx context.Context) (int, error) {
-	before := st.clock()
-	total := 0
-	for {
-		if err := ctx.Err(); err != nil {
-			return total, fmt.Errorf("qsessions: delete expired: %w", err)
-		}
-		n, err := st.persister.DeleteExpired(ctx, before, st.batch)
-		total += n
-		if err != nil {
-			return total, fmt.Errorf("qsessions: delete expired: %w", err)
-		}
-		if n < st.batch {
-			return total, nil
-		}
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("qsessions: delete expired: %w", err)
 	}
+	n, err := st.persister.DeleteExpired(ctx, st.clock(), 0)
+	if err != nil {
+		return n, fmt.Errorf("qsessions: delete expired: %w", err)
+	}
+	return n, nil
 }
 
 // A SessionInfo describes one of a user's sessions, for listing.

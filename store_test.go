@@ -697,10 +697,29 @@ func TestRevokeUserExcept(t *testing.T) {
 	}
 }
 
-func TestDeleteExpiredInBatches(t *testing.T) {
+// countingSweeps counts the Persister's DeleteExpired calls and their
+// limits.
+type countingSweeps struct {
+	*countingPersister
+	calls  int
+	limits []int
+}
+
+func (p *countingSweeps) DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error) {
+	p.calls++
+	p.limits = append(p.limits, limit)
+	return p.countingPersister.DeleteExpired(ctx, before, limit)
+}
+
+// The Store leaves batching to the Persister, which knows its lock costs:
+// one call, without a limit.
+func TestDeleteExpiredOneCall(t *testing.T) {
 	f := newFixture(t)
-	f.opts.DeleteBatch = 7
-	st := f.store(t)
+	sweeps := &countingSweeps{countingPersister: f.persister}
+	st, err := qsessions.New(f.cache, sweeps, &f.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := range 30 {
 		s, _ := newSession(t, st, fmt.Sprint("u", i))
 		if i < 23 {
@@ -715,6 +734,9 @@ func TestDeleteExpiredInBatches(t *testing.T) {
 	}
 	if f.mem.Len() != 7 {
 		t.Fatalf("%d rows left, want 7", f.mem.Len())
+	}
+	if sweeps.calls != 1 || sweeps.limits[0] > 0 {
+		t.Fatalf("DeleteExpired made %d Persister calls with limits %v; want one without a limit", sweeps.calls, sweeps.limits)
 	}
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()

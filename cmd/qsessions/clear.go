@@ -9,28 +9,25 @@ import (
 
 func runClearExpired(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("clear-expired", "qsessions clear-expired (--sqlite FILE | --postgres DSN) [flags]", `
-Delete the sessions that have expired, in batches, and print how many were
-deleted: Django's clearsessions. Expired sessions are already refused; this
+Delete the sessions that have expired and print how many were deleted:
+Django's clearsessions. The backend deletes in short transactions, so that
+the sessions in use are not kept waiting. Expired sessions are already refused; this
 only reclaims their rows. Run it from cron or a systemd timer, hourly say.
 Cache entries expire on their own, so no cache is needed.`)
 	var db backendFlags
 	db.register(fs)
-	batch := fs.Int("batch", qsessions.DefaultDeleteBatch, "delete at most `N` rows per statement, so that no lock is held for long")
 	if err := fs.parseFlags(e, args); err != nil {
 		return err
 	}
 	if err := db.check(fs.cmd); err != nil {
 		return err
 	}
-	if *batch <= 0 {
-		return usagef(fs.cmd, "--batch must be positive, not %d", *batch)
-	}
 	b, err := db.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	st, err := qsessions.New(nil, b, &qsessions.Options{DeleteBatch: *batch})
+	st, err := qsessions.New(nil, b, nil)
 	if err != nil {
 		return err
 	}

@@ -37,7 +37,7 @@ func TestClearExpiredSQLite(t *testing.T) {
 	expired, live := seedExpiry(t)
 	seedSQLite(t, db, append(slices.Clone(expired), live...)...)
 
-	r := cli(t, nil, "clear-expired", "--sqlite", db, "--batch", "2")
+	r := cli(t, nil, "clear-expired", "--sqlite", db)
 	wantExit(t, r, 0)
 	if r.stdout != "deleted 3 expired sessions\n" {
 		t.Errorf("stdout %q, want \"deleted 3 expired sessions\\n\"", r.stdout)
@@ -83,7 +83,7 @@ func TestClearExpiredPostgres(t *testing.T) {
 	}
 	p.Close()
 
-	r := cli(t, nil, "clear-expired", "--postgres", dsn, "--table", table, "--batch", "1")
+	r := cli(t, nil, "clear-expired", "--postgres", dsn, "--table", table)
 	wantExit(t, r, 0)
 	if r.stdout != "deleted 3 expired sessions\n" {
 		t.Errorf("stdout %q", r.stdout)
@@ -211,7 +211,7 @@ func TestBackendErrors(t *testing.T) {
 		args []string
 		msg  string
 	}{
-		{[]string{"clear-expired", "--sqlite", missing, "--batch", "0"}, "--batch must be positive"},
+		{[]string{"clear-expired", "--sqlite", missing, "--batch", "10"}, "flag provided but not defined: -batch"},
 		{[]string{"clear-expired", "--sqlite", missing, "extra"}, `unexpected argument "extra"`},
 	} {
 		wantExit(t, cli(t, nil, c.args...), 2, c.msg)

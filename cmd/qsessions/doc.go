@@ -40,7 +40,7 @@
 // cleanly on SIGINT or SIGTERM, once the OnLogin hooks in flight have
 // returned.
 //
-//	qsessions clear-expired (--sqlite FILE | --postgres DSN) [--batch N]
+//	qsessions clear-expired (--sqlite FILE | --postgres DSN)
 //
 // deletes expired sessions in batches and prints how many: Django's
 // clearsessions. Schedule it.

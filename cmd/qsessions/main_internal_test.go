@@ -43,7 +43,7 @@ func TestHelp(t *testing.T) {
 		{[]string{"demo", "--help"}, []string{"Usage: qsessions demo", "--addr host:port", "127.0.0.1:8080", "--sqlite file", "--geoip file", "no password",
 			"--max-sessions N", "--reauth-after duration", `(default "5m0s")`, "new sign-in", "confirm it's you"}},
 		{[]string{"help", "demo"}, []string{"Usage: qsessions demo", "--addr"}},
-		{[]string{"clear-expired", "--help"}, []string{"Usage: qsessions clear-expired", "--batch N", "--sqlite file", "--postgres DSN", "clearsessions"}},
+		{[]string{"clear-expired", "--help"}, []string{"Usage: qsessions clear-expired", "--sqlite file", "--postgres DSN", "clearsessions"}},
 		{[]string{"download-geoip", "-h"}, []string{"Usage: qsessions download-geoip", "--account-id ID", "--license-key key", "MAXMIND_ACCOUNT_ID", "MAXMIND_LICENSE_KEY", "--edition", "GeoLite2-City", "--dir directory", "--base-url"}},
 		{[]string{"sessions", "--help"}, []string{"qsessions sessions list --user ID", "qsessions sessions revoke"}},
 		{[]string{"sessions", "list", "--help"}, []string{"Usage: qsessions sessions list", "--user ID", "--json"}},
