@@ -58,7 +58,9 @@
 // ([SchemaVersion]) is an error, never a silent downgrade.
 //
 // The sessions table is named "qsessions" unless [Options].Table says
-// otherwise (letters, digits and underscores only). Schema version 3 is:
+// otherwise (letters, digits and underscores only). Schema version 5 (the
+// table has had this shape since version 3; versions 4 and 5 added the
+// authentication and the device binding to its listing text) is:
 //
 //	CREATE TABLE qsessions (
 //		id         TEXT    NOT NULL, -- Record.ID
@@ -76,8 +78,12 @@
 // The listing text holds seven decimal integers, each followed by a space
 // (Version; CreatedAt, UpdatedAt and ExpiresAt in Unix milliseconds; the
 // lengths in bytes of ID, IP and UserAgent), then ID, IP and UserAgent back
-// to back. Times are stored as whole milliseconds (sub-millisecond parts
-// are dropped; the Store never produces them) and come back in UTC.
+// to back; then AuthenticatedAt in Unix milliseconds and the length of
+// AuthMethod, each followed by a space, and AuthMethod; then the length of
+// Binding in unpadded standard base64, a space, and that base64. Times are
+// stored as whole milliseconds (sub-millisecond parts are dropped; the
+// Store never produces them) and come back in UTC; the zero time round-
+// trips.
 //
 // The layout is chosen for listing a user's sessions and for deleting
 // expired ones by the hundred thousand:

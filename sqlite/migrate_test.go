@@ -39,6 +39,13 @@ var released = []struct {
 			[]any{r.ID, r.Version, r.Data, r.UserID, r.IP, r.UserAgent,
 				r.CreatedAt.UnixMilli(), r.UpdatedAt.UnixMilli(), r.ExpiresAt.UnixMilli()}
 	}, func(r qsessions.Record) int64 { return r.Version }},
+	{3, func(r qsessions.Record) (string, []any) {
+		// Version 3's listing text: the first line of today's.
+		text := fmt.Sprintf("%d %d %d %d %d %d %d %s%s%s", r.Version, r.CreatedAt.UnixMilli(), r.UpdatedAt.UnixMilli(),
+			r.ExpiresAt.UnixMilli(), len(r.ID), len(r.IP), len(r.UserAgent), r.ID, r.IP, r.UserAgent)
+		return `INSERT INTO "qsessions" (id, version, user_id, updated_at, expires_at, listing, data) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			[]any{r.ID, r.Version, r.UserID, r.UpdatedAt.UnixMilli(), r.ExpiresAt.UnixMilli(), text, r.Data}
+	}, func(r qsessions.Record) int64 { return r.Version }},
 }
 
 // oldRecords are the records the migration tests store the old way: a mix
@@ -139,6 +146,19 @@ func TestMigrate(t *testing.T) {
 			if err := p.Update(ctx, stale); !errors.Is(err, qsessions.ErrConflict) {
 				t.Fatalf("Update with a stale version: %v, want ErrConflict", err)
 			}
+			wantLoad(t, p, up)
+
+			// Rows stored before versions 4 and 5 were never
+			// authenticated nor bound, as far as the record knows; the
+			// fields are writable now.
+			if got, _ := p.Load(ctx, up.ID); !got.AuthenticatedAt.IsZero() || got.AuthMethod != "" || got.Binding != nil {
+				t.Fatalf("a migrated row reads AuthenticatedAt %v, AuthMethod %q, Binding %q", got.AuthenticatedAt, got.AuthMethod, got.Binding)
+			}
+			up.AuthenticatedAt, up.AuthMethod, up.Binding = base.Add(time.Minute), "passkey", []byte{0, 1, 0xfe, 0xff}
+			if err := p.Update(ctx, up); err != nil {
+				t.Fatal(err)
+			}
+			up.Version++
 			wantLoad(t, p, up)
 			if err := p.Close(); err != nil {
 				t.Fatal(err)

@@ -86,6 +86,16 @@ var migrations = [...]migration{
 	CREATE INDEX "{{name}}_id" ON {{table}} (substr(id, 1, 8));
 	CREATE INDEX "{{name}}_user" ON {{table}} (user_id, updated_at DESC, listing);
 	CREATE INDEX "{{name}}_expires" ON {{table}} (expires_at);`},
+
+	// Version 4: authentication metadata, Record.AuthenticatedAt and
+	// AuthMethod, appended to the listing text (see listing.go): sessions
+	// stored before it were never authenticated as far as the record
+	// knows, so the zero time (-62135596800000 ms) and no method.
+	{"auth_metadata", `UPDATE {{table}} SET listing = listing || '-62135596800000 0 ';`},
+
+	// Version 5: device binding, Record.Binding, appended to the listing
+	// text, in base64: sessions stored before it are unbound.
+	{"device_binding", `UPDATE {{table}} SET listing = listing || '0 ';`},
 }
 
 // migrate brings table to SchemaVersion. A database that is up to date is
