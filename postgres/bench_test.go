@@ -41,6 +41,10 @@ var benchState struct {
 	pool   *pgxpool.Pool
 	schema string
 	p      *postgres.Persister
+
+	// updates counts the Updates of each row since seeding: row i is at
+	// version 1 + updates[i].
+	updates map[int]int64
 }
 
 // benchID is the ID of seeded row i.
@@ -58,6 +62,7 @@ func benchRecord(i int, updated time.Time) qsessions.Record {
 	}
 	return qsessions.Record{
 		ID:        benchID(i),
+		Version:   1,
 		Data:      data,
 		UserID:    benchUser(i),
 		IP:        "198.51.100." + strconv.Itoa(i%250),
@@ -95,7 +100,7 @@ func seedBench(dsn string) error {
 		return err
 	}
 	start := time.Now()
-	cols := []string{"id", "data", "user_id", "ip", "user_agent", "created_at", "updated_at", "expires_at"}
+	cols := []string{"id", "version", "data", "user_id", "ip", "user_agent", "created_at", "updated_at", "expires_at"}
 	i := 0
 	n, err := pool.CopyFrom(ctx, pgx.Identifier{benchState.schema, postgres.DefaultTable}, cols,
 		pgx.CopyFromFunc(func() ([]any, error) {
@@ -104,7 +109,7 @@ func seedBench(dsn string) error {
 			}
 			r := benchRecord(i, benchBase.Add(-time.Duration(i%(30*86400))*time.Second))
 			i++
-			return []any{r.ID, r.Data, r.UserID, r.IP, r.UserAgent, r.CreatedAt, r.UpdatedAt, r.ExpiresAt}, nil
+			return []any{r.ID, r.Version, r.Data, r.UserID, r.IP, r.UserAgent, r.CreatedAt, r.UpdatedAt, r.ExpiresAt}, nil
 		}))
 	if err != nil {
 		return fmt.Errorf("seed: %w", err)
@@ -117,6 +122,7 @@ func seedBench(dsn string) error {
 	}
 	fmt.Printf("seeded %d rows with COPY in %v\n", n, time.Since(start).Round(time.Millisecond))
 	benchState.p = p
+	benchState.updates = make(map[int]int64)
 	return nil
 }
 
@@ -171,9 +177,13 @@ func BenchmarkUpdate(b *testing.B) {
 	now := benchBase
 	for b.Loop() {
 		now = now.Add(time.Millisecond)
-		if err := p.Update(ctx, benchRecord(rng.IntN(benchRows), now)); err != nil {
+		i := rng.IntN(benchRows)
+		r := benchRecord(i, now)
+		r.Version += benchState.updates[i]
+		if err := p.Update(ctx, r); err != nil {
 			b.Fatal(err)
 		}
+		benchState.updates[i]++
 	}
 }
 
