@@ -27,10 +27,11 @@ import (
 )
 
 const (
-	benchRows     = 1_000_000
-	benchPerUser  = 10
-	benchUsers    = benchRows / benchPerUser
-	benchDataSize = 256
+	benchRows        = 1_000_000
+	benchPerUser     = 10
+	benchUsers       = benchRows / benchPerUser
+	benchDataSize    = 256
+	benchBindingSize = 196 // a dbsc binding with an EC key
 )
 
 var benchBase = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -55,10 +56,19 @@ func benchID(i int) string {
 
 func benchUser(i int) string { return fmt.Sprintf("user-%06d", i%benchUsers) }
 
+// benchRecord is seeded row i, last written at updated. Every row is
+// signed in; every other one is device-bound.
 func benchRecord(i int, updated time.Time) qsessions.Record {
 	data := make([]byte, benchDataSize)
 	for j := range data {
 		data[j] = byte(i + j)
+	}
+	var binding []byte
+	if i%2 == 0 {
+		binding = make([]byte, benchBindingSize)
+		for j := range binding {
+			binding[j] = byte(i*7 + j)
+		}
 	}
 	return qsessions.Record{
 		ID:        benchID(i),
@@ -70,6 +80,10 @@ func benchRecord(i int, updated time.Time) qsessions.Record {
 		CreatedAt: benchBase.Add(-time.Duration(i%86400) * time.Second),
 		UpdatedAt: updated,
 		ExpiresAt: benchBase.Add(14*24*time.Hour + time.Duration(i%86400)*time.Second),
+
+		AuthenticatedAt: benchBase.Add(-time.Duration(i%86400) * time.Second),
+		AuthMethod:      "password",
+		Binding:         binding,
 	}
 }
 
@@ -100,7 +114,8 @@ func seedBench(dsn string) error {
 		return err
 	}
 	start := time.Now()
-	cols := []string{"id", "version", "data", "user_id", "ip", "user_agent", "created_at", "updated_at", "expires_at"}
+	cols := []string{"id", "version", "data", "user_id", "ip", "user_agent", "created_at", "updated_at", "expires_at",
+		"authenticated_at", "auth_method", "binding"}
 	i := 0
 	n, err := pool.CopyFrom(ctx, pgx.Identifier{benchState.schema, postgres.DefaultTable}, cols,
 		pgx.CopyFromFunc(func() ([]any, error) {
@@ -109,7 +124,8 @@ func seedBench(dsn string) error {
 			}
 			r := benchRecord(i, benchBase.Add(-time.Duration(i%(30*86400))*time.Second))
 			i++
-			return []any{r.ID, r.Version, r.Data, r.UserID, r.IP, r.UserAgent, r.CreatedAt, r.UpdatedAt, r.ExpiresAt}, nil
+			return []any{r.ID, r.Version, r.Data, r.UserID, r.IP, r.UserAgent, r.CreatedAt, r.UpdatedAt, r.ExpiresAt,
+				r.AuthenticatedAt, r.AuthMethod, r.Binding}, nil
 		}))
 	if err != nil {
 		return fmt.Errorf("seed: %w", err)
