@@ -27,10 +27,11 @@ import (
 )
 
 const (
-	benchRows     = 1_000_000
-	benchPerUser  = 10
-	benchUsers    = benchRows / benchPerUser
-	benchDataSize = 256
+	benchRows        = 1_000_000
+	benchPerUser     = 10
+	benchUsers       = benchRows / benchPerUser
+	benchDataSize    = 256
+	benchBindingSize = 196 // a dbsc binding with an EC key
 )
 
 var benchBase = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -41,6 +42,10 @@ var benchState struct {
 	pool   *pgxpool.Pool
 	schema string
 	p      *postgres.Persister
+
+	// updates counts the Updates of each row since seeding: row i is at
+	// version 1 + updates[i].
+	updates map[int]int64
 }
 
 // benchID is the ID of seeded row i.
@@ -51,13 +56,23 @@ func benchID(i int) string {
 
 func benchUser(i int) string { return fmt.Sprintf("user-%06d", i%benchUsers) }
 
+// benchRecord is seeded row i, last written at updated. Every row is
+// signed in; every other one is device-bound.
 func benchRecord(i int, updated time.Time) qsessions.Record {
 	data := make([]byte, benchDataSize)
 	for j := range data {
 		data[j] = byte(i + j)
 	}
+	var binding []byte
+	if i%2 == 0 {
+		binding = make([]byte, benchBindingSize)
+		for j := range binding {
+			binding[j] = byte(i*7 + j)
+		}
+	}
 	return qsessions.Record{
 		ID:        benchID(i),
+		Version:   1,
 		Data:      data,
 		UserID:    benchUser(i),
 		IP:        "198.51.100." + strconv.Itoa(i%250),
@@ -65,6 +80,10 @@ func benchRecord(i int, updated time.Time) qsessions.Record {
 		CreatedAt: benchBase.Add(-time.Duration(i%86400) * time.Second),
 		UpdatedAt: updated,
 		ExpiresAt: benchBase.Add(14*24*time.Hour + time.Duration(i%86400)*time.Second),
+
+		AuthenticatedAt: benchBase.Add(-time.Duration(i%86400) * time.Second),
+		AuthMethod:      "password",
+		Binding:         binding,
 	}
 }
 
@@ -95,7 +114,8 @@ func seedBench(dsn string) error {
 		return err
 	}
 	start := time.Now()
-	cols := []string{"id", "data", "user_id", "ip", "user_agent", "created_at", "updated_at", "expires_at"}
+	cols := []string{"id", "version", "data", "user_id", "ip", "user_agent", "created_at", "updated_at", "expires_at",
+		"authenticated_at", "auth_method", "binding"}
 	i := 0
 	n, err := pool.CopyFrom(ctx, pgx.Identifier{benchState.schema, postgres.DefaultTable}, cols,
 		pgx.CopyFromFunc(func() ([]any, error) {
@@ -104,7 +124,8 @@ func seedBench(dsn string) error {
 			}
 			r := benchRecord(i, benchBase.Add(-time.Duration(i%(30*86400))*time.Second))
 			i++
-			return []any{r.ID, r.Data, r.UserID, r.IP, r.UserAgent, r.CreatedAt, r.UpdatedAt, r.ExpiresAt}, nil
+			return []any{r.ID, r.Version, r.Data, r.UserID, r.IP, r.UserAgent, r.CreatedAt, r.UpdatedAt, r.ExpiresAt,
+				r.AuthenticatedAt, r.AuthMethod, r.Binding}, nil
 		}))
 	if err != nil {
 		return fmt.Errorf("seed: %w", err)
@@ -117,6 +138,7 @@ func seedBench(dsn string) error {
 	}
 	fmt.Printf("seeded %d rows with COPY in %v\n", n, time.Since(start).Round(time.Millisecond))
 	benchState.p = p
+	benchState.updates = make(map[int]int64)
 	return nil
 }
 
@@ -171,9 +193,13 @@ func BenchmarkUpdate(b *testing.B) {
 	now := benchBase
 	for b.Loop() {
 		now = now.Add(time.Millisecond)
-		if err := p.Update(ctx, benchRecord(rng.IntN(benchRows), now)); err != nil {
+		i := rng.IntN(benchRows)
+		r := benchRecord(i, now)
+		r.Version += benchState.updates[i]
+		if err := p.Update(ctx, r); err != nil {
 			b.Fatal(err)
 		}
+		benchState.updates[i]++
 	}
 }
 

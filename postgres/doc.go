@@ -33,10 +33,42 @@
 //
 // The table has one row per session: id (text, primary key), version
 // (bigint, Record.Version), data (bytea), user_id, ip and user_agent (text),
-// and created_at, updated_at and expires_at (timestamptz). An index on
-// (user_id, updated_at DESC, id) that also includes every other column but
-// data serves ListByUser with an index-only scan (a listing leaves Data
-// out) and DeleteByUser; one on expires_at serves DeleteExpired.
+// created_at, updated_at and expires_at (timestamptz), authenticated_at
+// (timestamptz), auth_method (text) and binding (bytea, NULL when the
+// session is not device-bound). An index on (user_id, updated_at DESC, id)
+// that also includes every other column but data serves ListByUser with an
+// index-only scan (a listing leaves Data out) and DeleteByUser; one on
+// expires_at serves DeleteExpired.
+//
+// The schema versions, each migrating the previous one in place:
+//
+//  1. create_sessions: the table, an index on (user_id, updated_at DESC)
+//     and one on expires_at.
+//  2. record_version: the version column, 1 for existing rows.
+//  3. user_listing_index: the covering user index above replaces the
+//     version-1 one.
+//  4. authentication: authenticated_at and auth_method; existing rows get
+//     the zero time (0001-01-01 00:00:00 UTC, read back as the zero
+//     time.Time) and the empty string. The user index is rebuilt to
+//     include them.
+//  5. device_binding: binding, NULL for existing rows; the user index is
+//     rebuilt to include it.
+//
+// The columns of versions 2, 4 and 5 have constant defaults (or none), so
+// adding them rewrites no table; but versions 3, 4 and 5 each build the
+// user index, and the migration runs in one transaction that holds the
+// table's exclusive lock until it commits: on a large table, requests wait
+// for it. Servers still
+// running an older version keep working against the migrated table until
+// they are replaced (rows they insert are unauthenticated and unbound),
+// but a restarted old server refuses the newer schema.
+//
+// Because the user index includes them, a row's ip, user_agent,
+// auth_method and binding together must fit in a B-tree index entry,
+// whose limit is 2704 bytes after compression: a Create or Update whose
+// entry is larger fails with SQLSTATE 54000. The bindings of package dbsc
+// (under 700 bytes, RSA-4096 keys included) with the default
+// [qsessions.Options.MaxUserAgent] are well within it.
 //
 // # Behaviour
 //

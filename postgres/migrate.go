@@ -59,6 +59,31 @@ CREATE INDEX "{{name}}_expires_at_idx" ON {{table}} (expires_at);`},
 CREATE INDEX "{{name}}_user_listing_idx" ON {{table}} (user_id, updated_at DESC, id)
 	INCLUDE (version, ip, user_agent, created_at, expires_at);
 DROP INDEX {{schema}}."{{name}}_user_updated_at_idx";`},
+
+	// Version 4: Record.AuthenticatedAt and Record.AuthMethod. Rows written
+	// before it are anonymous or signed in by unknown means: the zero time
+	// (which pgx reads back as the zero time.Time, in any session time
+	// zone) and no method. Constant defaults add the columns without
+	// rewriting the table, and let servers still running the previous
+	// version insert rows while a rolling deploy is under way. The user
+	// index is rebuilt to carry them, so that listings stay index-only.
+	{"authentication", `
+ALTER TABLE {{table}}
+	ADD COLUMN authenticated_at timestamptz NOT NULL DEFAULT '0001-01-01 00:00:00+00',
+	ADD COLUMN auth_method      text        NOT NULL DEFAULT '';
+DROP INDEX {{schema}}."{{name}}_user_listing_idx";
+CREATE INDEX "{{name}}_user_listing_idx" ON {{table}} (user_id, updated_at DESC, id)
+	INCLUDE (version, ip, user_agent, created_at, expires_at, authenticated_at, auth_method);`},
+
+	// Version 5: Record.Binding, the device-binding state; NULL when the
+	// session is unbound, as every row written before it is. The user
+	// index is rebuilt to carry it too: a listing shows which sessions
+	// are bound.
+	{"device_binding", `
+ALTER TABLE {{table}} ADD COLUMN binding bytea;
+DROP INDEX {{schema}}."{{name}}_user_listing_idx";
+CREATE INDEX "{{name}}_user_listing_idx" ON {{table}} (user_id, updated_at DESC, id)
+	INCLUDE (version, ip, user_agent, created_at, expires_at, authenticated_at, auth_method, binding);`},
 }
 
 // migrationName is the name a migration is recorded under: the version, on

@@ -62,7 +62,14 @@ type Persister struct {
 	qList, qDeleteByUser, qDeleteBefore       string
 }
 
-const columns = "id, version, data, user_id, ip, user_agent, created_at, updated_at, expires_at"
+// columns are the table's columns in the order of recordArgs and
+// scanRecord.
+const columns = "id, version, data, user_id, ip, user_agent, created_at, updated_at, expires_at," +
+	" authenticated_at, auth_method, binding"
+
+// listColumns are what ListByUser reads: every column but data, all of them
+// in the user index.
+const listColumns = "id, version, ip, user_agent, created_at, updated_at, expires_at, authenticated_at, auth_method, binding"
 
 // New returns a Persister that stores sessions through pool, after
 // migrating the schema (see the package documentation). The pool remains
@@ -88,13 +95,15 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Persister, er
 		batchSize: o.BatchSize,
 		table:     t,
 		qLoad:     "SELECT " + columns + " FROM " + t + " WHERE id = $1",
-		qCreate:   "INSERT INTO " + t + " (" + columns + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+		qCreate:   "INSERT INTO " + t + " (" + columns + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
 		qUpdate: "UPDATE " + t + " SET data = $3, user_id = $4, ip = $5, user_agent = $6," +
-			" created_at = $7, updated_at = $8, expires_at = $9, version = version + 1 WHERE id = $1 AND version = $2",
+			" created_at = $7, updated_at = $8, expires_at = $9," +
+			" authenticated_at = $10, auth_method = $11, binding = $12," +
+			" version = version + 1 WHERE id = $1 AND version = $2",
 		qExists: "SELECT EXISTS (SELECT 1 FROM " + t + " WHERE id = $1)",
 		qDelete: "DELETE FROM " + t + " WHERE id = ANY($1)",
 		// Index-only: the user index holds every column listed.
-		qList: "SELECT id, version, ip, user_agent, created_at, updated_at, expires_at FROM " + t +
+		qList: "SELECT " + listColumns + " FROM " + t +
 			" WHERE user_id = $1 ORDER BY updated_at DESC, id",
 		qDeleteByUser: "DELETE FROM " + t + " WHERE user_id = $1 AND id <> ALL($2) RETURNING id",
 		qDeleteBefore: "DELETE FROM " + t + " WHERE id IN (SELECT id FROM " + t +
@@ -235,13 +244,13 @@ func (p *Persister) ListByUser(ctx context.Context, userID string) ([]qsessions.
 	out := []qsessions.Record{}
 	for rows.Next() {
 		r := qsessions.Record{UserID: userID}
-		if err := rows.Scan(&r.ID, &r.Version, &r.IP, &r.UserAgent, &r.CreatedAt, &r.UpdatedAt, &r.ExpiresAt); err != nil {
+		err := rows.Scan(&r.ID, &r.Version, &r.IP, &r.UserAgent, &r.CreatedAt, &r.UpdatedAt, &r.ExpiresAt,
+			&r.AuthenticatedAt, &r.AuthMethod, &r.Binding)
+		if err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("postgres: list by user: %w", err)
 		}
-		r.CreatedAt = r.CreatedAt.UTC()
-		r.UpdatedAt = r.UpdatedAt.UTC()
-		r.ExpiresAt = r.ExpiresAt.UTC()
+		inUTC(&r)
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
@@ -318,20 +327,32 @@ func (p *Persister) DeleteExpired(ctx context.Context, before time.Time, limit i
 	}
 }
 
+// recordArgs returns r's fields in the order of columns. A nil Data or
+// Binding is sent as NULL, an empty one as an empty bytea. A zero
+// AuthenticatedAt is stored as it is, 0001-01-01 00:00:00 UTC, and comes
+// back as the zero time.
 func recordArgs(r qsessions.Record) []any {
-	return []any{r.ID, r.Version, r.Data, r.UserID, r.IP, r.UserAgent, r.CreatedAt, r.UpdatedAt, r.ExpiresAt}
+	return []any{r.ID, r.Version, r.Data, r.UserID, r.IP, r.UserAgent, r.CreatedAt, r.UpdatedAt, r.ExpiresAt,
+		r.AuthenticatedAt, r.AuthMethod, r.Binding}
 }
 
 func scanRecord(row pgx.Row) (qsessions.Record, error) {
 	var r qsessions.Record
-	err := row.Scan(&r.ID, &r.Version, &r.Data, &r.UserID, &r.IP, &r.UserAgent, &r.CreatedAt, &r.UpdatedAt, &r.ExpiresAt)
+	err := row.Scan(&r.ID, &r.Version, &r.Data, &r.UserID, &r.IP, &r.UserAgent, &r.CreatedAt, &r.UpdatedAt, &r.ExpiresAt,
+		&r.AuthenticatedAt, &r.AuthMethod, &r.Binding)
 	if err != nil {
 		return qsessions.Record{}, err
 	}
+	inUTC(&r)
+	return r, nil
+}
+
+// inUTC puts r's times in UTC; pgx returns them in the local time zone.
+func inUTC(r *qsessions.Record) {
 	r.CreatedAt = r.CreatedAt.UTC()
 	r.UpdatedAt = r.UpdatedAt.UTC()
 	r.ExpiresAt = r.ExpiresAt.UTC()
-	return r, nil
+	r.AuthenticatedAt = r.AuthenticatedAt.UTC()
 }
 
 func (o *Options) withDefaults() (Options, error) {

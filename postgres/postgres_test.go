@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"strings"
@@ -174,7 +175,10 @@ func TestCustomTableAndIndexes(t *testing.T) {
 		t.Fatal(err)
 	}
 	all := strings.Join(defs, "\n")
-	for _, want := range []string{"(user_id, updated_at DESC, id) INCLUDE (version, ip, user_agent, created_at, expires_at)", "(expires_at)", "(id)"} {
+	for _, want := range []string{
+		"(user_id, updated_at DESC, id) INCLUDE (version, ip, user_agent, created_at, expires_at, authenticated_at, auth_method, binding)",
+		"(expires_at)", "(id)",
+	} {
 		if !strings.Contains(all, want) {
 			t.Errorf("no index on %s; indexes:\n%s", want, all)
 		}
@@ -183,21 +187,27 @@ func TestCustomTableAndIndexes(t *testing.T) {
 	// With sequential scans disabled the planner must still find an index
 	// for each query shape; a missing or wrong index shows as a Seq Scan.
 	tbl := table(schema, "Web_Sessions")
-	for _, q := range []struct{ name, sql, index string }{
-		{"ListByUser", "SELECT id, version, ip, user_agent, created_at, updated_at, expires_at FROM " + tbl +
-			" WHERE user_id = 'u1' ORDER BY updated_at DESC, id", "Index Only Scan using \"Web_Sessions_user_listing_idx\""},
-		{"DeleteByUser", "SELECT id FROM " + tbl + " WHERE user_id = 'u1' AND id <> ALL('{a}')", "Web_Sessions_user_listing_idx"},
-		{"DeleteExpired", "SELECT id FROM " + tbl + " WHERE expires_at < now() ORDER BY expires_at LIMIT 100", "Web_Sessions_expires_at_idx"},
-		{"Load", "SELECT * FROM " + tbl + " WHERE id = 'a'", "Web_Sessions_pkey"},
+	// ListByUser is checked with the statement it runs: it must read
+	// nothing but the index.
+	for _, q := range []struct {
+		name, sql, index string
+		args             []any
+	}{
+		{"ListByUser", postgres.ListQuery(p), "Index Only Scan using \"Web_Sessions_user_listing_idx\"", []any{"u1"}},
+		{"DeleteByUser", "SELECT id FROM " + tbl + " WHERE user_id = 'u1' AND id <> ALL('{a}')", "Web_Sessions_user_listing_idx", nil},
+		{"DeleteExpired", "SELECT id FROM " + tbl + " WHERE expires_at < now() ORDER BY expires_at LIMIT 100", "Web_Sessions_expires_at_idx", nil},
+		{"Load", "SELECT * FROM " + tbl + " WHERE id = 'a'", "Web_Sessions_pkey", nil},
 	} {
-		plan := explain(t, q.sql)
+		plan := explain(t, q.sql, q.args...)
 		if !strings.Contains(plan, q.index) || strings.Contains(plan, "Sort") {
 			t.Errorf("%s: plan does not use %s without sorting:\n%s", q.name, q.index, plan)
 		}
 	}
 }
 
-func explain(t *testing.T, query string) string {
+// explain returns the plan of query, run with args, with sequential and
+// bitmap scans and sorts disabled.
+func explain(t *testing.T, query string, args ...any) string {
 	t.Helper()
 	ctx := context.Background()
 	tx, err := testPool(t).Begin(ctx)
@@ -208,7 +218,7 @@ func explain(t *testing.T, query string) string {
 	if _, err := tx.Exec(ctx, "SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off"); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := tx.Query(ctx, "EXPLAIN "+query)
+	rows, err := tx.Query(ctx, "EXPLAIN "+query, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,15 +320,17 @@ func TestCreateExists(t *testing.T) {
 	}
 }
 
-// Times are stored with microsecond precision and come back in UTC; nil and
-// empty Data stay distinct.
+// Times are stored with microsecond precision and come back in UTC, the
+// zero AuthenticatedAt as the zero time; nil and empty Data and Binding stay
+// distinct.
 func TestTimesAndData(t *testing.T) {
 	ctx := context.Background()
 	p, _ := newPersister(t, nil)
 	tokyo := time.FixedZone("JST", 9*3600)
 	at := time.Date(2031, 5, 6, 7, 8, 9, 123456789, tokyo)
 	r := qsessions.Record{ID: "t", UserID: "ü/用户", IP: "2001:db8::1", UserAgent: "ua ✓",
-		CreatedAt: at, UpdatedAt: at.Add(time.Nanosecond), ExpiresAt: at.Add(999 * time.Nanosecond)}
+		CreatedAt: at, UpdatedAt: at.Add(time.Nanosecond), ExpiresAt: at.Add(999 * time.Nanosecond),
+		AuthenticatedAt: at.Add(-1001 * time.Nanosecond), AuthMethod: "oauth:github ✓"}
 	if err := p.Create(ctx, r); err != nil {
 		t.Fatal(err)
 	}
@@ -327,32 +339,57 @@ func TestTimesAndData(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, c := range map[string]struct{ got, sent time.Time }{
-		"CreatedAt": {got.CreatedAt, r.CreatedAt},
-		"UpdatedAt": {got.UpdatedAt, r.UpdatedAt},
-		"ExpiresAt": {got.ExpiresAt, r.ExpiresAt},
+		"CreatedAt":       {got.CreatedAt, r.CreatedAt},
+		"UpdatedAt":       {got.UpdatedAt, r.UpdatedAt},
+		"ExpiresAt":       {got.ExpiresAt, r.ExpiresAt},
+		"AuthenticatedAt": {got.AuthenticatedAt, r.AuthenticatedAt},
 	} {
 		tm, want := c.got, c.sent.Truncate(time.Microsecond).UTC()
 		if tm.Location() != time.UTC || !tm.Equal(want) || tm.Nanosecond()%1000 != 0 {
 			t.Errorf("%s = %v (%v), want %v in UTC", name, tm, tm.Location(), want)
 		}
 	}
-	if got.Data != nil || got.UserID != r.UserID || got.IP != r.IP || got.UserAgent != r.UserAgent {
-		t.Errorf("got %+v, want nil Data and the strings of %+v", got, r)
+	if got.Data != nil || got.Binding != nil || got.UserID != r.UserID || got.IP != r.IP || got.UserAgent != r.UserAgent ||
+		got.AuthMethod != r.AuthMethod {
+		t.Errorf("got %+v, want nil Data and Binding and the strings of %+v", got, r)
 	}
-	r.Data = []byte{}
+	r.Data, r.Binding = []byte{}, []byte{}
+	r.AuthenticatedAt = time.Time{}
 	if err := p.Update(ctx, r); err != nil {
 		t.Fatal(err)
 	}
 	r.Version++
-	if got, _ := p.Load(ctx, "t"); got.Data == nil || len(got.Data) != 0 {
-		t.Errorf("empty Data came back as %#v", got.Data)
+	got, _ = p.Load(ctx, "t")
+	if got.Data == nil || len(got.Data) != 0 || got.Binding == nil || len(got.Binding) != 0 {
+		t.Errorf("empty Data and Binding came back as %#v and %#v", got.Data, got.Binding)
+	}
+	if got.AuthenticatedAt != (time.Time{}) {
+		t.Errorf("zero AuthenticatedAt came back as %v (%v)", got.AuthenticatedAt, got.AuthenticatedAt.Location())
 	}
 	r.Data = []byte{0, 0xff, 0xfe, '\'', '\\'}
+	r.Binding = []byte{0xff, 0, '\\', 'x', 0}
 	if err := p.Update(ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := p.Load(ctx, "t"); string(got.Data) != string(r.Data) {
-		t.Errorf("binary Data came back as %#v", got.Data)
+	r.Version++
+	if got, _ := p.Load(ctx, "t"); string(got.Data) != string(r.Data) || string(got.Binding) != string(r.Binding) {
+		t.Errorf("binary Data and Binding came back as %#v and %#v", got.Data, got.Binding)
+	}
+	r.UserID = "u"
+	if err := p.Update(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	r.Version++
+	list, err := p.ListByUser(ctx, "u")
+	if err != nil || len(list) != 1 {
+		t.Fatalf("ListByUser = %+v, %v; want one record", list, err)
+	}
+	r.Data = nil
+	r.CreatedAt = r.CreatedAt.Truncate(time.Microsecond)
+	r.UpdatedAt = r.UpdatedAt.Truncate(time.Microsecond)
+	r.ExpiresAt = r.ExpiresAt.Truncate(time.Microsecond)
+	if l := list[0]; !sameRecord(l, r) || l.AuthenticatedAt != (time.Time{}) {
+		t.Errorf("ListByUser lists %+v, want %+v", l, r)
 	}
 }
 
@@ -663,5 +700,36 @@ func TestClose(t *testing.T) {
 	}
 	if _, err := o.Load(ctx, "x"); err == nil || errors.Is(err, qsessions.ErrNotFound) {
 		t.Fatalf("Load after Close: %v, want a closed-pool error", err)
+	}
+}
+
+// The user index includes the binding: the largest binding package dbsc
+// writes (an RSA-4096 key, about 650 bytes; 1 KiB here, incompressible),
+// beside a User-Agent of the default maximum length, still fits in an index
+// entry, through Create, Update and ListByUser.
+func TestLargeBinding(t *testing.T) {
+	ctx := context.Background()
+	p, _ := newPersister(t, nil)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	r := record("big", "u", now, now.Add(time.Hour))
+	r.UserAgent = strings.Repeat("Mozilla/5.0 (X11; Linux x86_64) ", 10)[:qsessions.DefaultMaxUserAgent]
+	r.AuthenticatedAt, r.AuthMethod = now, "oauth:github"
+	r.Binding = make([]byte, 1024)
+	rand.Read(r.Binding)
+	if err := p.Create(ctx, r); err != nil {
+		t.Fatalf("Create with a %d-byte binding: %v", len(r.Binding), err)
+	}
+	rand.Read(r.Binding)
+	if err := p.Update(ctx, r); err != nil {
+		t.Fatalf("Update with a %d-byte binding: %v", len(r.Binding), err)
+	}
+	r.Version++
+	list, err := p.ListByUser(ctx, "u")
+	if err != nil || len(list) != 1 {
+		t.Fatalf("ListByUser = %+v, %v; want one record", list, err)
+	}
+	r.Data = nil
+	if !sameRecord(list[0], r) {
+		t.Fatalf("ListByUser lists %+v, want %+v", list[0], r)
 	}
 }
