@@ -31,7 +31,7 @@ type sweeper interface {
 // d without a sweep, then again while sweep runs over a Store that calls
 // the Persister's DeleteExpired once, and returns both.
 func underLoad(ctx context.Context, p qsessions.Persister, d time.Duration, sweep func(sweeper) (sweepResult, error)) (without, with latencies, res sweepResult, err error) {
-	st, err := newStore(p, 0)
+	st, err := newStore(p)
 	if err != nil {
 		return without, with, res, err
 	}

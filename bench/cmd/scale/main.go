@@ -147,7 +147,7 @@ type scaleResult struct {
 	listMedian    time.Duration // Store.Sessions, median
 	listP90       time.Duration
 	sweepOne      sweepResult // Store.DeleteExpired with one Persister call (no limit)
-	sweepBatched  sweepResult // Store.DeleteExpired as the Store calls today, DeleteBatch rows per call
+	sweepBatched  sweepResult // Store.DeleteExpired in Persister calls of 1000 rows, as the Store made them before
 	plainDelete   time.Duration
 	plainRows     int
 }
@@ -285,19 +285,38 @@ func timeListings(ctx context.Context, st *qsessions.Store, c config) (median, p
 	return percentile(lat, 0.5), percentile(lat, 0.9), nil
 }
 
-// newStore returns a Store over a memory cache, as the default setup is,
-// that calls the Persister's DeleteExpired with batch rows at a time
-// (the Store today), or once with no limit (batch 0).
-func newStore(p qsessions.Persister, batch int) (*qsessions.Store, error) {
+// newStore returns a Store over a memory cache, as the default setup is.
+func newStore(p qsessions.Persister) (*qsessions.Store, error) {
 	o := &qsessions.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	if batch == 0 {
-		// The Store calls DeleteExpired until a call returns fewer rows
-		// than the batch: with the largest batch it calls it once.
-		o.DeleteBatch = int(^uint(0) >> 1)
-	} else {
-		o.DeleteBatch = batch
-	}
 	return qsessions.New(memory.NewCache(), p, o)
+}
+
+// limitedSweeps makes Store.DeleteExpired sweep as the Store did before
+// the Persister batched for itself: Persister calls of at most batch rows,
+// until one removes fewer.
+type limitedSweeps struct {
+	qsessions.Persister
+	batch int
+}
+
+func (p limitedSweeps) DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error) {
+	total := 0
+	for {
+		n, err := p.Persister.DeleteExpired(ctx, before, p.batch)
+		total += n
+		if err != nil || n < p.batch {
+			return total, err
+		}
+	}
+}
+
+// inBatches returns the Persister that Store.DeleteExpired calls: p itself
+// (one call, no limit), or p in calls of batch rows.
+func inBatches(p qsessions.Persister, batch int) qsessions.Persister {
+	if batch == 0 {
+		return p
+	}
+	return limitedSweeps{p, batch}
 }
 
 // progress reports what runs, on stderr.

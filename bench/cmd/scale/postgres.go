@@ -106,7 +106,7 @@ func postgresScale(ctx context.Context, c config) (*scaleResult, error) {
 		return nil, err
 	}
 	defer closePool()
-	st, err := newStore(p, 0)
+	st, err := newStore(p)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +122,7 @@ func postgresScale(ctx context.Context, c config) (*scaleResult, error) {
 		if err := g.seed(ctx, s); err != nil {
 			return nil, err
 		}
-		st, err := newStore(p, v.batch)
+		st, err := newStore(inBatches(p, v.batch))
 		if err != nil {
 			return nil, err
 		}

@@ -120,7 +120,7 @@ func sqliteScale(ctx context.Context, c config) (*scaleResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := newStore(p, 0)
+	st, err := newStore(p)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +143,7 @@ func sqliteScale(ctx context.Context, c config) (*scaleResult, error) {
 		if err != nil {
 			return nil, err
 		}
-		st, err := newStore(p, v.batch)
+		st, err := newStore(inBatches(p, v.batch))
 		if err != nil {
 			return nil, err
 		}
