@@ -420,9 +420,7 @@ func testCacheSetValueNotRetained(t tester, c *cacheT) {
 	want := []byte("original value")
 	v := bytes.Clone(want)
 	c.mustSet(k, v, longTTL)
-	for i := range v {
-		v[i] = 'X'
-	}
+	scribble(v)
 	c.wantValue(k, want)
 }
 
@@ -435,9 +433,7 @@ func testCacheGetValueNotShared(t tester, c *cacheT) {
 		if err != nil {
 			t.Fatalf("Get(%q): %v", k, err)
 		}
-		for i := range got {
-			got[i] = 'X'
-		}
+		scribbleReturned(t, got, "value that Get returned")
 		_ = append(got[:0:0], "appended"...)
 	}
 	c.wantValue(k, want)
@@ -977,9 +973,7 @@ func testCacheAddValueNotRetained(t tester, c *cacheT) {
 	want := []byte("original value")
 	v := bytes.Clone(want)
 	c.mustAdd(k, v, longTTL)
-	for i := range v {
-		v[i] = 'X'
-	}
+	scribble(v)
 	c.wantValue(k, want)
 }
 
