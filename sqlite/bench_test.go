@@ -334,6 +334,46 @@ func BenchmarkListByUser(b *testing.B) {
 	}
 }
 
+// BenchmarkListByUserFloor measures what a listing costs before it reads
+// a row: a statement that reads no table (SELECT 1, the driver and
+// database/sql), a listing of a user with no sessions (the same, plus
+// SQLite's read transaction, whose locks on the write-ahead log's index
+// are system calls, and one index lookup), and the listing of one user
+// over and over (its index pages in SQLite's cache), beside
+// BenchmarkListByUser's random users.
+func BenchmarkListByUserFloor(b *testing.B) {
+	p := openBench(b, false)
+	_, users := benchSize(b)
+	b.Run("select1", func(b *testing.B) {
+		st, err := sqlite.DB(p).Prepare("SELECT 1")
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer st.Close()
+		for b.Loop() {
+			var n int
+			if err := st.QueryRow().Scan(&n); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("nobody", func(b *testing.B) {
+		for b.Loop() {
+			if rs, err := p.ListByUser(ctx, "nobody"); err != nil || len(rs) != 0 {
+				b.Fatal(rs, err)
+			}
+		}
+	})
+	b.Run("same-user", func(b *testing.B) {
+		u := benchUser(77, users)
+		for b.Loop() {
+			if rs, err := p.ListByUser(ctx, u); err != nil || len(rs) != 10 {
+				b.Fatal(len(rs), err)
+			}
+		}
+	})
+}
+
 // BenchmarkDeleteExpired sweeps the 500,000 expired sessions (of 1,000,000)
 // of a fresh copy of the database the way the Store does, with calls limited
 // to 1000 rows, and reports the total time and the longest single call.

@@ -2,6 +2,8 @@
 
 package sqlite
 
+import "database/sql"
+
 // SetSweepChunk sets how many rows one statement of p's DeleteExpired
 // deletes, so that tests can cross statement and transaction boundaries
 // with few rows.
@@ -19,3 +21,6 @@ func Queries(table string) map[string]string {
 // SetForceCheckpoint sets the size of the write-ahead log, in pages, over
 // which p's checkpointer makes writes wait for a checkpoint to finish.
 func SetForceCheckpoint(p *Persister, pages int) { p.forceAt = pages }
+
+// DB returns p's database.
+func DB(p *Persister) *sql.DB { return p.db }

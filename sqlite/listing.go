@@ -103,18 +103,32 @@ func parseListing(s string, r *qsessions.Record) (rest string, err error) {
 }
 
 // parseInts parses len(v) decimal integers, each followed by a space, from
-// the start of s, and returns the rest of s.
+// the start of s, and returns the rest of s. It is the inner loop of a
+// listing, so it parses by hand what strconv.ParseInt would: an optional
+// minus sign and 1 to 18 digits (times in milliseconds need 15).
 func parseInts(s string, v []int64) (string, error) {
 	for i := range v {
-		sp := strings.IndexByte(s, ' ')
-		if sp < 0 {
+		j := 0
+		neg := j < len(s) && s[j] == '-'
+		if neg {
+			j++
+		}
+		start := j
+		var n int64
+		for ; j < len(s) && j-start < 19; j++ {
+			c := s[j]
+			if c < '0' || c > '9' {
+				break
+			}
+			n = n*10 + int64(c-'0')
+		}
+		if j == start || j-start > 18 || j >= len(s) || s[j] != ' ' {
 			return "", errListing
 		}
-		n, err := strconv.ParseInt(s[:sp], 10, 64)
-		if err != nil {
-			return "", errListing
+		if neg {
+			n = -n
 		}
-		v[i], s = n, s[sp+1:]
+		v[i], s = n, s[j+1:]
 	}
 	return s, nil
 }

@@ -56,9 +56,59 @@ func TestListingMalformed(t *testing.T) {
 		good[:strings.LastIndex(good, "0 ")],     // no binding length
 		strings.TrimSuffix(good, "0 ") + "4 ***", // binding not base64
 		strings.TrimSuffix(good, "0 ") + "9 ab",  // binding longer than the text
+		"- 2 3 4 0 0 0 ",                         // a sign without digits
+		"--1 2 3 4 0 0 0 ",                       // two signs
+		"+1 2 3 4 0 0 0 ",                        // a plus sign
+		" 1 2 3 4 0 0 0 ",                        // a leading space
+		"1  2 3 4 0 0 0 ",                        // two spaces
+		"1 2 3 1234567890123456789 0 0 0 ",       // 19 digits: past what a listing holds
+		"1 2 3 99999999999999999999999 0 0 0 ",   // would overflow int64
+		"1 2 3 4 0 0 0",                          // no space after the last length
 	} {
 		if _, err := parseListings(s, "u"); err == nil {
 			t.Errorf("parseListings(%q) succeeded", s)
+		}
+	}
+}
+
+func BenchmarkParseListings(b *testing.B) {
+	at := time.Date(2025, 3, 14, 15, 9, 26, 535_000_000, time.UTC)
+	var all []byte
+	for i := range 10 {
+		all = appendListing(all, qsessions.Record{
+			ID: strings.Repeat("k", 43), IP: "203.0.113.9",
+			UserAgent: "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36",
+			CreatedAt: at, UpdatedAt: at.Add(-time.Duration(i) * time.Minute), ExpiresAt: at.Add(time.Hour),
+			AuthenticatedAt: at, AuthMethod: "password",
+		}, int64(i+1))
+	}
+	s := string(all)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := parseListings(s, "u"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestParseInts(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int64
+	}{
+		{"0 ", 0},
+		{"7 ", 7},
+		{"-1 ", -1},
+		{"1742000000000 ", 1742000000000},
+		{"-62135596800000 ", -62135596800000}, // the zero time.Time, as stored
+		{"999999999999999999 ", 999999999999999999},
+		{"-999999999999999999 ", -999999999999999999},
+		{"007 ", 7},
+	} {
+		var v [1]int64
+		rest, err := parseInts(c.in+"tail", v[:])
+		if err != nil || v[0] != c.want || rest != "tail" {
+			t.Errorf("parseInts(%q) = %d, %q, %v; want %d, %q, nil", c.in+"tail", v[0], rest, err, c.want, "tail")
 		}
 	}
 }

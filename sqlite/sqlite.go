@@ -43,9 +43,24 @@ const DefaultFileMode os.FileMode = 0o600
 
 // sweepChunk is how many rows one statement of DeleteExpired deletes: the
 // granularity at which a sweep looks at the clock and at waiting writes,
-// so what a waiting write waits for at most (about a millisecond on a
-// million rows).
-const sweepChunk = 16
+// so what a waiting write waits for at most (about 0.4 ms on a million
+// rows, whose index pages are rarely in SQLite's cache). Measured with
+// bench/cmd/scale -big: 16 rows gave waiting writes a p99 twice as long,
+// and the sweep was no faster.
+const sweepChunk = 4
+
+// sweepCheckpoint is how many rows a sweep deletes between two checkpoints
+// of the write-ahead log: about SQLite's default of 1000 pages, a handful
+// per row. Each checkpoint syncs the log and the database to disk, so a
+// checkpoint after each of the one-statement transactions of a sweep that
+// makes way for writes would cost more than the deletes.
+const sweepCheckpoint = 256
+
+// sweepPause is how long a sweep pauses after a transaction that made way
+// for a waiting write, in multiples of the transaction's length: while
+// writes keep coming, the sweep holds the write lock at most a third of
+// the time.
+const sweepPause = 2
 
 // checkpointEvery is how many writes (a handful of log frames each) a
 // Persister that runs its own checkpoints lets go between two of them:
@@ -54,8 +69,16 @@ const checkpointEvery = 256
 
 // forceCheckpoint is the size of the write-ahead log, in pages, over which
 // the checkpointer makes writes wait for the end of a checkpoint, so that
-// the log can start over (see checkpointer).
-const forceCheckpoint = 8000
+// the log can start over (see checkpointer): 128 MiB with SQLite's default
+// 4 KiB pages. Each such wait lasts tens of milliseconds (two syncs to
+// disk); measured with bench/cmd/scale -big, a sweep of 500,000 rows under
+// write load forced 130 of them at 8000 pages and 35 at 32000, and the
+// writes waited 4.5 s and 1.5 s in all.
+const forceCheckpoint = 32000
+
+// forceRest is how many pages of the log, at most, the checkpointer leaves
+// to copy while writes wait, when it can (see checkpointer).
+const forceRest = 256
 
 // Options configure a [Persister]. The zero value, and a nil *Options, mean
 // the defaults.
@@ -542,10 +565,11 @@ func (p *Persister) unlockWrite() {
 // The log starts over from its beginning only when a write begins after a
 // checkpoint that copied all of it, which a checkpoint running beside busy
 // writes may never do. So when the log holds over forceCheckpoint pages
-// after a checkpoint, the checkpointer copies the rest while this
-// Persister's writes wait, as SQLite's automatic checkpoints would have
-// made one of them wait: the pages written meanwhile, a fraction of the
-// log.
+// after a checkpoint, the checkpointer checkpoints again (up to four times
+// in all) until at most forceRest pages are left to copy, then copies the
+// rest while this Persister's writes wait, as SQLite's automatic
+// checkpoints would have made one of them wait: the pages written
+// meanwhile, a fraction of the log.
 func (p *Persister) checkpointer() {
 	defer close(p.checkpointerDone)
 	for {
@@ -554,11 +578,18 @@ func (p *Persister) checkpointer() {
 			return
 		case <-p.checkpoints:
 		}
-		var busy, log, copied int
-		err := p.db.QueryRow(`PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &log, &copied)
 		// log is the pages in the log, copied or not: over
 		// forceCheckpoint, the log has not started over for a while.
-		if err != nil || log <= p.forceAt {
+		// Copy what can be copied beside the writes until little is
+		// left, so that the writes wait only for the rest.
+		var busy, log, copied int
+		for range 4 {
+			err := p.db.QueryRow(`PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &log, &copied)
+			if err != nil || log <= p.forceAt || log-copied <= forceRest {
+				break
+			}
+		}
+		if log <= p.forceAt {
 			continue
 		}
 		select {
@@ -582,9 +613,10 @@ func (p *Persister) signalCheckpoint() {
 
 // checkpoint checkpoints the write-ahead log after a sweep's transaction,
 // outside the write lock: in the background when p runs its own
-// checkpoints, or else here (PASSIVE; a failure costs only a longer log).
-func (p *Persister) checkpoint(ctx context.Context) {
-	if p.checkpoints != nil {
+// checkpoints and here is false, or else here (PASSIVE; a failure costs
+// only a longer log).
+func (p *Persister) checkpoint(ctx context.Context, here bool) {
+	if p.checkpoints != nil && !here {
 		p.signalCheckpoint()
 		return
 	}
@@ -788,15 +820,24 @@ func (p *Persister) DeleteByUser(ctx context.Context, userID string, except ...s
 // It deletes in transactions, so that it never holds the write lock for
 // long, and it makes way for the other writes of this Persister:
 //   - a transaction lasts about [Options].SweepBudget, and ends after the
-//     statement in progress (16 rows) when a write is waiting, which then
+//     statement in progress (4 rows) when a write is waiting, which then
 //     goes first;
-//   - after such a transaction the sweep pauses as long as the transaction
-//     took, and its next transaction is one statement long, so that while
-//     writes keep coming it takes at most half the time, in small steps;
+//   - after such a transaction the sweep pauses twice as long as the
+//     transaction took, and its next transaction is one statement long, so
+//     that while writes keep coming it holds the lock at most a third of
+//     the time, in small steps;
+//   - between two statements it lets other goroutines run
+//     (runtime.Gosched), so that on a small machine the requests that
+//     will write get to the point of asking;
 //   - it never makes a write pay for a checkpoint of the pages it deleted:
-//     it checkpoints the write-ahead log after each transaction, outside
-//     the write lock (in the background when the Persister runs its own
-//     checkpoints, as it does for a database that Open opened).
+//     it checkpoints the write-ahead log outside the write lock, every 256
+//     rows (a thousand pages or so of the log) and at the end. While no
+//     write is waiting, in the background when the Persister runs its own
+//     checkpoints (as it does for a database that Open opened), beside the
+//     sweep; after a transaction that made way for a write, in the sweep's
+//     own goroutine, before its pause, so that the sweep and its
+//     checkpoints keep one processor busy at a time and leave the others
+//     to the requests.
 //
 // When ctx ends between transactions, it returns the count removed so far
 // with an error wrapping ctx.Err().
@@ -807,6 +848,7 @@ func (p *Persister) DeleteExpired(ctx context.Context, before time.Time, limit i
 	}
 	cutoff := ms(before)
 	total := 0
+	unchecked := 0 // rows deleted since the last checkpoint
 	yielded := false
 	for limit <= 0 || total < limit {
 		if total > 0 {
@@ -826,18 +868,19 @@ func (p *Persister) DeleteExpired(ctx context.Context, before time.Time, limit i
 		if err != nil {
 			return total, err
 		}
-		if n > 0 {
-			p.checkpoint(ctx)
+		if unchecked += n; unchecked >= sweepCheckpoint || (done && unchecked > 0) {
+			p.checkpoint(ctx, yielded)
+			unchecked = 0
 		}
 		if done {
 			break
 		}
 		if yielded {
-			// Writes are coming in: leave them as much time as the
-			// transaction took, so that the next ones need not wait
-			// for the sweep either.
+			// Writes are coming in: leave them twice as much time as
+			// the transaction took, so that the next ones need not
+			// wait for the sweep either.
 			select {
-			case <-time.After(took):
+			case <-time.After(sweepPause * took):
 			case <-ctx.Done():
 			}
 		}
@@ -903,6 +946,10 @@ func (p *Persister) sweep(ctx context.Context, cutoff int64, left int, short boo
 			yielded = true
 			break
 		}
+		// Let the goroutines that are ready run, the requests that will
+		// ask for the lock among them: on a machine with few processors
+		// the sweep and the checkpoints may occupy every one.
+		runtime.Gosched()
 		if short || time.Since(start) >= p.budget {
 			break
 		}
