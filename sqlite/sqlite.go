@@ -69,12 +69,12 @@ const checkpointEvery = 256
 
 // forceCheckpoint is the size of the write-ahead log, in pages, over which
 // the checkpointer makes writes wait for the end of a checkpoint, so that
-// the log can start over (see checkpointer): 128 MiB with SQLite's default
-// 4 KiB pages. Each such wait lasts tens of milliseconds (two syncs to
-// disk); measured with bench/cmd/scale -big, a sweep of 500,000 rows under
-// write load forced 130 of them at 8000 pages and 35 at 32000, and the
-// writes waited 4.5 s and 1.5 s in all.
-const forceCheckpoint = 32000
+// the log can start over (see checkpointer): 32 MiB with SQLite's default
+// 4 KiB pages. Measured with bench/cmd/scale -big, 32000 pages made such
+// waits four times rarer during a sweep under write load but no shorter
+// (tens of milliseconds: two syncs to disk), did not change the writes'
+// p99, and let a longer log slow the sweep's commits past 20 ms.
+const forceCheckpoint = 8000
 
 // forceRest is how many pages of the log, at most, the checkpointer leaves
 // to copy while writes wait, when it can (see checkpointer).
