@@ -57,6 +57,9 @@ func (st *Store) UpdateBinding(ctx context.Context, id string, f func(cur []byte
 		if attempt == maxSaveAttempts {
 			return fmt.Errorf("qsessions: update binding: still conflicting after %d attempts: %w", attempt, err)
 		}
+		if err := afterConflict(ctx, attempt); err != nil {
+			return fmt.Errorf("qsessions: update binding: %w", err)
+		}
 	}
 }
 
