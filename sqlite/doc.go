@@ -119,17 +119,19 @@
 //
 // [Persister.DeleteExpired] deletes expired rows, oldest first, in
 // transactions that each hold the write lock for about
-// [Options].SweepBudget (5ms by default), in statements of 4 rows. When
+// [Options].SweepBudget (5ms by default), in statements of 16 rows. When
 // another write of the Persister is waiting, the sweep commits after the
 // statement in progress and lets it go first, then pauses twice as long as
 // its transaction took and goes on in one-statement transactions while
 // writes keep coming: a write waits for at most one statement, and a sweep
-// holds the lock at most a third of the time of a busy site. Every 256
-// rows the write-ahead log is checkpointed outside the write lock, so that
-// no write pays for copying the sweep's pages: beside the sweep while the
-// site is quiet, and in the sweep's own goroutine while writes are coming,
-// so that the sweep keeps one processor busy, not two. A limit
-// caps the total; with no limit one call clears everything that expired.
+// holds the lock at most a third of the time of a busy site. For a second
+// after it made way for a write, its statements delete 4 rows and it
+// yields the processor between them. The write-ahead log is checkpointed
+// outside the write lock, so that no write pays for copying the sweep's
+// pages: after each transaction, beside the sweep, while the site is
+// quiet; every 256 rows, in the sweep's own goroutine, while it is busy,
+// so that the sweep keeps one processor busy, not two. A limit caps the
+// total; with no limit one call clears everything that expired.
 //
 // # Platforms
 //

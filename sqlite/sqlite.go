@@ -43,18 +43,31 @@ const DefaultFileMode os.FileMode = 0o600
 
 // sweepChunk is how many rows one statement of DeleteExpired deletes: the
 // granularity at which a sweep looks at the clock and at waiting writes,
-// so what a waiting write waits for at most (about 0.4 ms on a million
-// rows, whose index pages are rarely in SQLite's cache). Measured with
-// bench/cmd/scale -big: 16 rows gave waiting writes a p99 twice as long,
-// and the sweep was no faster.
-const sweepChunk = 4
+// so what a waiting write waits for at most (about 1.5 ms on a million
+// rows, whose index pages are rarely in SQLite's cache). While writes keep
+// coming, its statements delete sweepChunkBusy rows instead (about
+// 0.4 ms). Measured with bench/cmd/scale: 16 rows while writes were
+// waiting gave them a p99 of 5.1 ms where 4 gave 3.2 ms.
+const (
+	sweepChunk     = 16
+	sweepChunkBusy = 4
+)
 
-// sweepCheckpoint is how many rows a sweep deletes between two checkpoints
-// of the write-ahead log: about SQLite's default of 1000 pages, a handful
-// per row. Each checkpoint syncs the log and the database to disk, so a
-// checkpoint after each of the one-statement transactions of a sweep that
-// makes way for writes would cost more than the deletes.
+// sweepCheckpoint is how many rows a sweep that makes way for writes
+// deletes between two checkpoints of the write-ahead log: about SQLite's
+// default of 1000 pages, a handful per row. Each checkpoint syncs the log
+// and the database to disk, so a checkpoint after each of its
+// one-statement transactions would cost more than the deletes.
 const sweepCheckpoint = 256
+
+// sweepBusyFor is how long after a transaction that made way for a write a
+// sweep takes the site for busy: statements of sweepChunkBusy rows, the
+// processor yielded between them, and checkpoints every sweepCheckpoint
+// rows in its own goroutine (see DeleteExpired). Measured with
+// bench/cmd/scale: running so only right after a transaction that made way
+// left the writes' p99 where it was (7 ms), running so always made the
+// sweep of a quiet database 1.3 times slower.
+const sweepBusyFor = time.Second
 
 // sweepPause is how long a sweep pauses after a transaction that made way
 // for a waiting write, in multiples of the transaction's length: while
@@ -820,24 +833,25 @@ func (p *Persister) DeleteByUser(ctx context.Context, userID string, except ...s
 // It deletes in transactions, so that it never holds the write lock for
 // long, and it makes way for the other writes of this Persister:
 //   - a transaction lasts about [Options].SweepBudget, and ends after the
-//     statement in progress (4 rows) when a write is waiting, which then
+//     statement in progress (16 rows) when a write is waiting, which then
 //     goes first;
 //   - after such a transaction the sweep pauses twice as long as the
 //     transaction took, and its next transaction is one statement long, so
 //     that while writes keep coming it holds the lock at most a third of
 //     the time, in small steps;
-//   - between two statements it lets other goroutines run
-//     (runtime.Gosched), so that on a small machine the requests that
-//     will write get to the point of asking;
+//   - for a second after such a transaction it takes the site for busy:
+//     its statements delete 4 rows, and between two of them it lets other
+//     goroutines run (runtime.Gosched), so that on a small machine the
+//     requests that will write get to the point of asking;
 //   - it never makes a write pay for a checkpoint of the pages it deleted:
-//     it checkpoints the write-ahead log outside the write lock, every 256
-//     rows (a thousand pages or so of the log) and at the end. While no
-//     write is waiting, in the background when the Persister runs its own
-//     checkpoints (as it does for a database that Open opened), beside the
-//     sweep; after a transaction that made way for a write, in the sweep's
-//     own goroutine, before its pause, so that the sweep and its
-//     checkpoints keep one processor busy at a time and leave the others
-//     to the requests.
+//     it checkpoints the write-ahead log outside the write lock. On a
+//     quiet site, after each transaction, in the background when the
+//     Persister runs its own checkpoints (as it does for a database that
+//     Open opened), beside the sweep; on a busy one, every 256 rows (a
+//     thousand pages or so of the log) and at the end, in the sweep's own
+//     goroutine, before its pause, so that the sweep and its checkpoints
+//     keep one processor busy at a time and leave the others to the
+//     requests.
 //
 // When ctx ends between transactions, it returns the count removed so far
 // with an error wrapping ctx.Err().
@@ -850,6 +864,7 @@ func (p *Persister) DeleteExpired(ctx context.Context, before time.Time, limit i
 	total := 0
 	unchecked := 0 // rows deleted since the last checkpoint
 	yielded := false
+	var lastYield time.Time // when a transaction last made way for a write
 	for limit <= 0 || total < limit {
 		if total > 0 {
 			if err := p.begin(ctx, op); err != nil {
@@ -861,15 +876,22 @@ func (p *Persister) DeleteExpired(ctx context.Context, before time.Time, limit i
 			left = limit - total
 		}
 		start := time.Now()
-		n, done, y, err := p.sweep(ctx, cutoff, left, yielded)
+		busy := !lastYield.IsZero() && start.Sub(lastYield) < sweepBusyFor
+		n, done, y, err := p.sweep(ctx, cutoff, left, yielded, busy)
 		yielded = y
 		took := time.Since(start)
+		if yielded {
+			lastYield, busy = time.Now(), true
+		}
 		total += n
 		if err != nil {
 			return total, err
 		}
-		if unchecked += n; unchecked >= sweepCheckpoint || (done && unchecked > 0) {
-			p.checkpoint(ctx, yielded)
+		// While writes keep coming, checkpoint every sweepCheckpoint
+		// rows, here; otherwise after each transaction, beside the
+		// sweep.
+		if unchecked += n; unchecked > 0 && (!busy || unchecked >= sweepCheckpoint || done) {
+			p.checkpoint(ctx, busy)
 			unchecked = 0
 		}
 		if done {
@@ -889,10 +911,11 @@ func (p *Persister) DeleteExpired(ctx context.Context, before time.Time, limit i
 }
 
 // sweep runs one transaction of DeleteExpired: it deletes expired rows, in
-// statements of p.chunk rows, until none is left or left rows are deleted
-// (left > 0): done; until a write is waiting: yielded; or until p.budget
-// has passed, or after one statement when short.
-func (p *Persister) sweep(ctx context.Context, cutoff int64, left int, short bool) (n int, done, yielded bool, err error) {
+// statements of p.chunk rows (at most sweepChunkBusy when busy), until
+// none is left or left rows are deleted (left > 0): done; until a write is
+// waiting: yielded; or until p.budget has passed, or after one statement
+// when short.
+func (p *Persister) sweep(ctx context.Context, cutoff int64, left int, short, busy bool) (n int, done, yielded bool, err error) {
 	const op = "delete expired"
 	if err := p.lockWrite(ctx, op); err != nil {
 		return 0, false, false, err
@@ -926,6 +949,9 @@ func (p *Persister) sweep(ctx context.Context, cutoff int64, left int, short boo
 	del := tx.StmtContext(ctx, p.deleteExpired)
 	for {
 		chunk := p.chunk
+		if busy {
+			chunk = min(chunk, sweepChunkBusy)
+		}
 		if left > 0 {
 			chunk = min(chunk, left-n)
 		}
@@ -946,10 +972,13 @@ func (p *Persister) sweep(ctx context.Context, cutoff int64, left int, short boo
 			yielded = true
 			break
 		}
-		// Let the goroutines that are ready run, the requests that will
-		// ask for the lock among them: on a machine with few processors
-		// the sweep and the checkpoints may occupy every one.
-		runtime.Gosched()
+		if busy {
+			// Writes keep coming: let the goroutines that are ready
+			// run, the requests that will ask for the lock among
+			// them, which on a machine with few processors may wait
+			// for one.
+			runtime.Gosched()
+		}
 		if short || time.Since(start) >= p.budget {
 			break
 		}
