@@ -10,15 +10,15 @@ import (
 	"unicode/utf8"
 )
 
-// MaxAuthMethod is the longest authentication method that Login records,
+// maxAuthMethod is the longest authentication method that Login records,
 // in bytes.
-const MaxAuthMethod = 64
+const maxAuthMethod = 64
 
 // checkAuthMethod reports an authentication method that Login refuses: too
 // long, not UTF-8, or holding control characters.
 func checkAuthMethod(method string) error {
-	if len(method) > MaxAuthMethod {
-		return fmt.Errorf("qsessions: login: method %.20q... is longer than %d bytes", method, MaxAuthMethod)
+	if len(method) > maxAuthMethod {
+		return fmt.Errorf("qsessions: login: method %.20q... is longer than %d bytes", method, maxAuthMethod)
 	}
 	if !utf8.ValidString(method) {
 		return fmt.Errorf("qsessions: login: method %q is not UTF-8", method)
@@ -59,47 +59,45 @@ type LoginEvent struct {
 	NewLocation bool
 }
 
-// afterLogin runs the OnLogin hook for the session that s's request signed
+// afterLogin runs the OnLogin hook for the session i that a request signed
 // in, on a goroutine of its own: the hook may be slow (a mailer) and must
 // not hold up the response. A panic or error in it is logged. Store.Wait
 // waits for the hooks in flight.
-func (st *Store) afterLogin(ctx context.Context, r Record, reauth bool) {
+func (st *Store) afterLogin(ctx context.Context, i SessionInfo, reauth bool) {
 	if st.onLogin == nil {
 		return
 	}
 	ctx = context.WithoutCancel(ctx)
-	st.hooks.Add(1)
-	go func() {
-		defer st.hooks.Done()
+	st.hooks.Go(func() {
 		defer func() {
 			if p := recover(); p != nil {
 				st.log.LogAttrs(ctx, slog.LevelError, "qsessions: OnLogin panicked",
 					slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
 			}
 		}()
-		e, err := st.loginEvent(ctx, r)
+		e, err := st.loginEvent(ctx, i)
 		e.Reauthentication = reauth
 		if err == nil {
 			err = st.onLogin(ctx, e)
 		}
 		if err != nil {
-			st.log.LogAttrs(ctx, slog.LevelError, "qsessions: OnLogin failed", slog.String("user", r.UserID), slog.Any("error", err))
+			st.log.LogAttrs(ctx, slog.LevelError, "qsessions: OnLogin failed", slog.String("user", i.UserID), slog.Any("error", err))
 		}
-	}()
+	})
 }
 
-// loginEvent compares the new session r with its user's other live
+// loginEvent compares the new session i with its user's other live
 // sessions.
-func (st *Store) loginEvent(ctx context.Context, r Record) (LoginEvent, error) {
-	e := LoginEvent{Session: st.info(r), NewDevice: true, NewLocation: true}
-	others, err := st.Sessions(ctx, r.UserID)
+func (st *Store) loginEvent(ctx context.Context, i SessionInfo) (LoginEvent, error) {
+	e := LoginEvent{Session: i, NewDevice: true, NewLocation: true}
+	others, err := st.Sessions(ctx, i.UserID)
 	if err != nil {
 		return e, err
 	}
 	dev := deviceKey(e.Session)
 	loc, locErr := st.locationKey(e.Session)
 	for _, o := range others {
-		if o.ID == r.ID {
+		if o.ID == i.ID {
 			continue
 		}
 		e.OtherSessions++
@@ -154,8 +152,7 @@ func (st *Store) Wait() { st.hooks.Wait() }
 
 // enforceCap makes room for one more session of userID within
 // Options.MaxSessionsPerUser: it revokes the user's least recently active
-// live sessions beyond the cap, through the same eviction and deletion as
-// RevokeUser.
+// live sessions beyond the cap.
 func (st *Store) enforceCap(ctx context.Context, userID string) error {
 	if st.maxPerUser <= 0 {
 		return nil
@@ -171,41 +168,12 @@ func (st *Store) enforceCap(ctx context.Context, userID string) error {
 	for _, i := range live[st.maxPerUser-1:] {
 		ids = append(ids, i.ID)
 	}
-	if err := st.revokeIDs(ctx, ids); err != nil {
-		return fmt.Errorf("qsessions: login: revoke sessions over MaxSessionsPerUser: %w", err)
+	if err := st.revoke(ctx, "login: revoke sessions over MaxSessionsPerUser", ids, nil); err != nil {
+		return err
 	}
 	st.log.LogAttrs(ctx, slog.LevelInfo, "qsessions: signed out the least recently active sessions over MaxSessionsPerUser",
 		slog.String("user", userID), slog.Int("sessions", len(ids)))
 	return nil
-}
-
-// revokeIDs ends the sessions ids: their cache entries are evicted (so
-// that, if that fails, nothing is revoked and a retry finds the same
-// sessions), their rows deleted, and their entries evicted again (for fills
-// that raced the deletion).
-func (st *Store) revokeIDs(ctx context.Context, ids []string) error {
-	if err := st.cacheDelete(ctx, ids...); err != nil {
-		return fmt.Errorf("cache entries could not be evicted, nothing revoked: %w", err)
-	}
-	if err := st.persister.Delete(ctx, ids...); err != nil {
-		return err
-	}
-	if err := st.cacheDelete(ctx, ids...); err != nil {
-		return &evictError{err}
-	}
-	return nil
-}
-
-// AuthenticatedAt returns when the session's user last proved who they
-// are: its last Login or Reauthenticate. It is zero for an anonymous
-// session.
-func (s *Session) AuthenticatedAt() time.Time { return s.times().AuthenticatedAt }
-
-// AuthMethod returns how the session's user last authenticated, as given
-// to LoginWith or Reauthenticate ("password", "passkey", "oauth:github"),
-// or "".
-func (s *Session) AuthMethod() string {
-	return s.meta(func(s *Session) string { return s.base.AuthMethod })
 }
 
 // AuthenticatedWithin reports whether the session's user authenticated
@@ -215,10 +183,10 @@ func (s *Session) AuthMethod() string {
 func (s *Session) AuthenticatedWithin(d time.Duration) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ensureLocked() != nil || s.base.UserID == "" || s.base.AuthenticatedAt.IsZero() {
+	if s.ensureLocked() != nil || s.base.UserID == "" || s.meta.authAt.IsZero() {
 		return false
 	}
-	return s.store.clock().Sub(s.base.AuthenticatedAt) < d
+	return s.store.clock().Sub(s.meta.authAt) < d
 }
 
 // Reauthenticate records that the session's user has just proved who they

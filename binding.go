@@ -2,72 +2,78 @@ package qsessions
 
 import (
 	"context"
-	"errors"
 	"fmt"
+
+	"github.com/qsessions/qsessions/internal/binding"
 )
 
-// Binding returns the device-binding state of the session with the given
-// ID (package dbsc keeps it there), read from the Persister: nil when the
-// session is not bound, an error wrapping ErrNotFound when it does not
-// exist, was revoked or has expired.
-func (st *Store) Binding(ctx context.Context, id string) ([]byte, error) {
-	if !ValidID(id) {
-		return nil, fmt.Errorf("qsessions: binding of %q: %w", id, ErrInvalidID)
+// Package dbsc keeps a session's device-binding state in its metadata,
+// through the functions of package internal/binding.
+func init() {
+	binding.Load = func(st any, ctx context.Context, id string) ([]byte, error) {
+		return st.(*Store).loadBinding(ctx, id)
+	}
+	binding.Update = func(st any, ctx context.Context, id string, f func([]byte) ([]byte, error)) error {
+		return st.(*Store).updateBinding(ctx, id, f)
+	}
+	binding.Of = func(s any) []byte { return s.(*Session).binding() }
+	binding.Drop = func(s any) { s.(*Session).drop() }
+}
+
+// loadLive reads the live record id from the Persister.
+func (st *Store) loadLive(ctx context.Context, id string) (Record, error) {
+	if !ValidToken(id) {
+		return Record{}, ErrInvalidID
 	}
 	r, err := st.persister.Load(ctx, id)
 	if err == nil && !st.clock().Before(r.ExpiresAt) {
 		err = ErrNotFound
 	}
+	return r, err
+}
+
+func (st *Store) loadBinding(ctx context.Context, id string) ([]byte, error) {
+	r, err := st.loadLive(ctx, id)
+	var m meta
+	if err == nil {
+		err = parseMeta(r.Meta, &m)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("qsessions: binding: %w", err)
+		return nil, fmt.Errorf("qsessions: binding of %.8s: %w", id, err)
 	}
-	return r.Binding, nil
+	return m.binding, nil
 }
 
-// UpdateBinding replaces the device-binding state of the session id with
-// f(current). It is a compare-and-swap on the session's record, retried
-// after a reload when another write lands first, so f may run more than
-// once and must not have side effects; an error from f aborts the update
-// and is returned wrapped. Concurrent writes of the session's values keep
-// the new binding, and the session's cache entry is evicted before
-// UpdateBinding returns, so that no process reads the old state. It returns
-// an error wrapping ErrNotFound when the session does not exist, was
-// revoked or has expired.
-func (st *Store) UpdateBinding(ctx context.Context, id string, f func(cur []byte) ([]byte, error)) error {
-	if !ValidID(id) {
-		return fmt.Errorf("qsessions: update binding of %q: %w", id, ErrInvalidID)
+func (st *Store) updateBinding(ctx context.Context, id string, f func([]byte) ([]byte, error)) error {
+	r, err := st.loadLive(ctx, id)
+	if err != nil {
+		return fmt.Errorf("qsessions: update binding of %.8s: %w", id, err)
 	}
-	for attempt := 1; ; attempt++ {
-		r, err := st.persister.Load(ctx, id)
-		if err == nil && !st.clock().Before(r.ExpiresAt) {
-			err = ErrNotFound
+	plan := planFunc(func(cur *Record) (writeOp, Record, error) {
+		var m meta
+		if err := parseMeta(cur.Meta, &m); err != nil {
+			return writeNothing, Record{}, err
 		}
+		b, err := f(append([]byte(nil), m.binding...))
 		if err != nil {
-			return fmt.Errorf("qsessions: update binding: %w", err)
+			return writeNothing, Record{}, err
 		}
-		next, err := f(r.Binding)
-		if err != nil {
-			return fmt.Errorf("qsessions: update binding: %w", err)
-		}
-		r.Binding = next
-		err = st.update(ctx, r)
-		if !errors.Is(err, ErrConflict) {
-			return err
-		}
-		if attempt == maxSaveAttempts {
-			return fmt.Errorf("qsessions: update binding: still conflicting after %d attempts: %w", attempt, err)
-		}
-		if err := afterConflict(ctx, attempt); err != nil {
-			return fmt.Errorf("qsessions: update binding: %w", err)
-		}
+		m.binding = b
+		next := *cur
+		next.Meta = m.encode()
+		return writeUpdate, next, nil
+	})
+	op, next, err := plan(&r)
+	if err != nil {
+		return fmt.Errorf("qsessions: update binding: %w", err)
 	}
+	_, err = st.readModifyWrite(ctx, "update binding", &r, op, next, plan)
+	return err
 }
 
-// Binding returns the session's device-binding state (package dbsc keeps
-// it there), or nil. Reading it does not count as using the session: it
-// alone neither saves the session nor touches it, nor adds Vary: Cookie,
-// so that a request refused for its binding records nothing.
-func (s *Session) Binding() []byte {
+// binding returns the session's device-binding state, or nil, without
+// counting as a use of the session.
+func (s *Session) binding() []byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	accessed := s.accessed
@@ -76,27 +82,23 @@ func (s *Session) Binding() []byte {
 	if err != nil || s.isNew {
 		return nil
 	}
-	return s.base.Binding
+	return s.meta.binding
 }
 
-// Drop makes s, for the rest of the request, a new, empty, anonymous
+// drop makes s, for the rest of the request, a new, empty, anonymous
 // session, as if its record had been revoked, without writing anything:
-// package dbsc uses it to serve a request whose device binding it could
-// not verify as signed out. The stored session is untouched; the response
-// deletes the cookie only if the handler then stores nothing new.
-func (s *Session) Drop() {
+// package dbsc serves a request whose device binding it could not verify
+// as signed out. The stored session is untouched; the response deletes the
+// cookie only if the handler then stores nothing new.
+func (s *Session) drop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	accessed := s.accessed
-	if s.ensureLocked() != nil {
-		s.accessed = accessed
+	err := s.ensureLocked()
+	s.accessed = accessed
+	if err != nil {
 		return
 	}
-	s.accessed = accessed
 	s.resetLocked()
-	s.signedIn = false
+	s.login = noLogin
 }
-
-// DeviceBound reports whether the session is bound to a device key
-// (package dbsc): its long-lived cookie alone does not sign it in.
-func (i SessionInfo) DeviceBound() bool { return len(i.binding) > 0 }

@@ -10,66 +10,37 @@ import (
 //
 //	byte     codecVersion
 //	uvarint  Version
-//	uvarint  the length of each byte field, in the order of fields below
-//	varint   each time field, in Unix milliseconds
-//	bytes    the byte fields, concatenated
+//	uvarint  the lengths of ID, UserID, Meta and Data
+//	varint   UpdatedAt and ExpiresAt, in Unix milliseconds
+//	bytes    ID, UserID, Meta and Data, concatenated
 //
-// Decoding costs one allocation, a string shared by the text fields; Binding and Data alias the
-// input. A first byte of 0 is
-// never a record: the Store uses such values as lease markers.
-const codecVersion = 2
+// Decoding costs one allocation, a string shared by ID and UserID; Meta and
+// Data alias the input. A first byte of 0 is never a record: the Store uses
+// such values as lease markers.
+const codecVersion = 3
 
 var errCorrupt = errors.New("qsessions: corrupt cache entry")
 
-// textFields and timeFields list a Record's fields in codec order; Binding
-// and Data follow the text fields.
-func textFields(r *Record) [5]*string {
-	return [...]*string{&r.ID, &r.UserID, &r.IP, &r.UserAgent, &r.AuthMethod}
-}
-
-func timeFields(r *Record) [4]*time.Time {
-	return [...]*time.Time{&r.CreatedAt, &r.UpdatedAt, &r.ExpiresAt, &r.AuthenticatedAt}
-}
-
-const (
-	nText  = len([5]*string{})
-	nTimes = len([4]*time.Time{})
-)
-
-func encodeRecord(r Record) []byte {
-	texts, times := textFields(&r), timeFields(&r)
-	n := 1 + (3+nText+nTimes)*binary.MaxVarintLen64 + len(r.Binding) + len(r.Data)
-	for _, f := range texts {
-		n += len(*f)
-	}
+func encodeRecord(r *Record) []byte {
+	n := 1 + 7*binary.MaxVarintLen64 + len(r.ID) + len(r.UserID) + len(r.Meta) + len(r.Data)
 	b := make([]byte, 0, n)
 	b = append(b, codecVersion)
 	b = binary.AppendUvarint(b, uint64(r.Version))
-	for _, f := range texts {
-		b = binary.AppendUvarint(b, uint64(len(*f)))
+	for _, l := range [...]int{len(r.ID), len(r.UserID), len(r.Meta), len(r.Data)} {
+		b = binary.AppendUvarint(b, uint64(l))
 	}
-	b = binary.AppendUvarint(b, uint64(len(r.Binding)))
-	b = binary.AppendUvarint(b, uint64(len(r.Data)))
-	for _, t := range times {
-		b = binary.AppendVarint(b, t.UnixMilli()) // the zero time round-trips too
-	}
-	for _, f := range texts {
-		b = append(b, *f...)
-	}
-	b = append(b, r.Binding...)
+	b = binary.AppendVarint(b, r.UpdatedAt.UnixMilli())
+	b = binary.AppendVarint(b, r.ExpiresAt.UnixMilli())
+	b = append(b, r.ID...)
+	b = append(b, r.UserID...)
+	b = append(b, r.Meta...)
 	return append(b, r.Data...)
 }
 
-// decodeRecord decodes b, which it takes ownership of. Any malformation is
-// errCorrupt: the caller treats the entry as a miss.
-func decodeRecord(b []byte) (Record, error) {
-	var r Record
-	err := decodeRecordTo(&r, b)
-	return r, err
-}
-
-// decodeRecordTo decodes b into *r, which it overwrites: decoding in place
-// spares the request path copies of a Record. On error *r holds garbage.
+// decodeRecordTo decodes b, which it takes ownership of, into *r, which it
+// overwrites: decoding in place spares the request path copies of a Record.
+// Any malformation is errCorrupt (the caller treats the entry as a miss),
+// and *r then holds garbage.
 func decodeRecordTo(r *Record, b []byte) error {
 	if len(b) == 0 || b[0] != codecVersion {
 		return errCorrupt
@@ -80,7 +51,7 @@ func decodeRecordTo(r *Record, b []byte) error {
 		return errCorrupt
 	}
 	p = p[n:]
-	var lens [nText + 2]int // the text fields, Binding, Data
+	var lens [4]int
 	total := 0
 	for i := range lens {
 		v, n := binary.Uvarint(p)
@@ -91,29 +62,28 @@ func decodeRecordTo(r *Record, b []byte) error {
 		total += int(v)
 		p = p[n:]
 	}
-	r.Version = int64(version)
-	for _, t := range timeFields(r) {
+	var times [2]time.Time
+	for i := range times {
 		v, n := binary.Varint(p)
 		if n <= 0 {
 			return errCorrupt
 		}
-		*t = time.UnixMilli(v).UTC()
+		times[i] = time.UnixMilli(v).UTC()
 		p = p[n:]
 	}
 	if total != len(p) {
 		return errCorrupt
 	}
-	text := total - lens[nText] - lens[nText+1]
-	s := string(p[:text])
-	off := 0
-	for i, f := range textFields(r) {
-		*f = s[off : off+lens[i]]
-		off += lens[i]
+	text := string(p[:lens[0]+lens[1]])
+	p = p[lens[0]+lens[1]:]
+	*r = Record{
+		ID:        text[:lens[0]],
+		Version:   int64(version),
+		UserID:    text[lens[0]:],
+		UpdatedAt: times[0],
+		ExpiresAt: times[1],
+		Meta:      p[:lens[2]:lens[2]],
+		Data:      p[lens[2]:],
 	}
-	r.Binding = nil
-	if n := lens[nText]; n > 0 {
-		r.Binding = p[text : text+n : text+n]
-	}
-	r.Data = p[text+lens[nText] : len(p) : len(p)]
 	return nil
 }

@@ -135,26 +135,3 @@ func ExampleOptions_onLogin() {
 	}
 	// Output: new sign-in from Safari
 }
-
-func ExampleLocation_String() {
-	fmt.Printf("%q\n", qsessions.Location{City: "Berlin", Country: "Germany"})
-	fmt.Printf("%q\n", qsessions.Location{Country: "Germany"})
-	fmt.Printf("%q\n", qsessions.Location{})
-	// Output:
-	// "Berlin, Germany"
-	// "Germany"
-	// ""
-}
-
-func ExampleDevice() {
-	d := qsessions.Device{Browser: "Chrome Mobile", BrowserName: "Chrome", BrowserVersion: "118.0.0", OS: "Android", OSVersion: "10", Family: "K"}
-	fmt.Println(d)
-	fmt.Println(d.Friendly())
-	fmt.Println(qsessions.Device{Browser: "Chrome", OS: "Mac OS X"}.Friendly())
-	fmt.Println(qsessions.Device{Browser: "Chrome", OS: "Mac OS X", OSName: "macOS"}.Friendly())
-	// Output:
-	// K / Android 10 / Chrome Mobile 118.0.0
-	// Chrome on Android
-	// Chrome on Mac OS X
-	// Chrome on macOS
-}

@@ -2,8 +2,8 @@ package qsessions
 
 import "net/netip"
 
-// A Location is where an IP address is, as far as a GeoIP database knows.
-// The zero Location means "unknown".
+// A Location is where an IP address is, as far as a GeoIP database knows
+// (package geo renders it for people). The zero Location means "unknown".
 type Location struct {
 	City          string // "Berlin"
 	Region        string // first subdivision, "Land Berlin"
@@ -18,23 +18,6 @@ type Location struct {
 	Latitude       float64
 	Longitude      float64
 	HasCoordinates bool
-}
-
-// IsZero reports whether l holds no information.
-func (l Location) IsZero() bool { return l == Location{} }
-
-// String renders l the way django-qsessions does: "Berlin, Germany" when the
-// city is known, "Germany" when only the country is, and "" otherwise.
-func (l Location) String() string {
-	switch {
-	case l.City != "" && l.Country != "":
-		return l.City + ", " + l.Country
-	case l.Country != "":
-		return l.Country
-	case l.City != "":
-		return l.City
-	}
-	return ""
 }
 
 // A Locator finds where an IP address is. The geo package implements it

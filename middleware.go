@@ -56,7 +56,7 @@ func (st *Store) Middleware(next http.Handler) http.Handler {
 		var ip netip.Addr
 		var ua string
 		if st.recordIP {
-			ip = st.clientIP(r)
+			ip = st.ip.ClientIP(r)
 		}
 		if st.recordUA {
 			ua = truncateUserAgent(r.Header.Get("User-Agent"), st.maxUA)
@@ -71,9 +71,9 @@ func (st *Store) Middleware(next http.Handler) http.Handler {
 			return
 		}
 		s.mu.Lock()
-		late := s.late
+		changedLate := s.phase == late
 		s.mu.Unlock()
-		if late {
+		if changedLate {
 			st.log.LogAttrs(r.Context(), slog.LevelWarn, "qsessions: session changed after the response started; the change is not saved",
 				slog.String("path", r.URL.Path))
 		}
@@ -119,7 +119,7 @@ func (st *Store) requestTokens(r *http.Request, ts *tokens) (had bool) {
 func (st *Store) finish(w http.ResponseWriter, r *http.Request, s *Session) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.committed = true
+	s.phase = committed
 	if !s.accessed {
 		return nil
 	}
@@ -151,7 +151,7 @@ func addVary(h http.Header) {
 func (st *Store) setCookie(w http.ResponseWriter, r *http.Request, s *Session) {
 	c := st.cookieFor(r)
 	c.Value = s.token
-	if !s.browserClose {
+	if !s.vals.browserClose {
 		exp := s.cookieExpiryLocked()
 		c.Expires = exp
 		c.MaxAge = max(1, int(exp.Sub(st.clock())/time.Second))
@@ -173,7 +173,7 @@ func (st *Store) cookieFor(r *http.Request) *http.Cookie {
 		Name:        o.Name,
 		Path:        o.Path,
 		Domain:      o.Domain,
-		Secure:      o.Secure.or(st.requestIsHTTPS(r)),
+		Secure:      o.Secure.or(st.ip.IsHTTPS(r)),
 		HttpOnly:    o.HttpOnly.or(true),
 		SameSite:    o.SameSite,
 		Partitioned: o.Partitioned,
@@ -303,19 +303,4 @@ func truncateUserAgent(ua string, max int) string {
 		cut--
 	}
 	return ua[:cut]
-}
-
-// isToken reports whether name is an RFC 9110 token, as header names and
-// cookie names must be.
-func isToken(name string) bool {
-	if name == "" {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?={}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
 }

@@ -8,15 +8,6 @@ import (
 	"time"
 )
 
-// Defaults for the zero Options.
-const (
-	DefaultLifetime      = 14 * 24 * time.Hour // Django's SESSION_COOKIE_AGE
-	DefaultTouchInterval = time.Minute
-	DefaultMaxUserAgent  = 300
-	DefaultKeyPrefix     = "qsessions:"
-	DefaultCookieName    = "sessionid"
-)
-
 // A Switch is an option that is on, off, or left at its documented default.
 // Its zero value is [SwitchDefault].
 type Switch int8
@@ -74,52 +65,14 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 
 	// ClientIPHeader names the one header that the proxies in
-	// TrustedProxies set to say who their client is. Only that header is
-	// read, and only when the connection's peer is in TrustedProxies;
-	// every other forwarding header is ignored. The name is
-	// case-insensitive. Default [HeaderXForwardedFor].
-	//
-	// [HeaderXForwardedFor] ("X-Forwarded-For: client, proxy1") and
-	// [HeaderForwarded] (RFC 7239, "Forwarded: for=client, for=proxy1")
-	// are lists: all their lines and elements are read and walked from
-	// the right, past addresses in TrustedProxies, to the first address
-	// that is not in them, the client. Every trusted proxy must append
-	// the address of its peer to the header it received, or replace the
-	// header; one that passes on a client's header as it came lets the
-	// client choose its IP. For X-Forwarded-For: nginx
-	// "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;"
-	// (without it nginx passes the client's header on untouched), HAProxy
-	// "option forwardfor" and AWS ALB (by default) append; Caddy, Traefik
-	// and httputil.ReverseProxy append or replace. Few proxies write
-	// Forwarded (HAProxy 2.8+ "option forwarded"; nginx only through a
-	// map) and most pass a client's Forwarded header on untouched, so
-	// choose it only when every trusted proxy appends to it.
-	//
-	// Any other name is a single-IP header, such as
-	// [HeaderCFConnectingIP], [HeaderTrueClientIP], [HeaderFlyClientIP]
-	// or [HeaderXRealIP]: the proxy must set it on every request,
-	// overwriting whatever the client sent, and it must appear once and
-	// hold one address. Cloudflare sets CF-Connecting-IP (and
-	// True-Client-IP when that option is on), Akamai True-Client-IP,
-	// Fly.io's proxy Fly-Client-IP; nginx sets X-Real-IP with
-	// "proxy_set_header X-Real-IP $remote_addr;" (behind a CDN, let the
-	// realip module derive $remote_addr: "set_real_ip_from" the CDN's
-	// networks, "real_ip_header CF-Connecting-IP"). When the proxy that
-	// sets the header is not the peer (a CDN in front of your load
-	// balancer), TrustedProxies lists the peer, which must pass the
-	// header on unchanged and accept connections only from the CDN.
-	//
-	// A value that is not an address (RFC 7239's "unknown", an obfuscated
-	// "_hidden" identifier, garbage, a repeated or listed single-IP
-	// header) never erases or replaces one: the walk stops there, and the
-	// IP recorded is the last trusted proxy reached, the peer at first.
-	// Addresses may be quoted, bracketed, or carry a port or an IPv6 zone,
-	// which are dropped.
-	//
-	// The same rule decides whether a request came over TLS, for the
-	// default Secure cookie: from a trusted peer, the first value of
-	// X-Forwarded-Proto is believed or, with [HeaderForwarded], the proto
-	// parameter of the first Forwarded element.
+	// TrustedProxies set to say who their client is (case-insensitive).
+	// Only that header is read, and only when the connection's peer is in
+	// TrustedProxies; every other forwarding header is ignored. Default
+	// X-Forwarded-For, which every trusted proxy must append to (nginx:
+	// "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;").
+	// Package clientip, which reads it, says how each header is read and
+	// which proxies set which; an nginx that passes the client's
+	// X-Forwarded-For on untouched lets the client choose the IP recorded.
 	ClientIPHeader string
 
 	// RecordIP and RecordUserAgent control whether each session keeps its
@@ -129,7 +82,7 @@ type Options struct {
 	RecordUserAgent Switch
 
 	// MaxUserAgent is the longest User-Agent recorded, in bytes; longer ones
-	// are cut on a rune boundary. Default 300.
+	// are cut on a rune boundary, and invalid UTF-8 is replaced. Default 300.
 	MaxUserAgent int
 
 	// Locator and DeviceParser give SessionInfo its Location and Device.

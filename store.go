@@ -2,7 +2,6 @@ package qsessions
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,90 +10,52 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/qsessions/qsessions/clientip"
 )
 
 // A Store is the portable session store that application code uses. It
 // puts a Cache in front of a Persister with Django's cached_db semantics and
-// owns every policy: expiry, idle timeout, when to write, revocation.
+// decides expiry, idle timeout, when to write, and revocation; the Cache
+// and the Persister only store what they are given.
 //
 // A Store is safe for concurrent use. Several Stores, in one process or in
 // many, may share the same backends.
 type Store struct {
-	cache     Cache
+	cache     cacheLayer
 	persister Persister
+	locks     writeLocks
+	stats     stats
 
 	lifetime     time.Duration
 	idle         time.Duration
 	touch        time.Duration
 	browserClose bool
 	cookie       CookieOptions
-	trusted      []netip.Prefix
-	ipHeader     clientIPHeader
+	ip           *clientip.Resolver
 	recordIP     bool
 	recordUA     bool
 	maxUA        int
 	locator      Locator
 	parser       DeviceParser
-	prefix       string
 	log          *slog.Logger
 	now          func() time.Time
 	onError      func(http.ResponseWriter, *http.Request, error)
 
 	maxPerUser int
 	onLogin    func(context.Context, LoginEvent) error
-	hooks      sync.WaitGroup   // OnLogin calls in flight
-	cond       ConditionalCache // cache, when it writes conditionally
-	stale      staleSet         // cache keys whose eviction failed
+	hooks      sync.WaitGroup // OnLogin calls in flight
 }
 
-// maxStale bounds the staleSet.
-const maxStale = 100_000
-
-// A staleSet remembers sessions whose cache entry could not be evicted
-// during a cache fault, so that this Store neither reads nor trusts those
-// entries once the cache answers again, and retries the eviction.
-type staleSet struct {
-	n   atomic.Int64 // fast path: len(ids)
-	mu  sync.Mutex
-	ids map[string]struct{}
-}
-
-func (s *staleSet) add(ids []string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ids == nil {
-		s.ids = make(map[string]struct{})
-	}
-	for _, id := range ids {
-		if len(s.ids) >= maxStale {
-			break
-		}
-		s.ids[id] = struct{}{}
-	}
-	s.n.Store(int64(len(s.ids)))
-}
-
-func (s *staleSet) has(id string) bool {
-	if s.n.Load() == 0 {
-		return false
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.ids[id]
-	return ok
-}
-
-func (s *staleSet) remove(id string) {
-	if s.n.Load() == 0 {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.ids, id)
-	s.n.Store(int64(len(s.ids)))
-}
+// Defaults for the zero Options.
+const (
+	defaultLifetime      = 14 * 24 * time.Hour // Django's SESSION_COOKIE_AGE
+	defaultTouchInterval = time.Minute
+	defaultMaxUserAgent  = 300
+	defaultKeyPrefix     = "qsessions:"
+	defaultCookieName    = "sessionid"
+)
 
 // New returns a Store over cache and persister. A nil cache means no cache:
 // every request reads the Persister (Django's db backend). persister must
@@ -110,41 +71,31 @@ func New(cache Cache, persister Persister, opts *Options) (*Store, error) {
 	if o.Lifetime < 0 || o.IdleTimeout < 0 || o.MaxUserAgent < 0 || o.MaxSessionsPerUser < 0 {
 		return nil, errors.New("qsessions: New: negative Lifetime, IdleTimeout, MaxUserAgent or MaxSessionsPerUser")
 	}
+	ip, err := clientip.New(o.TrustedProxies, o.ClientIPHeader)
+	if err != nil {
+		return nil, fmt.Errorf("qsessions: New: %w", err)
+	}
 	st := &Store{
-		cache:        cache,
 		persister:    persister,
-		lifetime:     o.Lifetime,
+		lifetime:     cmpOr(o.Lifetime, defaultLifetime),
 		idle:         o.IdleTimeout,
-		touch:        o.TouchInterval,
+		touch:        cmpOr(o.TouchInterval, defaultTouchInterval),
 		browserClose: o.ExpireAtBrowserClose,
 		cookie:       o.Cookie,
-		trusted:      append([]netip.Prefix(nil), o.TrustedProxies...),
+		ip:           ip,
 		recordIP:     o.RecordIP.or(true),
 		recordUA:     o.RecordUserAgent.or(true),
-		maxUA:        o.MaxUserAgent,
+		maxUA:        cmpOr(o.MaxUserAgent, defaultMaxUserAgent),
 		locator:      o.Locator,
 		parser:       o.DeviceParser,
-		prefix:       o.KeyPrefix,
 		log:          o.Logger,
 		now:          o.Clock,
 		onError:      o.ErrorHandler,
 		maxPerUser:   o.MaxSessionsPerUser,
 		onLogin:      o.OnLogin,
 	}
-	if st.lifetime == 0 {
-		st.lifetime = DefaultLifetime
-	}
-	if st.touch == 0 {
-		st.touch = DefaultTouchInterval
-	}
 	if st.idle > 0 && st.touch > st.idle/2 {
 		st.touch = st.idle / 2
-	}
-	if st.maxUA == 0 {
-		st.maxUA = DefaultMaxUserAgent
-	}
-	if st.prefix == "" {
-		st.prefix = DefaultKeyPrefix
 	}
 	if st.log == nil {
 		st.log = slog.Default()
@@ -155,57 +106,60 @@ func New(cache Cache, persister Persister, opts *Options) (*Store, error) {
 	if st.onError == nil {
 		st.onError = st.defaultErrorHandler
 	}
+	st.locks.init()
+	st.cache = cacheLayer{c: cache, prefix: cmpOr(o.KeyPrefix, defaultKeyPrefix), log: st.log, load: persister.Load}
 	if cc, ok := cache.(ConditionalCache); ok && cc.Conditional() {
-		st.cond = cc
+		st.cache.cond = cc
 	}
 	switch {
 	case cache == nil:
-	case st.cond != nil:
+	case st.cache.cond != nil:
 		st.log.Debug("qsessions: the cache writes conditionally: no stale copy and no revoked session can enter it")
 	default:
-		st.log.Info("qsessions: the cache has no conditional writes: a cache refill racing a write or a revocation " +
-			"may expose the old copy for one Persister read (see ConditionalCache)")
+		st.log.Warn("qsessions: the cache has no conditional writes: a cache refill racing a write or a revocation " +
+			"may expose the old copy for one Persister read, in every process sharing the cache; over Redis, " +
+			"use gocache.NewRedis rather than gocache.New (see ConditionalCache)")
 	}
-	for i, p := range st.trusted {
-		if !p.IsValid() {
-			return nil, fmt.Errorf("qsessions: New: invalid trusted proxy prefix at index %d", i)
-		}
-		st.trusted[i] = p.Masked()
-	}
-	ipHeader, err := newClientIPHeader(o.ClientIPHeader)
-	if err != nil {
+	if err := st.checkCookie(); err != nil {
 		return nil, err
 	}
-	st.ipHeader = ipHeader
+	return st, nil
+}
+
+// cmpOr returns v, or def when v is zero.
+func cmpOr[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// checkCookie validates the cookie options and fills in their defaults.
+func (st *Store) checkCookie() error {
 	c := &st.cookie
-	if c.Name == "" {
-		c.Name = DefaultCookieName
+	c.Name = cmpOr(c.Name, defaultCookieName)
+	if err := (&http.Cookie{Name: c.Name, Value: "v"}).Valid(); err != nil {
+		return fmt.Errorf("qsessions: New: invalid cookie name %q", c.Name)
 	}
-	if !isToken(c.Name) {
-		return nil, fmt.Errorf("qsessions: New: invalid cookie name %q", c.Name)
-	}
-	if c.Path == "" {
-		c.Path = "/"
-	}
+	c.Path = cmpOr(c.Path, "/")
 	// Browsers refuse cookies whose prefix promises what their
 	// attributes do not keep (RFC 6265bis, section 4.1.3), and match the
 	// prefixes regardless of case.
 	switch lower := strings.ToLower(c.Name); {
 	case strings.HasPrefix(lower, "__host-"):
 		if c.Secure == SwitchOff || c.Domain != "" || c.Path != "/" {
-			return nil, fmt.Errorf("qsessions: New: cookie %q: a __Host- cookie must be Secure, have Path \"/\" and no Domain", c.Name)
+			return fmt.Errorf("qsessions: New: cookie %q: a __Host- cookie must be Secure, have Path \"/\" and no Domain", c.Name)
 		}
 		c.Secure = SwitchOn
 	case strings.HasPrefix(lower, "__secure-"):
 		if c.Secure == SwitchOff {
-			return nil, fmt.Errorf("qsessions: New: cookie %q: a __Secure- cookie must be Secure", c.Name)
+			return fmt.Errorf("qsessions: New: cookie %q: a __Secure- cookie must be Secure", c.Name)
 		}
 		c.Secure = SwitchOn
 	}
-	if c.SameSite == 0 {
-		c.SameSite = http.SameSiteLaxMode
-	}
-	return st, nil
+	c.SameSite = cmpOr(c.SameSite, http.SameSiteLaxMode)
+	return nil
 }
 
 // clock returns the current time as the Store records it: UTC, truncated to
@@ -213,8 +167,6 @@ func New(cache Cache, persister Persister, opts *Options) (*Store, error) {
 func (st *Store) clock() time.Time {
 	return st.now().UTC().Truncate(time.Millisecond)
 }
-
-func (st *Store) key(id string) string { return st.prefix + id }
 
 // idAndKey returns the session ID of a token and its cache key, in one
 // allocation (the ID is the key's tail); ok is false for a token of the
@@ -224,14 +176,15 @@ func (st *Store) idAndKey(token string) (id, key string, ok bool) {
 	if !ok {
 		return "", "", false
 	}
-	var enc [TokenLen]byte
+	var enc [tokenLen]byte
 	hashRawTo(enc[:], raw)
+	prefix := st.cache.prefix
 	var b strings.Builder
-	b.Grow(len(st.prefix) + TokenLen)
-	b.WriteString(st.prefix)
+	b.Grow(len(prefix) + tokenLen)
+	b.WriteString(prefix)
 	b.Write(enc[:])
 	key = b.String()
-	return key[len(st.prefix):], key, true
+	return key[len(prefix):], key, true
 }
 
 // Load returns the session for a token, as found in a cookie. A token that
@@ -239,9 +192,11 @@ func (st *Store) idAndKey(token string) (id, key string, ok bool) {
 // session under a fresh token (never under the token given), and a nil
 // error. An error means a backend failed: it is never a silent logout.
 //
-// Middleware calls Load for you; use it directly outside HTTP.
+// Load is for use outside HTTP; Middleware loads a request's session itself,
+// lazily, on the handler's first use of it.
 func (st *Store) Load(ctx context.Context, token string) (*Session, error) {
-	s := st.newSession(ctx, token)
+	s := &Session{store: st, ctx: ctx}
+	s.pending.add(token)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.ensureLocked(); err != nil {
@@ -250,280 +205,77 @@ func (st *Store) Load(ctx context.Context, token string) (*Session, error) {
 	return s, nil
 }
 
-// newSession returns a session that loads token lazily, on first use.
-func (st *Store) newSession(ctx context.Context, token string) *Session {
-	s := &Session{store: st, ctx: ctx}
-	s.pending.add(token)
-	return s
-}
-
-// load reads the record for a token through the cache into *dst, which it
-// overwrites. found is false when there is no live session for it.
+// load reads the live record for a token into *dst, which it overwrites:
+// from the cache, else from the Persister (filling the cache), then checks
+// its expiry. found is false when there is no live session for the token.
 func (st *Store) load(ctx context.Context, token string, now time.Time, dst *Record) (found bool, err error) {
 	id, key, ok := st.idAndKey(token)
 	if !ok {
 		return false, nil
 	}
-	var lease []byte
-	if st.cache != nil {
-		if st.cacheGet(ctx, id, key, dst) {
-			return now.Before(dst.ExpiresAt), nil
+	hit, lease := st.cache.get(ctx, id, key, dst)
+	if !hit {
+		r, err := st.persister.Load(ctx, id)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return false, nil
+		case err != nil:
+			return false, fmt.Errorf("qsessions: load session: %w", err)
+		case r.ID != id:
+			return false, fmt.Errorf("qsessions: load session: persister returned record %q for %q", r.ID, id)
+		case !now.Before(r.ExpiresAt) || !st.cache.fill(ctx, key, &r, lease, now):
+			return false, nil
 		}
-		lease = st.takeLease(ctx, key)
+		*dst = r
 	}
-	r, err := st.persister.Load(ctx, id)
-	if errors.Is(err, ErrNotFound) {
-		return false, nil
+	return now.Before(dst.ExpiresAt), nil
+}
+
+// revoke ends the sessions ids everywhere, in the one order that makes a
+// revocation exact and safe to retry: their cache entries are evicted
+// first (if that fails, nothing is revoked, and a retry finds the same
+// sessions), then their rows are deleted by del (Persister.Delete of ids
+// when del is nil), which returns the IDs it deleted, and then those
+// entries are evicted again, for fills that raced the deletion. It returns
+// the IDs deleted.
+func (st *Store) revoke(ctx context.Context, what string, ids []string, del func() ([]string, error)) error {
+	_, err := st.revokeIDs(ctx, what, ids, del)
+	return err
+}
+
+func (st *Store) revokeIDs(ctx context.Context, what string, ids []string, del func() ([]string, error)) ([]string, error) {
+	if err := st.cache.evict(ctx, ids...); err != nil {
+		return nil, fmt.Errorf("qsessions: %s: cache entries could not be evicted, nothing revoked: %w", what, err)
 	}
+	if del == nil {
+		del = func() ([]string, error) { return ids, st.persister.Delete(ctx, ids...) }
+	}
+	deleted, err := del()
 	if err != nil {
-		return false, fmt.Errorf("qsessions: load session: %w", err)
+		return nil, fmt.Errorf("qsessions: %s: %w", what, err)
 	}
-	if r.ID != id {
-		return false, fmt.Errorf("qsessions: load session: persister returned record %q for %q", r.ID, id)
+	st.locks.forget(deleted)
+	if err := st.cache.evict(ctx, deleted...); err != nil {
+		return deleted, fmt.Errorf("qsessions: %s: %w", what, &evictError{err})
 	}
-	if !now.Before(r.ExpiresAt) {
-		return false, nil
-	}
-	if st.cache != nil && !st.fill(ctx, key, r, lease, now) {
-		return false, nil
-	}
-	*dst = r
-	return true, nil
+	return deleted, nil
 }
-
-// cacheGet reads and decodes a cache entry into *dst. Every failure is a
-// miss; faults are logged and corrupt entries removed. A lease is a miss
-// too.
-func (st *Store) cacheGet(ctx context.Context, id, key string, dst *Record) bool {
-	if st.stale.has(id) {
-		if st.cache.Delete(ctx, key) == nil {
-			st.stale.remove(id)
-		}
-		return false
-	}
-	b, err := st.cache.Get(ctx, key)
-	if err != nil {
-		if !errors.Is(err, ErrCacheMiss) && ctx.Err() == nil {
-			st.log.LogAttrs(ctx, slog.LevelWarn, "qsessions: cache get failed; reading the persister", slog.Any("error", err))
-		}
-		return false
-	}
-	if isLease(b) {
-		return false // another request is filling the entry
-	}
-	err = decodeRecordTo(dst, b)
-	if err == nil && dst.ID != id {
-		err = errCorrupt
-	}
-	if err != nil {
-		st.log.LogAttrs(ctx, slog.LevelWarn, "qsessions: corrupt cache entry removed", slog.String("key", key))
-		st.cacheDelete(ctx, id)
-		return false
-	}
-	return true
-}
-
-// A lease marks a cache entry that one request is filling. It is never a
-// record: records begin with codecVersion, leases with 0.
-const (
-	leaseTTL   = 5 * time.Second
-	leaseBytes = 1 + 16
-)
-
-func isLease(b []byte) bool { return len(b) == leaseBytes && b[0] == 0 }
-
-// takeLease adds a lease under key when the cache can write conditionally,
-// and returns it, or nil when there is none: then no request fills the
-// entry, or another one is filling it.
-func (st *Store) takeLease(ctx context.Context, key string) []byte {
-	if st.cond == nil {
-		return nil
-	}
-	lease := make([]byte, leaseBytes)
-	rand.Read(lease[1:])
-	ok, err := st.cond.Add(ctx, key, lease, leaseTTL)
-	if err != nil {
-		if ctx.Err() == nil {
-			st.log.LogAttrs(ctx, slog.LevelWarn, "qsessions: cache add failed", slog.String("key", key), slog.Any("error", err))
-		}
-		return nil
-	}
-	if !ok {
-		return nil
-	}
-	return lease
-}
-
-// fill puts a record just read from the Persister into the cache, and
-// reports whether the session still exists.
-//
-// With a ConditionalCache, the record replaces the request's lease only if
-// the lease is still there: a write or a revocation that landed after the
-// read deleted the key, lease and all, and the stale record is dropped.
-//
-// With a plain Cache, the record is written and the row read again: when
-// it is gone or has moved on, the entry is removed. A revocation or a
-// write racing the fill can then expose the stale copy until that re-read
-// returns.
-func (st *Store) fill(ctx context.Context, key string, r Record, lease []byte, now time.Time) bool {
-	if st.cond != nil {
-		if lease == nil {
-			return true
-		}
-		if _, err := st.cond.CompareAndSwap(ctx, key, lease, encodeRecord(r), r.ExpiresAt.Sub(now)); err != nil {
-			st.cacheFault(ctx, "compare and swap", r.ID, err)
-		}
-		return true
-	}
-	if err := st.cache.Set(ctx, key, encodeRecord(r), r.ExpiresAt.Sub(now)); err != nil {
-		st.cacheFault(ctx, "set", r.ID, err)
-		return true
-	}
-	st.stale.remove(r.ID)
-	again, err := st.persister.Load(ctx, r.ID)
-	if err == nil && again.Version == r.Version {
-		return true
-	}
-	st.cacheDelete(ctx, r.ID)
-	return !errors.Is(err, ErrNotFound)
-}
-
-// cacheFault logs a failed cache write and removes the key, which may now be
-// stale, where the cache still allows it.
-func (st *Store) cacheFault(ctx context.Context, op, id string, err error) {
-	if ctx.Err() != nil {
-		return
-	}
-	st.log.LogAttrs(ctx, slog.LevelWarn, "qsessions: cache "+op+" failed", slog.String("key", st.key(id)), slog.Any("error", err))
-	st.cacheDelete(ctx, id)
-}
-
-// cacheDelete evicts ids, logging a failure.
-func (st *Store) cacheDelete(ctx context.Context, ids ...string) error {
-	if st.cache == nil || len(ids) == 0 {
-		return nil
-	}
-	keys := make([]string, len(ids))
-	for i, id := range ids {
-		keys[i] = st.key(id)
-	}
-	if err := st.cache.Delete(context.WithoutCancel(ctx), keys...); err != nil {
-		st.log.LogAttrs(ctx, slog.LevelError, "qsessions: cache delete failed; retrying when the cache answers again",
-			slog.Int("keys", len(keys)), slog.Any("error", err))
-		st.stale.add(ids)
-		return err
-	}
-	return nil
-}
-
-// create stores a new session. It is written to the cache first and then
-// created in the Persister (and evicted again if that fails): no
-// revocation can name it before its row exists, and one that deletes the
-// row afterwards evicts the entry after it was written.
-func (st *Store) create(ctx context.Context, r Record, now time.Time) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("qsessions: save session: %w", err)
-	}
-	cached := false
-	if st.cache != nil {
-		if err := st.cache.Set(ctx, st.key(r.ID), encodeRecord(r), r.ExpiresAt.Sub(now)); err != nil {
-			st.cacheFault(ctx, "set", r.ID, err)
-		} else {
-			cached = true
-			st.stale.remove(r.ID)
-		}
-	}
-	if err := st.persister.Create(ctx, r); err != nil {
-		if cached {
-			st.cacheDelete(ctx, r.ID)
-		}
-		return fmt.Errorf("qsessions: save session: %w", err)
-	}
-	return nil
-}
-
-// update writes r over the stored version r.Version, then evicts the
-// session's cache entry; the next request fills it again. (Writing the new
-// record into the cache instead could race another write or a revocation
-// and leave an older copy there; eviction can only remove.)
-func (st *Store) update(ctx context.Context, r Record) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("qsessions: save session: %w", err)
-	}
-	if err := st.persister.Update(ctx, r); err != nil {
-		return fmt.Errorf("qsessions: save session: %w", err)
-	}
-	st.cacheDelete(ctx, r.ID) // a failure is logged and retried
-	return nil
-}
-
-// sealedAt is the expiry of a sealed record: long past, so that every
-// Store refuses it and DeleteExpired removes it first.
-var sealedAt = time.UnixMilli(0).UTC()
-
-// end ends the stored session r: a compare-and-swap on r.Version seals the
-// record (no values, expired), its cache entry is evicted, and the row is
-// deleted. The seal makes the end exact: a concurrent write either landed
-// before it (and the seal fails with ErrConflict, so that the caller can
-// merge it) or fails after it. A failure to delete the sealed row is only
-// logged: DeleteExpired removes it.
-func (st *Store) end(ctx context.Context, r Record, now time.Time) error {
-	sealed := r
-	sealed.Data, sealed.UpdatedAt, sealed.ExpiresAt = nil, now, sealedAt
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("qsessions: end session: %w", err)
-	}
-	if err := st.persister.Update(ctx, sealed); err != nil {
-		return fmt.Errorf("qsessions: end session: %w", err)
-	}
-	evicted := st.cacheDelete(ctx, r.ID)
-	if err := st.persister.Delete(ctx, r.ID); err != nil {
-		st.log.LogAttrs(ctx, slog.LevelWarn, "qsessions: a sealed session could not be deleted; DeleteExpired will remove it",
-			slog.Any("error", err))
-	}
-	if evicted != nil {
-		return &evictError{evicted}
-	}
-	return nil
-}
-
-// destroy deletes a session's row and cache entry.
-func (st *Store) destroy(ctx context.Context, id string) error {
-	if err := st.persister.Delete(ctx, id); err != nil {
-		return fmt.Errorf("qsessions: delete session: %w", err)
-	}
-	if err := st.cacheDelete(ctx, id); err != nil {
-		return &evictError{err}
-	}
-	return nil
-}
-
-// An evictError reports a session whose row is deleted but whose cache
-// entry could not be evicted: other processes may still serve it from the
-// cache until the eviction is retried.
-type evictError struct{ err error }
-
-func (e *evictError) Error() string {
-	return "qsessions: session deleted, but its cache entry could not be evicted (other processes may still serve it; retry): " + e.err.Error()
-}
-
-func (e *evictError) Unwrap() error { return e.err }
 
 // Revoke ends the session with the given ID (a Session's ID, or a
-// SessionInfo's), in every process sharing the backends: its row is deleted,
-// then its cache entry, so its next request is refused. Revoking a session
-// that does not exist is not an error. When the row is deleted but the
-// cache entry cannot be evicted, Revoke returns an error: other processes
-// may still serve the session from the cache, so retry until it succeeds.
+// SessionInfo's), in every process sharing the backends, so that its next
+// request is refused. Revoking a session that does not exist is not an
+// error. When a cache entry cannot be evicted, Revoke returns an error:
+// other processes may still serve the session from the cache, so retry
+// until it succeeds.
 //
 // Revoke does not check who owns the session: when a user picks a session
-// to sign out, look it up among Sessions(ctx, thatUser) first, or use
-// RevokeUserSession.
+// to sign out, use RevokeUserSession, or look it up among
+// Sessions(ctx, thatUser) first.
 func (st *Store) Revoke(ctx context.Context, id string) error {
-	if !ValidID(id) {
+	if !ValidToken(id) {
 		return fmt.Errorf("qsessions: revoke %q: %w", id, ErrInvalidID)
 	}
-	return st.destroy(ctx, id)
+	return st.revoke(ctx, "revoke", []string{id}, nil)
 }
 
 // RevokeUserSession ends the session id only if it belongs to userID, and
@@ -532,7 +284,7 @@ func (st *Store) RevokeUserSession(ctx context.Context, userID, id string) (bool
 	if userID == "" {
 		return false, ErrNoUser
 	}
-	if !ValidID(id) {
+	if !ValidToken(id) {
 		return false, fmt.Errorf("qsessions: revoke %q: %w", id, ErrInvalidID)
 	}
 	r, err := st.persister.Load(ctx, id)
@@ -542,7 +294,7 @@ func (st *Store) RevokeUserSession(ctx context.Context, userID, id string) (bool
 	if err != nil {
 		return false, fmt.Errorf("qsessions: revoke: %w", err)
 	}
-	if err := st.destroy(ctx, id); err != nil {
+	if err := st.revoke(ctx, "revoke", []string{id}, nil); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -557,33 +309,22 @@ func (st *Store) RevokeUser(ctx context.Context, userID string, except ...string
 	if userID == "" {
 		return 0, ErrNoUser
 	}
-	if st.cache != nil {
-		// Evict first: if that fails, nothing is revoked and a retry finds
-		// the same sessions. (Evicting only after DeleteByUser would leave
-		// sessions whose rows are gone but whose cache entries live on in
-		// other processes, and that a retry could no longer find.)
+	var ids []string
+	if st.cache.c != nil {
 		recs, err := st.persister.ListByUser(ctx, userID)
 		if err != nil {
 			return 0, fmt.Errorf("qsessions: revoke user sessions: %w", err)
 		}
-		var ids []string
 		for _, r := range recs {
 			if !slices.Contains(except, r.ID) {
 				ids = append(ids, r.ID)
 			}
 		}
-		if err := st.cacheDelete(ctx, ids...); err != nil {
-			return 0, fmt.Errorf("qsessions: revoke user sessions: cache entries could not be evicted, nothing revoked: %w", err)
-		}
 	}
-	ids, err := st.persister.DeleteByUser(ctx, userID, except...)
-	if err != nil {
-		return 0, fmt.Errorf("qsessions: revoke user sessions: %w", err)
-	}
-	if err := st.cacheDelete(ctx, ids...); err != nil {
-		return len(ids), fmt.Errorf("qsessions: sessions deleted, but their cache entries could not be evicted (other processes may still serve them; retry): %w", err)
-	}
-	return len(ids), nil
+	deleted, err := st.revokeIDs(ctx, "revoke user sessions", ids, func() ([]string, error) {
+		return st.persister.DeleteByUser(ctx, userID, except...)
+	})
+	return len(deleted), err
 }
 
 // Sessions returns the live sessions of userID, most recently active first:
@@ -599,45 +340,47 @@ func (st *Store) Sessions(ctx context.Context, userID string) ([]SessionInfo, er
 	}
 	now := st.clock()
 	infos := make([]SessionInfo, 0, len(recs))
-	for _, r := range recs {
+	for i := range recs {
+		r := &recs[i]
 		if !now.Before(r.ExpiresAt) || r.UserID != userID {
 			continue
 		}
-		infos = append(infos, st.info(r))
+		var m meta
+		if err := parseMeta(r.Meta, &m); err != nil {
+			st.log.LogAttrs(ctx, slog.LevelWarn, "qsessions: a listed session has corrupt metadata; listing it without",
+				slog.String("user", userID), slog.Any("error", err))
+		}
+		infos = append(infos, st.infoOf(r, &m))
 	}
 	return infos, nil
 }
 
-// info describes r for listing.
-func (st *Store) info(r Record) SessionInfo {
-	return SessionInfo{
-		ID:              r.ID,
-		UserID:          r.UserID,
-		IP:              r.IP,
-		UserAgent:       r.UserAgent,
-		CreatedAt:       r.CreatedAt,
-		UpdatedAt:       r.UpdatedAt,
-		ExpiresAt:       r.ExpiresAt,
-		AuthenticatedAt: r.AuthenticatedAt,
-		AuthMethod:      r.AuthMethod,
-		binding:         r.Binding,
-		locator:         st.locator,
-		parser:          st.parser,
+// infoOf describes the session r, whose metadata m is, for listing.
+func (st *Store) infoOf(r *Record, m *meta) SessionInfo {
+	i := SessionInfo{
+		ID:        r.ID,
+		UserID:    r.UserID,
+		UpdatedAt: r.UpdatedAt,
+		ExpiresAt: r.ExpiresAt,
+		locator:   st.locator,
+		parser:    st.parser,
 	}
+	i.setMeta(m)
+	i.binding = append([]byte(nil), m.binding...)
+	return i
 }
 
 // DeleteExpired removes every expired session from the Persister and returns
-// how many it removed: the job Django calls clearsessions. It makes one
-// Persister.DeleteExpired call without a limit, and the Persister deletes in
-// steps that suit its database (short transactions, so that other writes do
-// not wait for long). Schedule it (hourly, say); the Store starts no
-// goroutines. Cache entries expire on their own. On error, a cancelled ctx
+// how many it removed: the job Django calls clearsessions. The Persister
+// deletes in steps that suit its database (short transactions, so that
+// other writes do not wait for long). Schedule it (hourly, say); the Store
+// does not. Cache entries expire on their own. On error, a cancelled ctx
 // included, it returns the count removed so far.
 func (st *Store) DeleteExpired(ctx context.Context) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("qsessions: delete expired: %w", err)
 	}
-	n, err := st.persister.DeleteExpired(ctx, st.clock(), 0)
+	n, err := st.persister.DeleteExpired(ctx, st.clock())
 	if err != nil {
 		return n, fmt.Errorf("qsessions: delete expired: %w", err)
 	}
@@ -648,8 +391,8 @@ func (st *Store) DeleteExpired(ctx context.Context) (int, error) {
 type SessionInfo struct {
 	ID        string // pass to Store.Revoke; compare with Session.ID to mark "this device"
 	UserID    string
-	IP        string
-	UserAgent string
+	IP        string // the last client IP, "" when unknown or not recorded
+	UserAgent string // the last User-Agent, truncated to Options.MaxUserAgent
 	CreatedAt time.Time
 	UpdatedAt time.Time // last recorded activity
 	ExpiresAt time.Time
@@ -657,7 +400,8 @@ type SessionInfo struct {
 	AuthenticatedAt time.Time // when the user last signed in or re-authenticated on it
 	AuthMethod      string    // how, as given to LoginWith: "password", "passkey"...; "" when not told
 
-	binding []byte
+	binding []byte // device-binding state (package dbsc)
+	unknown []byte // metadata of later versions, encoded
 	locator Locator
 	parser  DeviceParser
 }
@@ -685,3 +429,7 @@ func (i SessionInfo) Device() Device {
 	}
 	return i.parser.Parse(i.UserAgent)
 }
+
+// DeviceBound reports whether the session is bound to a device key
+// (package dbsc): its long-lived cookie alone does not sign it in.
+func (i SessionInfo) DeviceBound() bool { return len(i.binding) > 0 }

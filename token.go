@@ -9,9 +9,9 @@ import (
 // tokenBytes is the entropy of a session token: 256 bits from crypto/rand.
 const tokenBytes = 32
 
-// TokenLen is the length of a session token as it appears in a cookie, and of
-// a session ID: 32 bytes in unpadded base64url.
-const TokenLen = 43
+// tokenLen is the length of a session token as it appears in a cookie, and
+// of a session ID: 32 bytes in unpadded base64url.
+const tokenLen = 43
 
 var b64 = base64.RawURLEncoding.Strict()
 
@@ -23,11 +23,12 @@ func newToken() string {
 	return b64.EncodeToString(b[:])
 }
 
-// ValidToken reports whether s has the shape of a session token: 43
-// characters of unpadded base64url that decode to exactly 32 bytes. It does
-// not say whether a session exists for it.
+// ValidToken reports whether s has the shape of a session token, or of a
+// session ID (the hash of a token, in the same form): 43 characters of
+// unpadded base64url that decode to exactly 32 bytes. It does not say
+// whether a session exists for it.
 func ValidToken(s string) bool {
-	if len(s) != TokenLen {
+	if len(s) != tokenLen {
 		return false
 	}
 	_, ok := decodeToken(s)
@@ -36,24 +37,20 @@ func ValidToken(s string) bool {
 
 // decodeToken decodes a token of valid shape without allocating.
 func decodeToken(s string) (raw [tokenBytes]byte, ok bool) {
-	if len(s) != TokenLen {
+	if len(s) != tokenLen {
 		return raw, false
 	}
-	var src [TokenLen]byte
+	var src [tokenLen]byte
 	copy(src[:], s)
 	n, err := b64.Decode(raw[:], src[:])
 	return raw, err == nil && n == tokenBytes
 }
 
-// ValidID reports whether s has the shape of a session ID. IDs and tokens
-// share a shape; an ID is the hash of a token.
-func ValidID(s string) bool { return ValidToken(s) }
-
 // hashToken returns the session ID for a token of valid shape: the SHA-256
 // of its 32 bytes, in unpadded base64url. Backends see only this value.
 func hashToken(token string) string {
 	raw, _ := decodeToken(token)
-	var enc [TokenLen]byte
+	var enc [tokenLen]byte
 	hashRawTo(enc[:], raw)
 	return string(enc[:])
 }

@@ -25,11 +25,10 @@
 // identify read "Other", as in uap-core; the empty User-Agent gives the
 // zero Device. Bot is set for crawlers (uap-core's "Spider" device) and for
 // HTTP libraries and headless browsers such as curl, python-requests and
-// HeadlessChrome. BrowserName and OSName are set where people call a
-// family something else ("Chrome" for "Chrome Mobile", "macOS" for
-// "Mac OS X"). [qsessions.Device] renders the result as
-// "K / Android 10 / Chrome Mobile 118.0.0" (String) or "Chrome on Android"
-// (Friendly).
+// HeadlessChrome. [Label] renders a Device for people, "Chrome on Android"
+// (calling a family what people call it: "Chrome" for "Chrome Mobile",
+// "macOS" for "Mac OS X"), and [Detail] as django-qsessions does,
+// "K / Android 10 / Chrome Mobile 118.0.0".
 package device
 
 import (
@@ -163,8 +162,6 @@ func (p *Parser) parse(ua string) (d qsessions.Device) {
 		Family:         dv.Family,
 		Brand:          dv.Brand,
 		Model:          dv.Model,
-		BrowserName:    friendlyBrowsers[b.Family],
-		OSName:         friendlyOSes[o.Family],
 	}
 	d.Bot = dv.Family == "Spider" || automated[b.Family] || crawlerName(b.Family)
 	return d
@@ -191,8 +188,7 @@ var automated = map[string]bool{
 }
 
 // friendlyBrowsers and friendlyOSes are what people call the uap-core
-// families whose names they would not use: [qsessions.Device.Friendly]
-// shows these.
+// families whose names they would not use: [Label] shows these.
 var friendlyBrowsers = map[string]string{
 	"Chrome Mobile":              "Chrome",
 	"Chrome Mobile iOS":          "Chrome",

@@ -32,26 +32,26 @@ const (
 var cases = []struct {
 	name, ua string
 	want     qsessions.Device
-	str      string // Device.String, django-qsessions' rendering
-	friendly string
+	str      string // Detail, django-qsessions' rendering
+	friendly string // Label
 }{
 	{"Chrome on macOS", chromeMac,
-		qsessions.Device{Browser: "Chrome", BrowserVersion: "124.0.0", OS: "Mac OS X", OSName: "macOS", OSVersion: "10.15.7", Family: "Mac", Brand: "Apple", Model: "Mac"},
+		qsessions.Device{Browser: "Chrome", BrowserVersion: "124.0.0", OS: "Mac OS X", OSVersion: "10.15.7", Family: "Mac", Brand: "Apple", Model: "Mac"},
 		"Mac / Mac OS X 10.15.7 / Chrome 124.0.0", "Chrome on macOS"},
 	{"Firefox on Windows", firefoxWin,
 		qsessions.Device{Browser: "Firefox", BrowserVersion: "125.0", OS: "Windows", OSVersion: "10", Family: "Other"},
 		"Other / Windows 10 / Firefox 125.0", "Firefox on Windows"},
 	{"Safari on iPhone", safariIPhone,
-		qsessions.Device{Browser: "Mobile Safari", BrowserName: "Safari", BrowserVersion: "17.4.1", OS: "iOS", OSVersion: "17.4.1", Family: "iPhone", Brand: "Apple", Model: "iPhone"},
+		qsessions.Device{Browser: "Mobile Safari", BrowserVersion: "17.4.1", OS: "iOS", OSVersion: "17.4.1", Family: "iPhone", Brand: "Apple", Model: "iPhone"},
 		"iPhone / iOS 17.4.1 / Mobile Safari 17.4.1", "Safari on iOS"},
 	{"Android Chrome, reduced UA", androidK,
-		qsessions.Device{Browser: "Chrome Mobile", BrowserName: "Chrome", BrowserVersion: "118.0.0", OS: "Android", OSVersion: "10", Family: "K", Brand: "Generic_Android", Model: "K"},
+		qsessions.Device{Browser: "Chrome Mobile", BrowserVersion: "118.0.0", OS: "Android", OSVersion: "10", Family: "K", Brand: "Generic_Android", Model: "K"},
 		"K / Android 10 / Chrome Mobile 118.0.0", "Chrome on Android"},
 	{"Android Chrome, Samsung", samsung,
-		qsessions.Device{Browser: "Chrome Mobile", BrowserName: "Chrome", BrowserVersion: "112.0.0", OS: "Android", OSVersion: "13", Family: "Samsung SM-S911B", Brand: "Samsung", Model: "SM-S911B"},
+		qsessions.Device{Browser: "Chrome Mobile", BrowserVersion: "112.0.0", OS: "Android", OSVersion: "13", Family: "Samsung SM-S911B", Brand: "Samsung", Model: "SM-S911B"},
 		"Samsung SM-S911B / Android 13 / Chrome Mobile 112.0.0", "Chrome on Android"},
 	{"Safari on iPad", safariIPad,
-		qsessions.Device{Browser: "Mobile Safari", BrowserName: "Safari", BrowserVersion: "16.6", OS: "iOS", OSVersion: "16.6", Family: "iPad", Brand: "Apple", Model: "iPad"},
+		qsessions.Device{Browser: "Mobile Safari", BrowserVersion: "16.6", OS: "iOS", OSVersion: "16.6", Family: "iPad", Brand: "Apple", Model: "iPad"},
 		"iPad / iOS 16.6 / Mobile Safari 16.6", "Safari on iOS"},
 	{"Edge on Windows", edgeWin,
 		qsessions.Device{Browser: "Edge", BrowserVersion: "124.0.2478", OS: "Windows", OSVersion: "10", Family: "Other"},
@@ -118,11 +118,11 @@ func TestParse(t *testing.T) {
 				if got != c.want {
 					t.Errorf("Parse = %#v\nwant    %#v", got, c.want)
 				}
-				if s := got.String(); s != c.str {
-					t.Errorf("String() = %q, want %q", s, c.str)
+				if s := device.Detail(got); s != c.str {
+					t.Errorf("Detail = %q, want %q", s, c.str)
 				}
-				if f := got.Friendly(); f != c.friendly {
-					t.Errorf("Friendly() = %q, want %q", f, c.friendly)
+				if f := device.Label(got); f != c.friendly {
+					t.Errorf("Label = %q, want %q", f, c.friendly)
 				}
 			}
 		})

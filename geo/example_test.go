@@ -13,6 +13,8 @@ import (
 	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
 
+	"github.com/qsessions/qsessions"
+
 	"github.com/qsessions/qsessions/geo"
 )
 
@@ -58,7 +60,7 @@ func ExampleOpenBytes() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		fmt.Printf("%s: %q\n", ip, loc.String())
+		fmt.Printf("%s: %q\n", ip, geo.Label(loc))
 	}
 	loc, _ := db.Locate(netip.MustParseAddr("192.0.2.10"))
 	fmt.Println(loc.Region, loc.CountryCode, loc.ContinentCode, loc.TimeZone)
@@ -144,4 +146,14 @@ func ExampleDownload_dbip() {
 	defer db.Close()
 	info, _ := db.Info()
 	fmt.Printf("<a href=%q>%s</a>\n", info.AttributionURL, info.Attribution) // for the page footer
+}
+
+func ExampleLabel() {
+	fmt.Printf("%q\n", geo.Label(qsessions.Location{City: "Berlin", Country: "Germany"}))
+	fmt.Printf("%q\n", geo.Label(qsessions.Location{Country: "Germany"}))
+	fmt.Printf("%q\n", geo.Label(qsessions.Location{}))
+	// Output:
+	// "Berlin, Germany"
+	// "Germany"
+	// ""
 }

@@ -73,8 +73,8 @@ func TestLocate(t *testing.T) {
 				if !kind.country && p.City != "" {
 					wantStr = p.City + ", " + p.Country
 				}
-				if got.String() != wantStr {
-					t.Errorf("Locate(%s).String() = %q, want %q", addr, got.String(), wantStr)
+				if geo.Label(got) != wantStr {
+					t.Errorf("Label(Locate(%s)) = %q, want %q", addr, geo.Label(got), wantStr)
 				}
 			}
 		})
@@ -86,7 +86,7 @@ func TestLocateIPv4MappedAndZoned(t *testing.T) {
 	berlin := want(mmdbtest.Places[0], false, "en")
 	for _, addr := range []string{"::ffff:192.0.2.9", "2001:db8::1%eth0"} {
 		got := locate(t, db, addr)
-		if got.IsZero() {
+		if got == (qsessions.Location{}) {
 			t.Errorf("Locate(%s) is zero", addr)
 		}
 		if addr[0] == ':' && got != berlin {
@@ -106,12 +106,12 @@ func TestLocateUnknownAndNonPublic(t *testing.T) {
 		"198.18.0.1", "2001:dbf::1", "8.8.8.8", // public, not in the database
 	} {
 		loc, err := db.Locate(netip.MustParseAddr(addr))
-		if err != nil || !loc.IsZero() {
+		if err != nil || loc != (qsessions.Location{}) {
 			t.Errorf("Locate(%s) = %#v, %v; want zero Location, nil", addr, loc, err)
 		}
 	}
 	loc, err := db.Locate(netip.Addr{})
-	if err != nil || !loc.IsZero() {
+	if err != nil || loc != (qsessions.Location{}) {
 		t.Errorf("Locate(invalid) = %#v, %v; want zero Location, nil", loc, err)
 	}
 }
@@ -153,7 +153,7 @@ func TestIPv4OnlyDatabase(t *testing.T) {
 		t.Errorf("IPv4 in IPv4 database: %#v, want %#v", got, w)
 	}
 	loc, err := db.Locate(netip.MustParseAddr("2001:db8::1"))
-	if err != nil || !loc.IsZero() {
+	if err != nil || loc != (qsessions.Location{}) {
 		t.Errorf("IPv6 in IPv4 database: %#v, %v; want zero, nil", loc, err)
 	}
 }

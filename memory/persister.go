@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"fmt"
@@ -41,7 +42,7 @@ func (p *Persister) Load(ctx context.Context, id string) (qsessions.Record, erro
 	if !ok {
 		return qsessions.Record{}, fmt.Errorf("memory: load %q: %w", id, qsessions.ErrNotFound)
 	}
-	return r.Clone(), nil
+	return clone(r), nil
 }
 
 // Create stores a copy of r, or returns an error wrapping
@@ -110,7 +111,7 @@ func (p *Persister) ListByUser(ctx context.Context, userID string) ([]qsessions.
 	p.mu.RLock()
 	out := make([]qsessions.Record, 0, len(p.byUser[userID]))
 	for id := range p.byUser[userID] {
-		out = append(out, p.byID[id].Clone())
+		out = append(out, clone(p.byID[id]))
 	}
 	p.mu.RUnlock()
 	slices.SortFunc(out, func(a, b qsessions.Record) int {
@@ -144,33 +145,21 @@ func (p *Persister) DeleteByUser(ctx context.Context, userID string, except ...s
 	return deleted, nil
 }
 
-// DeleteExpired removes at most limit records whose ExpiresAt is before
-// before, oldest first. A limit of zero or less means no limit.
-func (p *Persister) DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error) {
+// DeleteExpired removes the records whose ExpiresAt is before before.
+func (p *Persister) DeleteExpired(ctx context.Context, before time.Time) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("memory: delete expired: %w", err)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var expired []qsessions.Record
+	n := 0
 	for _, r := range p.byID {
 		if r.ExpiresAt.Before(before) {
-			expired = append(expired, r)
+			p.remove(r)
+			n++
 		}
 	}
-	slices.SortFunc(expired, func(a, b qsessions.Record) int {
-		if c := a.ExpiresAt.Compare(b.ExpiresAt); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.ID, b.ID)
-	})
-	if limit > 0 && len(expired) > limit {
-		expired = expired[:limit]
-	}
-	for _, r := range expired {
-		p.remove(r)
-	}
-	return len(expired), nil
+	return n, nil
 }
 
 // Len returns the number of records held. It is meant for tests.
@@ -203,11 +192,17 @@ func (p *Persister) unindex(r qsessions.Record) {
 	}
 }
 
+// clone returns a copy of r that shares no memory with it.
+func clone(r qsessions.Record) qsessions.Record {
+	r.Data = bytes.Clone(r.Data)
+	r.Meta = bytes.Clone(r.Meta)
+	return r
+}
+
 // normalize copies r and stores its times in UTC without monotonic readings,
 // as a database would.
 func normalize(r qsessions.Record) qsessions.Record {
-	r = r.Clone()
-	r.CreatedAt = r.CreatedAt.UTC().Round(0)
+	r = clone(r)
 	r.UpdatedAt = r.UpdatedAt.UTC().Round(0)
 	r.ExpiresAt = r.ExpiresAt.UTC().Round(0)
 	return r
