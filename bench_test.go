@@ -57,7 +57,7 @@ func BenchmarkLoadModifySave(b *testing.B) {
 func benchRequest(b *testing.B, h http.Handler, token string) {
 	req := httptest.NewRequest("GET", "/", nil)
 	req.Header.Set("User-Agent", "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 Chrome/120.0 Safari/537.36")
-	req.AddCookie(&http.Cookie{Name: qsessions.DefaultCookieName, Value: token})
+	req.AddCookie(&http.Cookie{Name: "sessionid", Value: token})
 	b.ReportAllocs()
 	for b.Loop() {
 		w := discardWriter{h: http.Header{}}

@@ -18,6 +18,19 @@ func init() {
 	}
 	binding.Of = func(s any) []byte { return s.(*Session).binding() }
 	binding.Drop = func(s any) { s.(*Session).drop() }
+	binding.InMeta = func(b []byte) ([]byte, error) {
+		var m meta
+		err := parseMeta(b, &m)
+		return m.binding, err
+	}
+	binding.SetInMeta = func(b, bind []byte) ([]byte, error) {
+		var m meta
+		if err := parseMeta(b, &m); err != nil {
+			return nil, err
+		}
+		m.binding = bind
+		return m.encode(), nil
+	}
 }
 
 // loadLive reads the live record id from the Persister.

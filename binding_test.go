@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/qsessions/qsessions"
+	"github.com/qsessions/qsessions/internal/binding"
 )
 
 func TestUpdateBindingSurvivesConcurrentWrites(t *testing.T) {
@@ -21,7 +22,7 @@ func TestUpdateBindingSurvivesConcurrentWrites(t *testing.T) {
 	// written meanwhile; the request's save must keep it.
 	req, _ := st.Load(ctx, token)
 	req.Set("k", "changed")
-	if err := st.UpdateBinding(ctx, id, func(cur []byte) ([]byte, error) {
+	if err := binding.Update(st, ctx, id, func(cur []byte) ([]byte, error) {
 		if cur != nil {
 			t.Errorf("binding of an unbound session = %q", cur)
 		}
@@ -32,15 +33,15 @@ func TestUpdateBindingSurvivesConcurrentWrites(t *testing.T) {
 	if err := st.Save(ctx, req); err != nil {
 		t.Fatal(err)
 	}
-	b, err := st.Binding(ctx, id)
+	b, err := binding.Load(st, ctx, id)
 	if err != nil || string(b) != "key+challenge" {
 		t.Errorf("Binding after a concurrent save = %q, %v", b, err)
 	}
 	again, _ := f.store(t).Load(ctx, token)
 	var v string
 	again.Get("k", &v)
-	if string(again.Binding()) != "key+challenge" || v != "changed" {
-		t.Errorf("another Store reads binding %q and k %q", again.Binding(), v)
+	if string(binding.Of(again)) != "key+challenge" || v != "changed" {
+		t.Errorf("another Store reads binding %q and k %q", binding.Of(again), v)
 	}
 	infos, _ := st.Sessions(ctx, "alice")
 	if len(infos) != 1 || !infos[0].DeviceBound() {
@@ -49,17 +50,17 @@ func TestUpdateBindingSurvivesConcurrentWrites(t *testing.T) {
 
 	// An error from f changes nothing; a revoked session is ErrNotFound.
 	boom := errors.New("refused")
-	if err := st.UpdateBinding(ctx, id, func([]byte) ([]byte, error) { return nil, boom }); !errors.Is(err, boom) {
+	if err := binding.Update(st, ctx, id, func([]byte) ([]byte, error) { return nil, boom }); !errors.Is(err, boom) {
 		t.Errorf("UpdateBinding with a failing f: %v", err)
 	}
-	if b, _ := st.Binding(ctx, id); string(b) != "key+challenge" {
+	if b, _ := binding.Load(st, ctx, id); string(b) != "key+challenge" {
 		t.Errorf("a failed UpdateBinding changed the binding to %q", b)
 	}
 	st.Revoke(ctx, id)
-	if err := st.UpdateBinding(ctx, id, func(b []byte) ([]byte, error) { return b, nil }); !errors.Is(err, qsessions.ErrNotFound) {
+	if err := binding.Update(st, ctx, id, func(b []byte) ([]byte, error) { return b, nil }); !errors.Is(err, qsessions.ErrNotFound) {
 		t.Errorf("UpdateBinding of a revoked session: %v; want ErrNotFound", err)
 	}
-	if _, err := st.Binding(ctx, id); !errors.Is(err, qsessions.ErrNotFound) {
+	if _, err := binding.Load(st, ctx, id); !errors.Is(err, qsessions.ErrNotFound) {
 		t.Errorf("Binding of a revoked session: %v; want ErrNotFound", err)
 	}
 }
@@ -71,17 +72,17 @@ func TestBindingReadIsQuietAndDropWritesNothing(t *testing.T) {
 	f := newFixture(t)
 	st := f.store(t)
 	s, token := newSession(t, st, "alice")
-	st.UpdateBinding(ctx, s.ID(), func([]byte) ([]byte, error) { return []byte("b"), nil })
+	binding.Update(st, ctx, s.ID(), func([]byte) ([]byte, error) { return []byte("b"), nil })
 	f.clock.Advance(time.Hour) // a touch is due
 	writes := f.persister.writes()
 	var user string
 	h := st.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := qsessions.FromContext(r.Context())
-		if string(s.Binding()) != "b" {
-			t.Errorf("Binding() = %q", s.Binding())
+		if string(binding.Of(s)) != "b" {
+			t.Errorf("Binding() = %q", binding.Of(s))
 		}
 		if r.URL.Path == "/drop" {
-			s.Drop()
+			binding.Drop(s)
 			user = s.UserID()
 		}
 	}))
@@ -110,18 +111,18 @@ func TestLoginAndBinding(t *testing.T) {
 	f := newFixture(t)
 	st := f.store(t)
 	s, _ := newSession(t, st, "alice")
-	st.UpdateBinding(ctx, s.ID(), func([]byte) ([]byte, error) { return []byte("b"), nil })
+	binding.Update(st, ctx, s.ID(), func([]byte) ([]byte, error) { return []byte("b"), nil })
 	s, _ = st.Load(ctx, s.Token())
 	if err := s.Reauthenticate(ctx, "password"); err != nil {
 		t.Fatal(err)
 	}
-	if string(s.Binding()) != "b" {
-		t.Errorf("Reauthenticate dropped the binding: %q", s.Binding())
+	if string(binding.Of(s)) != "b" {
+		t.Errorf("Reauthenticate dropped the binding: %q", binding.Of(s))
 	}
 	if err := s.Login(ctx, "bob"); err != nil {
 		t.Fatal(err)
 	}
-	if s.Binding() != nil {
-		t.Errorf("Login of another user kept the binding: %q", s.Binding())
+	if binding.Of(s) != nil {
+		t.Errorf("Login of another user kept the binding: %q", binding.Of(s))
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/qsessions/qsessions"
+	"github.com/qsessions/qsessions/clientip"
 	"github.com/qsessions/qsessions/memory"
 )
 
@@ -35,7 +36,7 @@ func recordedIP(t *testing.T, opts func(*qsessions.Options), remote string, head
 	st := f.store(t)
 	var got string
 	h := st.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got = qsessions.FromContext(r.Context()).IP()
+		got = qsessions.FromContext(r.Context()).Info().IP
 	}))
 	req := httptest.NewRequest("GET", "/", nil)
 	req.RemoteAddr = remote
@@ -156,7 +157,7 @@ func TestClientIPForwarded(t *testing.T) {
 		{"garbage: the proxy", "", hdr(fwd, "garbage"), "10.0.0.5"},
 		{"empty: the proxy", "", hdr(fwd, ""), "10.0.0.5"},
 	}
-	runIPCases(t, func(o *qsessions.Options) { o.ClientIPHeader = qsessions.HeaderForwarded }, cases)
+	runIPCases(t, func(o *qsessions.Options) { o.ClientIPHeader = clientip.Forwarded }, cases)
 	t.Run("lower-case name", func(t *testing.T) {
 		runIPCases(t, func(o *qsessions.Options) { o.ClientIPHeader = "forwarded" }, cases[:1])
 	})
@@ -164,8 +165,8 @@ func TestClientIPForwarded(t *testing.T) {
 
 func TestClientIPSingleHeader(t *testing.T) {
 	for _, name := range []string{
-		qsessions.HeaderCFConnectingIP, qsessions.HeaderTrueClientIP, qsessions.HeaderFlyClientIP,
-		qsessions.HeaderXRealIP, "X-Client-Address", "x_real_ip",
+		clientip.CFConnectingIP, clientip.TrueClientIP, clientip.FlyClientIP,
+		clientip.XRealIP, "X-Client-Address", "x_real_ip",
 	} {
 		cases := []ipCase{
 			{"set by the proxy", "", hdr(name, "203.0.113.9"), "203.0.113.9"},
@@ -216,7 +217,7 @@ func TestHTTPClientIPHeaders(t *testing.T) {
 		srv := httptest.NewServer(st.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			s := qsessions.FromContext(r.Context())
 			s.Set("seen", true) // a new session: Set-Cookie
-			io.WriteString(w, s.IP())
+			io.WriteString(w, s.Info().IP)
 		})))
 		t.Cleanup(srv.Close)
 		return srv.Listener.Addr().String()
@@ -296,13 +297,13 @@ func ExampleOptions_clientIPHeader() {
 	// connect: believe CF-Connecting-IP, and nothing else, from them.
 	st, err := qsessions.New(nil, memory.NewPersister(), &qsessions.Options{
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("173.245.48.0/20") /* ... */},
-		ClientIPHeader: qsessions.HeaderCFConnectingIP,
+		ClientIPHeader: clientip.CFConnectingIP,
 	})
 	if err != nil {
 		panic(err)
 	}
 	h := st.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Println(qsessions.FromContext(r.Context()).IP())
+		fmt.Println(qsessions.FromContext(r.Context()).Info().IP)
 	}))
 	for _, remote := range []string{"173.245.48.1:443", "192.0.2.1:50000"} {
 		req := httptest.NewRequest("GET", "/", nil)

@@ -67,11 +67,11 @@ func ExampleSession_AuthenticatedWithin() {
 	s.LoginWith(ctx, "alice", "passkey")
 
 	now = now.Add(30 * time.Minute)
-	fmt.Println(s.AuthenticatedWithin(10*time.Minute), s.AuthMethod())
+	fmt.Println(s.AuthenticatedWithin(10*time.Minute), s.Info().AuthMethod)
 
 	// The user entered their password again.
 	s.Reauthenticate(ctx, "password")
-	fmt.Println(s.AuthenticatedWithin(10*time.Minute), s.AuthMethod())
+	fmt.Println(s.AuthenticatedWithin(10*time.Minute), s.Info().AuthMethod)
 	// Output:
 	// false passkey
 	// true password

@@ -2,6 +2,7 @@ package qsessions_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"sync"
@@ -190,4 +191,11 @@ func newSession(t testing.TB, st *qsessions.Store, userID string) (*qsessions.Se
 		t.Fatal("saved session has no token")
 	}
 	return s, s.Token()
+}
+
+// has reports whether s holds a value under key.
+func has(s *qsessions.Session, key string) bool {
+	var v json.RawMessage
+	ok, _ := s.Get(key, &v)
+	return ok
 }

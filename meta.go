@@ -167,10 +167,10 @@ func DecodeMeta(b []byte) (SessionInfo, error) {
 	return i, nil
 }
 
-// EncodeMeta encodes the metadata fields of i (those DecodeMeta fills) as a
-// Record's Meta: the inverse of DecodeMeta, which it undoes exactly,
-// fields written by later versions included. An IP that is not an address
-// is left out. Times are kept to the millisecond.
+// EncodeMeta encodes the metadata fields of i (those DecodeMeta fills) as
+// a Record's Meta: the inverse of DecodeMeta, which it undoes exactly, the
+// device binding and the fields written by later versions included. An IP
+// that is not an address is left out. Times are kept to the millisecond.
 func EncodeMeta(i SessionInfo) []byte {
 	m := meta{
 		userAgent:  []byte(i.UserAgent),

@@ -23,7 +23,7 @@ func app(st *qsessions.Store) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /whoami", func(w http.ResponseWriter, r *http.Request) {
 		s := qsessions.FromContext(r.Context())
-		fmt.Fprintf(w, "%s|%s|%s", s.UserID(), s.IP(), s.UserAgent())
+		fmt.Fprintf(w, "%s|%s|%s", s.UserID(), s.Info().IP, s.Info().UserAgent)
 	})
 	mux.HandleFunc("GET /id", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, qsessions.FromContext(r.Context()).ID())
@@ -152,7 +152,7 @@ func (c *client) post(path string, kv ...string) *http.Response {
 func (c *client) cookie() string {
 	u, _ := url.Parse(c.url)
 	for _, k := range c.c.Jar.Cookies(u) {
-		if k.Name == qsessions.DefaultCookieName {
+		if k.Name == "sessionid" {
 			return k.Value
 		}
 	}
@@ -308,7 +308,7 @@ func TestHTTPWritesOnlyWhenChanged(t *testing.T) {
 	if n := f.persister.updates.Load(); n != 2 {
 		t.Fatalf("after UA change: %d updates, want 2", n)
 	}
-	f.clock.Advance(qsessions.DefaultTouchInterval)
+	f.clock.Advance(time.Minute)
 	a.get("/whoami")
 	if n := f.persister.updates.Load(); n != 3 {
 		t.Fatalf("after TouchInterval: %d updates, want 3", n)
@@ -343,7 +343,7 @@ func TestHTTPClientIP(t *testing.T) {
 			st := f.store(t)
 			var got string
 			h := st.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				got = qsessions.FromContext(r.Context()).IP()
+				got = qsessions.FromContext(r.Context()).Info().IP
 			}))
 			req := httptest.NewRequest("GET", "/", nil)
 			req.RemoteAddr = c.remote
@@ -380,7 +380,7 @@ func TestHTTPUserAgentTruncated(t *testing.T) {
 	st := f.store(t)
 	var got string
 	h := st.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got = qsessions.FromContext(r.Context()).UserAgent()
+		got = qsessions.FromContext(r.Context()).Info().UserAgent
 	}))
 	req := httptest.NewRequest("GET", "/", nil)
 	req.Header.Set("User-Agent", "abcdefghé\xffxyz")
@@ -445,7 +445,7 @@ func TestHTTPHeadersAndCookieAttributes(t *testing.T) {
 	if !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteLaxMode || c.Path != "/" {
 		t.Fatalf("cookie attributes: %s", resp.Header.Get("Set-Cookie"))
 	}
-	if want := int(qsessions.DefaultLifetime / time.Second); c.MaxAge < want-5 || c.MaxAge > want {
+	if want := int((14 * 24 * time.Hour) / time.Second); c.MaxAge < want-5 || c.MaxAge > want {
 		t.Fatalf("Max-Age = %d, want about %d", c.MaxAge, want)
 	}
 	if cc := resp.Header.Get("Cache-Control"); !strings.Contains(cc, `no-cache="Set-Cookie"`) {

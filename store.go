@@ -73,7 +73,7 @@ func New(cache Cache, persister Persister, opts *Options) (*Store, error) {
 	}
 	ip, err := clientip.New(o.TrustedProxies, o.ClientIPHeader)
 	if err != nil {
-		return nil, fmt.Errorf("qsessions: New: %w", err)
+		return nil, fmt.Errorf("qsessions: New: TrustedProxies or ClientIPHeader: %w", err)
 	}
 	st := &Store{
 		persister:    persister,

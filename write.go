@@ -51,10 +51,11 @@ func (f planFunc) replan(cur *Record) (writeOp, Record, error) { return f(cur) }
 // attempt n waits a random time below min(retryCap, retryBase<<(n-1)),
 // and a write whose context has no deadline gives up after retryBudget.
 const (
-	retryBase   = 500 * time.Microsecond
-	retryCap    = 50 * time.Millisecond
-	retryBudget = 10 * time.Second
+	retryBase = 500 * time.Microsecond
+	retryCap  = 50 * time.Millisecond
 )
+
+var retryBudget = 10 * time.Second // a variable for the tests
 
 // sealedAt is the expiry of a sealed record: long past, so that every
 // Store refuses it and DeleteExpired removes it first.
@@ -68,13 +69,13 @@ var sealedAt = time.UnixMilli(0).UTC()
 // when read again) makes it fail with ErrNotFound.
 func (st *Store) readModifyWrite(ctx context.Context, what string, cur *Record, op writeOp, next Record, p planner) (writeOp, error) {
 	lk, waited, err := st.locks.lock(ctx, cur.ID)
-	if err != nil {
-		return writeNothing, fmt.Errorf("qsessions: %s: %w", what, err)
-	}
-	defer st.locks.unlock(lk)
 	if waited {
 		st.stats.waits.Add(1)
 	}
+	if err != nil {
+		return writeNothing, fmt.Errorf("qsessions: %s: waiting for its turn: %w", what, err)
+	}
+	defer st.locks.unlock(lk)
 	// When another write of this Store landed since cur was read, start
 	// from what it left, as kept or read again.
 	fresh, reload := lk.newer(cur)

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/alexedwards/scs/sqlite3store"
 	"github.com/alexedwards/scs/v2"
@@ -119,7 +120,7 @@ func newQsessions(tb testing.TB, name string, cache qsessions.Cache, p qsessions
 func newSCS(name string, store scs.Store) *backend {
 	sm := scs.New()
 	sm.Store = store
-	sm.Lifetime = qsessions.DefaultLifetime
+	sm.Lifetime = (14 * 24 * time.Hour)
 	sm.Cookie.Name = cookieName
 	return &backend{
 		name:   name,

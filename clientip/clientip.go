@@ -105,7 +105,7 @@ func New(trusted []netip.Prefix, header string) (*Resolver, error) {
 		header = XForwardedFor
 	}
 	if !isToken(header) {
-		return nil, fmt.Errorf("clientip: invalid header %q: not a header name", header)
+		return nil, fmt.Errorf("clientip: invalid header name %q", header)
 	}
 	r := &Resolver{trusted: make([]netip.Prefix, len(trusted)), name: textproto.CanonicalMIMEHeaderKey(header), kind: singleIP}
 	for i, p := range trusted {

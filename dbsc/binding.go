@@ -48,6 +48,9 @@ const (
 	algCodeRS256 = 2
 )
 
+// idLen is the length of a session ID: 32 bytes in unpadded base64url.
+const idLen = 43
+
 const (
 	bindingHeader   = 51              // the fixed-size fields
 	boundCookieSize = sha256.Size + 8 // one bound cookie
@@ -86,7 +89,7 @@ func Bound(binding []byte) bool { return len(binding) > 0 }
 // with the challenge issued at issued.
 func newBinding(sid string, key *publicKey, now time.Time, issued int64) (*binding, error) {
 	b := &binding{alg: key.alg, at: now.Unix(), ch: issued, pub: key.appendBinary(nil), pubK: key}
-	var src [qsessions.TokenLen]byte
+	var src [idLen]byte
 	if len(sid) != len(src) {
 		return nil, qsessions.ErrInvalidID
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/qsessions/qsessions"
+	hooks "github.com/qsessions/qsessions/internal/binding"
 )
 
 // Defaults for the zero Options.
@@ -44,7 +45,8 @@ var ErrUnverified = errors.New("dbsc: device-bound session without a valid bound
 var errNoSession = errors.New("dbsc: no session in the request context: put Store.Middleware in front")
 
 // bindings is what dbsc needs of the Store: read and update a session's
-// binding state. *qsessions.Store has it; the tests use a fake as well.
+// binding state. storeBindings gives a *qsessions.Store it; the tests use a
+// fake as well.
 type bindings interface {
 	// Binding returns the binding state of the session with the given ID
 	// (nil when unbound), or an error wrapping qsessions.ErrNotFound.
@@ -179,12 +181,32 @@ type Binder struct {
 	clock   func() time.Time
 }
 
-// The Store and its sessions are what the Binder works with.
-var (
-	_ bindings = (*qsessions.Store)(nil)
-	_ session  = (*qsessions.Session)(nil)
-	_ dropper  = (*qsessions.Session)(nil)
+// storeBindings and requestSession give the Store and its sessions what
+// the Binder needs of them, through the hooks that package qsessions keeps
+// for this package.
+type (
+	storeBindings  struct{ st *qsessions.Store }
+	requestSession struct{ s *qsessions.Session }
 )
+
+var (
+	_ bindings = storeBindings{}
+	_ session  = requestSession{}
+	_ dropper  = requestSession{}
+)
+
+func (b storeBindings) Binding(ctx context.Context, id string) ([]byte, error) {
+	return hooks.Load(b.st, ctx, id)
+}
+
+func (b storeBindings) UpdateBinding(ctx context.Context, id string, f func(cur []byte) ([]byte, error)) error {
+	return hooks.Update(b.st, ctx, id, f)
+}
+
+func (s requestSession) ID() string      { return s.s.ID() }
+func (s requestSession) Err() error      { return s.s.Err() }
+func (s requestSession) Binding() []byte { return hooks.Of(s.s) }
+func (s requestSession) Drop()           { hooks.Drop(s.s) }
 
 // New returns a Binder for the sessions of st, which keeps each session's
 // binding state beside the session. opts may be nil.
@@ -192,14 +214,14 @@ func New(st *qsessions.Store, opts *Options) (*Binder, error) {
 	if st == nil {
 		return nil, errors.New("dbsc: nil Store")
 	}
-	return newBinder(st, opts, sessionFromContext)
+	return newBinder(storeBindings{st}, opts, sessionFromContext)
 }
 
 // sessionFromContext returns the request's session as Store.Middleware
 // put it in the context, or nil.
 func sessionFromContext(r *http.Request) session {
 	if s := qsessions.FromContext(r.Context()); s != nil {
-		return s
+		return requestSession{s}
 	}
 	return nil // not a typed nil: Guard tells the missing middleware apart
 }
@@ -344,7 +366,7 @@ func (b *Binder) Offer(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	sid := s.ID()
-	if !qsessions.ValidID(sid) {
+	if !qsessions.ValidToken(sid) {
 		return fmt.Errorf("dbsc: offer: session has no valid ID: %w", qsessions.ErrInvalidID)
 	}
 	path, _ := sfString(b.registerPath)
@@ -475,7 +497,7 @@ func (b *Binder) register(w http.ResponseWriter, r *http.Request) {
 	if err == nil && pr.key == nil {
 		err = malformed("a registration proof must carry its key in the jwk header")
 	}
-	if err == nil && !qsessions.ValidID(pr.auth) {
+	if err == nil && !qsessions.ValidToken(pr.auth) {
 		err = malformed("authorization is not the session ID that Offer sent")
 	}
 	if err == nil {
@@ -674,8 +696,8 @@ func sessionIDHeader(r *http.Request) (string, error) {
 	if len(v) != 1 {
 		return "", fmt.Errorf("dbsc: want one %s header, got %d", headerSessionID, len(v))
 	}
-	s, err := readString(v[0], qsessions.TokenLen)
-	if err != nil || !qsessions.ValidID(s) {
+	s, err := readString(v[0], idLen)
+	if err != nil || !qsessions.ValidToken(s) {
 		return "", fmt.Errorf("dbsc: %s is not a session ID", headerSessionID)
 	}
 	return s, nil

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/qsessions/qsessions"
+	hooks "github.com/qsessions/qsessions/internal/binding"
 	"github.com/qsessions/qsessions/memory"
 )
 
@@ -63,6 +64,14 @@ func newStoreServer(t *testing.T, opts *Options) *testServer {
 }
 
 func (be *storeBackend) binder(o *Options) (*Binder, error) { return New(be.Store, o) }
+
+func (be *storeBackend) Binding(ctx context.Context, id string) ([]byte, error) {
+	return storeBindings{be.Store}.Binding(ctx, id)
+}
+
+func (be *storeBackend) UpdateBinding(ctx context.Context, id string, f func([]byte) ([]byte, error)) error {
+	return storeBindings{be.Store}.UpdateBinding(ctx, id, f)
+}
 
 func (be *storeBackend) middleware(next http.Handler) http.Handler { return be.Middleware(next) }
 
@@ -191,7 +200,7 @@ func (p *recordingPersister) state() (map[string][]byte, int) {
 	m := map[string][]byte{}
 	for id := range p.ids {
 		if r, err := p.Persister.Load(context.Background(), id); err == nil {
-			m[id] = r.Binding
+			m[id], _ = hooks.InMeta(r.Meta)
 		}
 	}
 	return m, p.writes
@@ -362,17 +371,21 @@ func TestStoreValuesAndBindingConcurrently(t *testing.T) {
 	t.Run("a value write lands during the refresh", func(t *testing.T) {
 		srv := newStoreServer(t, nil)
 		st := storeOf(srv)
+		srv.addApp(t, newStoreBackend(t, srv.clock, st), nil)
 		b := newBrowser(t, srv, newTestKey(t, ES256))
 		b.login("alice")
 		// Between the refresh's read and its write, another request of the
-		// session stores a value: the refresh's compare-and-swap fails,
-		// and it is retried over the new version.
+		// session stores a value through another application server (in
+		// one server, writes of a session take turns): the refresh's
+		// compare-and-swap fails, and it is retried over the new version.
 		set, _ := http.NewRequest(http.MethodPost, srv.URL+"/set?k=two&v=2", nil)
 		set.Header.Set("Cookie", b.cookieHeader())
 		var updates atomic.Int32
 		setStatus := make(chan int, 1)
 		st.persister.setBeforeUpdate(func(qsessions.Record) {
 			if updates.Add(1) == 1 {
+				srv.serveFrom(1)
+				defer srv.serveFrom(0)
 				resp, err := b.client.Do(set)
 				if err != nil {
 					setStatus <- 0

@@ -472,7 +472,7 @@ func TestSessionViewDeviceBound(t *testing.T) {
 	}
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	bound := record(t, "alice", "192.0.2.7", macChrome, now, now.Add(time.Hour))
-	bound.AuthMethod, bound.AuthenticatedAt, bound.Binding = "passkey", now.Add(-10*time.Minute), []byte("device key state")
+	bound = withAuth(t, bound, "passkey", now.Add(-10*time.Minute), []byte("device key state"))
 	plain := record(t, "alice", "192.0.2.8", iPhoneSafari, now.Add(-time.Minute), now.Add(time.Hour))
 	for _, r := range []qsessions.Record{bound, plain} {
 		if err := p.Create(ctx, r); err != nil {

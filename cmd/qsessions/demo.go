@@ -23,6 +23,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/qsessions/qsessions"
+	"github.com/qsessions/qsessions/clientip"
 	"github.com/qsessions/qsessions/geo"
 	"github.com/qsessions/qsessions/memory"
 	"github.com/qsessions/qsessions/sqlite"
@@ -80,15 +81,15 @@ download-geoip --help' for MaxMind's). Stop with Ctrl-C.`)
 		"the default is in your user cache directory, in a qsessions directory that only you can open")
 	geoPath := fs.String("geoip", "", "a City or Country database `file` (DB-IP, GeoLite2, GeoIP2), to show locations")
 	redisAddr := fs.String("redis", "", "use the Redis at `ADDR` (host:port or redis:// URL) as the cache instead of an in-process one,\nso that 'qsessions sessions revoke --redis ADDR' takes effect at once")
-	prefix := fs.String("key-prefix", qsessions.DefaultKeyPrefix, "the cache key `prefix`")
+	prefix := fs.String("key-prefix", "qsessions:", "the cache key `prefix`")
 	trust := fs.String("trust-proxy", "", "comma-separated `networks` of the reverse proxies in front of the demo, such as 127.0.0.1/32.\n"+
 		"From them, and only them, the client IP is read from the one header --client-ip-header names,\n"+
 		"and X-Forwarded-Proto (with Forwarded, its proto) says whether the client used TLS; where that header\n"+
 		"holds no IP address, the proxy's own is recorded. Without --trust-proxy, no forwarding header is read")
-	ipHeader := fs.String("client-ip-header", qsessions.HeaderXForwardedFor, "the `header` the --trust-proxy proxies set to the client's address: X-Forwarded-For, which they append to\n"+
+	ipHeader := fs.String("client-ip-header", clientip.XForwardedFor, "the `header` the --trust-proxy proxies set to the client's address: X-Forwarded-For, which they append to\n"+
 		"(nginx: proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for), Forwarded (RFC 7239, appended to),\n"+
 		"or one they overwrite with a single address, such as CF-Connecting-IP, True-Client-IP, Fly-Client-IP or X-Real-IP")
-	lifetime := fs.Duration("lifetime", qsessions.DefaultLifetime, "how long a session lives after sign-in")
+	lifetime := fs.Duration("lifetime", 14*24*time.Hour, "how long a session lives after sign-in")
 	idle := fs.Duration("idle-timeout", 0, "sign out sessions idle for this `duration` (0: never)")
 	maxSessions := fs.Int("max-sessions", 0, "keep at most `N` sessions per user: a sign-in beyond that signs out the least recently active (0: no cap)")
 	reauthAfter := fs.Duration("reauth-after", defaultReauthAfter, "ask to confirm it's you before signing out everywhere else when the sign-in is older than this `duration` (0: every time)")
@@ -455,7 +456,7 @@ func (a *demoApp) fillSessions(r *http.Request, s *qsessions.Session, data *page
 		data.Notices = append(data.Notices, noticeView{n, relTime(n.At, now), n.SessionID == current, live[n.SessionID]})
 	}
 	data.Fresh = s.AuthenticatedWithin(a.reauthAfter)
-	if at := s.AuthenticatedAt(); !at.IsZero() {
+	if at := s.Info().AuthenticatedAt; !at.IsZero() {
 		data.AuthAgo = relTime(at, now)
 	}
 	return nil
@@ -478,7 +479,7 @@ func (a *demoApp) reauthAfterText() string {
 // hadSessionCookie reports whether r carried a session cookie of valid
 // shape: when its session is gone, it was revoked or it expired.
 func hadSessionCookie(r *http.Request) bool {
-	for _, c := range r.CookiesNamed(qsessions.DefaultCookieName) {
+	for _, c := range r.CookiesNamed("sessionid") {
 		if qsessions.ValidToken(c.Value) {
 			return true
 		}
@@ -623,7 +624,7 @@ func (a *demoApp) revoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PostFormValue("id")
-	if !qsessions.ValidID(id) {
+	if !qsessions.ValidToken(id) {
 		http.Error(w, "Bad Request: not a session ID", http.StatusBadRequest)
 		return
 	}

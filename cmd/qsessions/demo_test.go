@@ -607,12 +607,14 @@ func sqliteStores(t *testing.T) (auth, binding bool) {
 	t.Helper()
 	db := filepath.Join(t.TempDir(), "probe.db")
 	now := time.Now()
-	r := record(t, "alice", "192.0.2.1", macChrome, now, now.Add(time.Hour))
-	r.AuthMethod, r.AuthenticatedAt, r.Binding = "password", r.CreatedAt, []byte("key")
+	r := withAuth(t, record(t, "alice", "192.0.2.1", macChrome, now, now.Add(time.Hour)), "password", now, []byte("key"))
 	seedSQLite(t, db, r)
 	rows := sqliteRows(t, db, "alice")
-	return len(rows) == 1 && rows[0].AuthMethod == "password" && rows[0].AuthenticatedAt.Equal(r.CreatedAt),
-		len(rows) == 1 && len(rows[0].Binding) > 0
+	if len(rows) != 1 {
+		return false, false
+	}
+	got := metaOf(t, rows[0])
+	return got.AuthMethod == "password" && got.AuthenticatedAt.Equal(metaOf(t, r).AuthenticatedAt), got.DeviceBound()
 }
 
 // TestDemoAuthOverSQLite: over its SQLite database, the demo lists how and
@@ -634,8 +636,7 @@ func TestDemoAuthOverSQLite(t *testing.T) {
 	phoneID := signInWith(t, phone, d.url, "alice", "passkey")
 	if binding {
 		now := time.Now()
-		r := record(t, "alice", "192.0.2.9", winFirefox, now.Add(-time.Hour), now.Add(time.Hour))
-		r.Binding = []byte("key")
+		r := withAuth(t, record(t, "alice", "192.0.2.9", winFirefox, now.Add(-time.Hour), now.Add(time.Hour)), "", time.Time{}, []byte("key"))
 		seedSQLite(t, d.db, r)
 		if _, v := laptop.sessions(d.url); !find(t, v, r.ID).DeviceBound || find(t, v, laptopID).DeviceBound {
 			t.Errorf("device_bound is not true for the bound session only: %+v", v.Sessions)

@@ -113,7 +113,7 @@ func (fs *flagSet) dashIDs(args []string) (ids, rest []string) {
 		switch {
 		case a == "--":
 			return ids, append(rest, args[i:]...)
-		case strings.HasPrefix(a, "-") && qsessions.ValidID(a):
+		case strings.HasPrefix(a, "-") && qsessions.ValidToken(a):
 			ids = append(ids, a)
 			continue
 		}

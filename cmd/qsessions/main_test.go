@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/qsessions/qsessions"
+	"github.com/qsessions/qsessions/internal/binding"
 	"github.com/qsessions/qsessions/internal/logtest"
 	"github.com/qsessions/qsessions/internal/testenv"
 	"github.com/qsessions/qsessions/sqlite"
@@ -372,7 +373,7 @@ func newID(t testing.TB) string {
 	var b [32]byte
 	rand.Read(b[:])
 	id := base64.RawURLEncoding.EncodeToString(b[:])
-	if !qsessions.ValidID(id) {
+	if !qsessions.ValidToken(id) {
 		t.Fatalf("newID made %q, which is not a valid ID", id)
 	}
 	return id
@@ -416,12 +417,42 @@ func record(t testing.TB, user, ip, ua string, updated, expires time.Time) qsess
 		ID:        newID(t),
 		Data:      []byte(`{"n":1}`),
 		UserID:    user,
-		IP:        ip,
-		UserAgent: ua,
-		CreatedAt: updated.Add(-time.Hour).UTC().Truncate(time.Millisecond),
 		UpdatedAt: updated.UTC().Truncate(time.Millisecond),
 		ExpiresAt: expires.UTC().Truncate(time.Millisecond),
+		Meta: qsessions.EncodeMeta(qsessions.SessionInfo{
+			IP:        ip,
+			UserAgent: ua,
+			CreatedAt: updated.Add(-time.Hour).UTC().Truncate(time.Millisecond),
+		}),
 	}
+}
+
+// withAuth returns r signed in by method at at and, with a non-nil bind,
+// bound to a device as package dbsc binds it.
+func withAuth(t testing.TB, r qsessions.Record, method string, at time.Time, bind []byte) qsessions.Record {
+	t.Helper()
+	info, err := qsessions.DecodeMeta(r.Meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info.AuthMethod, info.AuthenticatedAt = method, at.UTC().Truncate(time.Millisecond)
+	r.Meta = qsessions.EncodeMeta(info)
+	if bind != nil {
+		if r.Meta, err = binding.SetInMeta(r.Meta, bind); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return r
+}
+
+// metaOf decodes r's metadata.
+func metaOf(t testing.TB, r qsessions.Record) qsessions.SessionInfo {
+	t.Helper()
+	info, err := qsessions.DecodeMeta(r.Meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info
 }
 
 func ids(recs []qsessions.Record) []string {

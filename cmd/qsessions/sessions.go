@@ -183,7 +183,7 @@ The exit status is 1 when a named session does not exist.`)
 	var except stringList
 	fs.Var(&except, "except", "with --user, keep this `SESSION-ID` (repeatable)")
 	redisAddr := fs.String("redis", "", "also evict the sessions from this Redis cache: `ADDR` host:port or a redis:// URL")
-	prefix := fs.String("key-prefix", qsessions.DefaultKeyPrefix, "the cache key `prefix` the application uses (its Options.KeyPrefix)")
+	prefix := fs.String("key-prefix", "qsessions:", "the cache key `prefix` the application uses (its Options.KeyPrefix)")
 	asJSON := fs.Bool("json", false, "print JSON: {\"revoked\": N, \"missing\": [...]}")
 	ids, err := fs.parse(e, args)
 	if err != nil {
@@ -200,7 +200,7 @@ The exit status is 1 when a named session does not exist.`)
 		return usagef(fs.cmd, "--key-prefix must not be empty")
 	}
 	for _, id := range append(append([]string{}, ids...), except...) {
-		if !qsessions.ValidID(id) {
+		if !qsessions.ValidToken(id) {
 			return usagef(fs.cmd, "%q is not a session ID (43 characters of base64url, as 'sessions list' prints)", id)
 		}
 	}

@@ -68,8 +68,8 @@ func TestSessionsList(t *testing.T) {
 		t.Fatalf("--json lists %+v", got)
 	}
 	g := got[0]
-	if g.UserID != "alice" || g.IP != mac.IP || g.UserAgent != macChrome || g.Device != "Chrome on macOS" ||
-		!g.CreatedAt.Equal(mac.CreatedAt) || !g.UpdatedAt.Equal(mac.UpdatedAt) || !g.ExpiresAt.Equal(mac.ExpiresAt) ||
+	if g.UserID != "alice" || g.IP != metaOf(t, mac).IP || g.UserAgent != macChrome || g.Device != "Chrome on macOS" ||
+		!g.CreatedAt.Equal(metaOf(t, mac).CreatedAt) || !g.UpdatedAt.Equal(mac.UpdatedAt) || !g.ExpiresAt.Equal(mac.ExpiresAt) ||
 		g.Location != "unknown (no GeoIP database)" {
 		t.Errorf("--json entry %+v does not match the record %+v", g, mac)
 	}

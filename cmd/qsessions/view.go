@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/qsessions/qsessions"
+	"github.com/qsessions/qsessions/device"
+	"github.com/qsessions/qsessions/geo"
 )
 
 // A sessionView is one session as the demo page and the sessions command
@@ -37,7 +39,7 @@ func newSessionView(in qsessions.SessionInfo, current string, geoIP bool, now ti
 		ID:           in.ID,
 		Current:      in.ID == current,
 		Device:       deviceName(in),
-		DeviceDetail: in.Device().String(),
+		DeviceDetail: device.Detail(in.Device()),
 		Location:     describeLocation(in, geoIP),
 		IP:           in.IP,
 		UserAgent:    in.UserAgent,
@@ -62,7 +64,7 @@ func newSessionView(in qsessions.SessionInfo, current string, geoIP bool, now ti
 // deviceName is in's device for people: "Chrome on macOS", or "Unknown
 // device".
 func deviceName(in qsessions.SessionInfo) string {
-	if d := in.Device().Friendly(); d != "" {
+	if d := device.Label(in.Device()); d != "" {
 		return d
 	}
 	return "Unknown device"
@@ -92,7 +94,7 @@ func describeLocation(in qsessions.SessionInfo, geoIP bool) string {
 	if err != nil {
 		return "unknown (lookup failed)"
 	}
-	if s := loc.String(); s != "" {
+	if s := geo.Label(loc); s != "" {
 		return s
 	}
 	if ip, err := netip.ParseAddr(in.IP); err == nil {
@@ -136,8 +138,8 @@ func newSessionJSON(in qsessions.SessionInfo, geoIP bool) sessionJSON {
 	return sessionJSON{
 		ID:           in.ID,
 		UserID:       in.UserID,
-		Device:       d.Friendly(),
-		DeviceDetail: d.String(),
+		Device:       device.Label(d),
+		DeviceDetail: device.Detail(d),
 		Location:     describeLocation(in, geoIP),
 		IP:           in.IP,
 		UserAgent:    in.UserAgent,

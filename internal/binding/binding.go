@@ -27,6 +27,13 @@ var (
 	// neither saves nor touches the session, nor adds Vary: Cookie.
 	Of func(session any) []byte
 
+	// InMeta returns the binding state held in meta, a Record's encoded
+	// metadata, and SetInMeta returns meta with its binding state
+	// replaced by b: the schema migrations of the in-tree Persisters use
+	// them to move a binding column into Meta, and tests to look at it.
+	InMeta    func(meta []byte) ([]byte, error)
+	SetInMeta func(meta, b []byte) ([]byte, error)
+
 	// Drop makes a request's session, for the rest of the request, a new,
 	// empty, anonymous session, as if it had been revoked, without
 	// writing anything.

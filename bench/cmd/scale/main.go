@@ -146,8 +146,7 @@ type scaleResult struct {
 	rows, expired int
 	listMedian    time.Duration // Store.Sessions, median
 	listP90       time.Duration
-	sweepOne      sweepResult // Store.DeleteExpired with one Persister call (no limit)
-	sweepBatched  sweepResult // Store.DeleteExpired in Persister calls of 1000 rows, as the Store made them before
+	sweepOne      sweepResult // Store.DeleteExpired: one Persister call, which batches for itself
 	plainDelete   time.Duration
 	plainRows     int
 }
@@ -235,11 +234,13 @@ func (s scenario) record(k int) qsessions.Record {
 		Version:   1,
 		Data:      s.data,
 		UserID:    userID(u),
-		IP:        fmt.Sprintf("10.0.%d.%d", j, u&255),
-		UserAgent: s.userAgent,
-		CreatedAt: s.now.Add(-time.Hour),
 		UpdatedAt: s.now.Add(-time.Duration(k%3600) * time.Second),
 		ExpiresAt: exp,
+		Meta: qsessions.EncodeMeta(qsessions.SessionInfo{
+			IP:        fmt.Sprintf("10.0.%d.%d", j, u&255),
+			UserAgent: s.userAgent,
+			CreatedAt: s.now.Add(-time.Hour),
+		}),
 	}
 }
 
@@ -289,34 +290,6 @@ func timeListings(ctx context.Context, st *qsessions.Store, c config) (median, p
 func newStore(p qsessions.Persister) (*qsessions.Store, error) {
 	o := &qsessions.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	return qsessions.New(memory.NewCache(), p, o)
-}
-
-// limitedSweeps makes Store.DeleteExpired sweep as the Store did before
-// the Persister batched for itself: Persister calls of at most batch rows,
-// until one removes fewer.
-type limitedSweeps struct {
-	qsessions.Persister
-	batch int
-}
-
-func (p limitedSweeps) DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error) {
-	total := 0
-	for {
-		n, err := p.Persister.DeleteExpired(ctx, before, p.batch)
-		total += n
-		if err != nil || n < p.batch {
-			return total, err
-		}
-	}
-}
-
-// inBatches returns the Persister that Store.DeleteExpired calls: p itself
-// (one call, no limit), or p in calls of batch rows.
-func inBatches(p qsessions.Persister, batch int) qsessions.Persister {
-	if batch == 0 {
-		return p
-	}
-	return limitedSweeps{p, batch}
 }
 
 // progress reports what runs, on stderr.
@@ -439,9 +412,6 @@ func report(w io.Writer, c config, dj *djangoE, lite, pg *scaleResult, bigLite, 
 			djCell("%.3f s", fig.ClearSessionsS), func(r *scaleResult) string {
 				return sec(r.sweepOne.d) + ratio(fig.ClearSessionsS, r.sweepOne.d) + longest(r.sweepOne)
 			})
-		row("the same, the Store as today (1000 rows per Persister call)", "", func(r *scaleResult) string {
-			return sec(r.sweepBatched.d) + ratio(fig.ClearSessionsS, r.sweepBatched.d) + longest(r.sweepBatched)
-		})
 		row("the same rows, one plain `DELETE … WHERE expires_at < now`", djCell("%.3f s", fig.PlainDeleteS), func(r *scaleResult) string {
 			return sec(r.plainDelete) + ratio(fig.PlainDeleteS, r.plainDelete)
 		})

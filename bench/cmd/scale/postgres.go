@@ -65,10 +65,10 @@ func (g *pgScenario) seed(ctx context.Context, s scenario) error {
 	}
 	var rows [][]any
 	s.rows(func(r qsessions.Record) error {
-		rows = append(rows, []any{r.ID, r.Version, r.Data, r.UserID, r.IP, r.UserAgent, r.CreatedAt, r.UpdatedAt, r.ExpiresAt})
+		rows = append(rows, []any{r.ID, r.Version, r.Data, r.UserID, r.UpdatedAt, r.ExpiresAt, r.Meta})
 		return nil
 	})
-	cols := []string{"id", "version", "data", "user_id", "ip", "user_agent", "created_at", "updated_at", "expires_at"}
+	cols := []string{"id", "version", "data", "user_id", "updated_at", "expires_at", "meta"}
 	if _, err := g.admin.CopyFrom(ctx, tbl, cols, pgx.CopyFromRows(rows)); err != nil {
 		return err
 	}
@@ -116,13 +116,12 @@ func postgresScale(ctx context.Context, c config) (*scaleResult, error) {
 	progress("  Store.Sessions: median %v", res.listMedian)
 
 	for _, v := range []struct {
-		batch int
-		out   *sweepResult
-	}{{0, &res.sweepOne}, {1000, &res.sweepBatched}} {
+		out *sweepResult
+	}{{&res.sweepOne}} {
 		if err := g.seed(ctx, s); err != nil {
 			return nil, err
 		}
-		st, err := newStore(inBatches(p, v.batch))
+		st, err := newStore(p)
 		if err != nil {
 			return nil, err
 		}
@@ -136,7 +135,7 @@ func postgresScale(ctx context.Context, c config) (*scaleResult, error) {
 			return nil, fmt.Errorf("DeleteExpired removed %d rows, want %d", n, res.expired)
 		}
 		*v.out = sweepResult{d: d, rows: n}
-		progress("  Store.DeleteExpired (batch %d): %v", v.batch, d.Round(time.Millisecond))
+		progress("  Store.DeleteExpired: %v", d.Round(time.Millisecond))
 	}
 
 	if err := g.seed(ctx, s); err != nil {

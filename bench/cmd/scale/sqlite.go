@@ -133,9 +133,8 @@ func sqliteScale(ctx context.Context, c config) (*scaleResult, error) {
 
 	// The sweeps, each on a fresh copy.
 	for _, v := range []struct {
-		batch int
-		out   *sweepResult
-	}{{0, &res.sweepOne}, {1000, &res.sweepBatched}} {
+		out *sweepResult
+	}{{&res.sweepOne}} {
 		if err := copyDB(work, seed); err != nil {
 			return nil, err
 		}
@@ -143,7 +142,7 @@ func sqliteScale(ctx context.Context, c config) (*scaleResult, error) {
 		if err != nil {
 			return nil, err
 		}
-		st, err := newStore(inBatches(p, v.batch))
+		st, err := newStore(p)
 		if err != nil {
 			return nil, err
 		}
@@ -161,7 +160,7 @@ func sqliteScale(ctx context.Context, c config) (*scaleResult, error) {
 			return nil, fmt.Errorf("DeleteExpired removed %d rows, want %d", n, res.expired)
 		}
 		*v.out = sweepResult{d: d, rows: n, longest: longest, txns: txns}
-		progress("  Store.DeleteExpired (batch %d): %v (CPU %v), %d transactions, longest %v", v.batch, d.Round(time.Millisecond), cpu.Round(time.Millisecond), txns, longest)
+		progress("  Store.DeleteExpired: %v (CPU %v), %d transactions, longest %v", d.Round(time.Millisecond), cpu.Round(time.Millisecond), txns, longest)
 	}
 
 	// One plain DELETE, on a fresh copy opened as sqlite.Open opens it.
