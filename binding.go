@@ -35,7 +35,7 @@ func init() {
 
 // loadLive reads the live record id from the Persister.
 func (st *Store) loadLive(ctx context.Context, id string) (Record, error) {
-	if !ValidToken(id) {
+	if !st.validToken(id) {
 		return Record{}, ErrInvalidID
 	}
 	r, err := st.persister.Load(ctx, id)

@@ -40,3 +40,6 @@ type WriteStats struct{ Waits, Conflicts, GiveUps int64 }
 func StatsForTest(st *Store) WriteStats {
 	return WriteStats{st.stats.waits.Load(), st.stats.conflicts.Load(), st.stats.giveUps.Load()}
 }
+
+// NewTokenForTest returns a well-formed qsessions token.
+func NewTokenForTest() string { return newToken() }

@@ -106,7 +106,7 @@ func (st *Store) requestTokens(r *http.Request, ts *tokens) (had bool) {
 			if len(value) > 1 && value[0] == '"' && value[len(value)-1] == '"' {
 				value = value[1 : len(value)-1]
 			}
-			if ValidToken(value) {
+			if st.validToken(value) {
 				ts.add(value)
 			}
 		}

@@ -176,8 +176,7 @@ func (s *Session) observe(ip netip.Addr, ua string) {
 // ensureTokenLocked gives a new session its token and ID.
 func (s *Session) ensureTokenLocked() {
 	if s.token == "" {
-		s.token = newToken()
-		s.base.ID = hashToken(s.token)
+		s.token, s.base.ID = s.store.newToken()
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/qsessions/qsessions/clientip"
+	"github.com/qsessions/qsessions/internal/keys"
 )
 
 // A Store is the portable session store that application code uses. It
@@ -25,6 +26,7 @@ import (
 type Store struct {
 	cache     cacheLayer
 	persister Persister
+	plainKeys keys.Plain // the Persister's, when it stores cookies' keys as they are
 	locks     writeLocks
 	stats     stats
 
@@ -106,6 +108,7 @@ func New(cache Cache, persister Persister, opts *Options) (*Store, error) {
 	if st.onError == nil {
 		st.onError = st.defaultErrorHandler
 	}
+	st.plainKeys, _ = persister.(keys.Plain)
 	st.locks.init()
 	st.cache = cacheLayer{c: cache, prefix: cmpOr(o.KeyPrefix, defaultKeyPrefix), log: st.log, load: persister.Load}
 	if cc, ok := cache.(ConditionalCache); ok && cc.Conditional() {
@@ -172,19 +175,44 @@ func (st *Store) clock() time.Time {
 // allocation (the ID is the key's tail); ok is false for a token of the
 // wrong shape.
 func (st *Store) idAndKey(token string) (id, key string, ok bool) {
+	prefix := st.cache.prefix
+	if st.plainKeys != nil {
+		if !st.plainKeys.ValidKey(token) {
+			return "", "", false
+		}
+		key = prefix + token
+		return key[len(prefix):], key, true
+	}
 	raw, ok := decodeToken(token)
 	if !ok {
 		return "", "", false
 	}
 	var enc [tokenLen]byte
 	hashRawTo(enc[:], raw)
-	prefix := st.cache.prefix
 	var b strings.Builder
 	b.Grow(len(prefix) + tokenLen)
 	b.WriteString(prefix)
 	b.Write(enc[:])
 	key = b.String()
 	return key[len(prefix):], key, true
+}
+
+// validToken reports whether a cookie's value has the shape of a token.
+func (st *Store) validToken(s string) bool {
+	if st.plainKeys != nil {
+		return st.plainKeys.ValidKey(s)
+	}
+	return ValidToken(s)
+}
+
+// newToken returns a fresh token and its session ID.
+func (st *Store) newToken() (token, id string) {
+	if st.plainKeys != nil {
+		token = st.plainKeys.NewKey()
+		return token, token
+	}
+	token = newToken()
+	return token, hashToken(token)
 }
 
 // Load returns the session for a token, as found in a cookie. A token that
@@ -272,7 +300,7 @@ func (st *Store) revokeIDs(ctx context.Context, what string, ids []string, del f
 // to sign out, use RevokeUserSession, or look it up among
 // Sessions(ctx, thatUser) first.
 func (st *Store) Revoke(ctx context.Context, id string) error {
-	if !ValidToken(id) {
+	if !st.validToken(id) {
 		return fmt.Errorf("qsessions: revoke %q: %w", id, ErrInvalidID)
 	}
 	return st.revoke(ctx, "revoke", []string{id}, nil)
@@ -284,7 +312,7 @@ func (st *Store) RevokeUserSession(ctx context.Context, userID, id string) (bool
 	if userID == "" {
 		return false, ErrNoUser
 	}
-	if !ValidToken(id) {
+	if !st.validToken(id) {
 		return false, fmt.Errorf("qsessions: revoke %q: %w", id, ErrInvalidID)
 	}
 	r, err := st.persister.Load(ctx, id)
