@@ -27,101 +27,113 @@ func TestCache(t *testing.T, newCache func(t *testing.T) qsessions.Cache) {
 	testCache(realT{t}, defaultConfig, func(t tester) qsessions.Cache { return newCache(testingT(t)) })
 }
 
-// cacheTest is one named subtest of TestCache.
+// The sentences of the Cache and ConditionalCache contracts, as their
+// documentation words them (without its links). Every subtest checks one
+// of them, and its failures open with it.
+const (
+	cMiss        = "Get of a key that was never set, was deleted, or has expired returns an error wrapping ErrCacheMiss."
+	cGet         = "Get returns exactly the bytes last Set for the key, binary-safe, and an empty non-nil value is distinct from a missing key."
+	cOverwrite   = "Set of an existing key replaces its value and its TTL."
+	cTTL         = "An entry set with a positive ttl is not returned once ttl has elapsed; a ttl of zero or less means the entry does not expire by time."
+	cDelete      = "Delete removes every key given; keys that are missing are not an error."
+	cNotRetained = "Values passed to Set and returned by Get are not retained or shared: the caller may mutate them afterwards."
+	cContext     = "A cancelled or expired ctx makes a method return an error wrapping ctx.Err() without changing anything."
+	cConcurrent  = "All methods are safe for concurrent use by multiple goroutines."
+
+	// ccConditional has no subtest of its own: it decides whether the
+	// subtests of conditional writes run or are skipped.
+	ccConditional = "Conditional reports whether Add and CompareAndSwap are available; an adapter may offer them over some stores only. The Store asks once, at New, and uses a cache that reports false as a plain Cache."
+	ccAdd         = "Add stores value under key with ttl, as Set does, only when the key has no live entry, and reports whether it did."
+	ccCAS         = "CompareAndSwap replaces the value under key with value and its ttl, as Set does, only when the key's live entry holds exactly old, and reports whether it did; a missing or expired key is never swapped."
+	ccLease       = "A Delete, an expiry or a Set of another value of the key between an Add and a CompareAndSwap makes the CompareAndSwap report false (the Store's lease values are random, so no other write repeats one)."
+	ccRest        = "Values passed in are not retained; a cancelled ctx returns an error wrapping ctx.Err() and changes nothing; both are safe for concurrent use."
+)
+
+// cacheSentences and conditionalCacheSentences list the contracts'
+// sentences in the documentation's order.
+var (
+	cacheSentences            = []string{cMiss, cGet, cOverwrite, cTTL, cDelete, cNotRetained, cContext, cConcurrent}
+	conditionalCacheSentences = []string{ccConditional, ccAdd, ccCAS, ccLease, ccRest}
+)
+
+// cacheTest is one named subtest of TestCache and the contract sentence it
+// checks.
 type cacheTest struct {
 	name string
+	rule string
 	run  func(t tester, c *cacheT)
 }
 
-// cacheTests lists TestCache's subtests, grouped by contract sentence.
+// cacheTests lists TestCache's subtests, in the order of the contract's
+// sentences.
 var cacheTests = []cacheTest{
-	// Get of a key that was never set, was deleted, or has expired returns an
-	// error wrapping ErrCacheMiss.
-	{"GetMissing", testCacheGetMissing},
-	{"GetDeleted", testCacheGetDeleted},
-	{"GetExpired", testCacheGetExpired},
-	// Get returns exactly the bytes last Set for the key, binary-safe, and an
-	// empty non-nil value is distinct from a missing key.
-	{"SetGet", testCacheSetGet},
-	{"BinaryValue", testCacheBinaryValue},
-	{"LargeValue", testCacheLargeValue},
-	{"EmptyValue", testCacheEmptyValue},
-	{"KeysDistinct", testCacheKeysDistinct},
-	// Set of an existing key replaces its value and its TTL.
-	{"Overwrite", testCacheOverwrite},
-	{"OverwriteTTL", testCacheOverwriteTTL},
-	// An entry set with a positive ttl is not returned once ttl has elapsed;
-	// a ttl of zero or less means the entry does not expire by time.
-	{"TTLExpiry", testCacheTTLExpiry},
-	{"NoExpiry", testCacheNoExpiry},
-	// Delete removes every key given; keys that are missing are not an error.
-	{"DeleteMany", testCacheDeleteMany},
-	{"DeleteMissing", testCacheDeleteMissing},
-	// Values passed to Set and returned by Get are not retained or shared.
-	{"SetValueNotRetained", testCacheSetValueNotRetained},
-	{"GetValueNotShared", testCacheGetValueNotShared},
-	// A cancelled or expired ctx makes a method return an error wrapping
-	// ctx.Err() without changing anything.
-	{"CanceledGet", testCacheCanceledGet},
-	{"CanceledSet", testCacheCanceledSet},
-	{"CanceledDelete", testCacheCanceledDelete},
-	{"DeadlineExceeded", testCacheDeadlineExceeded},
-	// All methods are safe for concurrent use by multiple goroutines.
-	{"Concurrent", testCacheConcurrent},
+	{"GetMissing", cMiss, testCacheGetMissing},
+	{"GetDeleted", cMiss, testCacheGetDeleted},
+	{"GetExpired", cMiss, testCacheGetExpired},
+	{"SetGet", cGet, testCacheSetGet},
+	{"BinaryValue", cGet, testCacheBinaryValue},
+	{"LargeValue", cGet, testCacheLargeValue},
+	{"EmptyValue", cGet, testCacheEmptyValue},
+	{"KeysDistinct", cGet, testCacheKeysDistinct},
+	{"Overwrite", cOverwrite, testCacheOverwrite},
+	{"OverwriteTTL", cOverwrite, testCacheOverwriteTTL},
+	{"TTLExpiry", cTTL, testCacheTTLExpiry},
+	{"NoExpiry", cTTL, testCacheNoExpiry},
+	{"DeleteMany", cDelete, testCacheDeleteMany},
+	{"DeleteMissing", cDelete, testCacheDeleteMissing},
+	{"SetValueNotRetained", cNotRetained, testCacheSetValueNotRetained},
+	{"GetValueNotShared", cNotRetained, testCacheGetValueNotShared},
+	{"CanceledGet", cContext, testCacheCanceledGet},
+	{"CanceledSet", cContext, testCacheCanceledSet},
+	{"CanceledDelete", cContext, testCacheCanceledDelete},
+	{"DeadlineExceeded", cContext, testCacheDeadlineExceeded},
+	{"Concurrent", cConcurrent, testCacheConcurrent},
 }
 
 // conditionalCacheTests lists the subtests of the ConditionalCache
-// contract, grouped by sentence. They run only on a cache whose Conditional
-// reports true.
+// contract, in the order of its sentences. They run only on a cache whose
+// Conditional reports true.
 var conditionalCacheTests = []cacheTest{
-	// Add stores value under key with ttl, as Set does, only when the key
-	// has no live entry, and reports whether it did.
-	{"AddMissing", testCacheAddMissing},
-	{"AddPresent", testCacheAddPresent},
-	{"AddExpired", testCacheAddExpired},
-	{"AddTTL", testCacheAddTTL},
-	// CompareAndSwap replaces the value under key with value and its ttl, as
-	// Set does, only when the key's live entry holds exactly old, and
-	// reports whether it did; a missing or expired key is never swapped.
-	{"CompareAndSwapMatch", testCacheCompareAndSwapMatch},
-	{"CompareAndSwapMismatch", testCacheCompareAndSwapMismatch},
-	{"CompareAndSwapMissing", testCacheCompareAndSwapMissing},
-	{"CompareAndSwapExpired", testCacheCompareAndSwapExpired},
-	{"CompareAndSwapTTL", testCacheCompareAndSwapTTL},
-	{"CompareAndSwapBinary", testCacheCompareAndSwapBinary},
-	// A Delete, a Set or an expiry of the key between an Add and a
-	// CompareAndSwap makes the CompareAndSwap report false.
-	{"LeaseDeleted", testCacheLeaseDeleted},
-	{"LeaseOverwritten", testCacheLeaseOverwritten},
-	{"LeaseExpired", testCacheLeaseExpired},
-	// Values passed in are not retained; a cancelled ctx returns an error
-	// wrapping ctx.Err() and changes nothing; both are safe for concurrent
-	// use.
-	{"AddValueNotRetained", testCacheAddValueNotRetained},
-	{"CompareAndSwapValueNotRetained", testCacheCompareAndSwapValueNotRetained},
-	{"CanceledAdd", testCacheCanceledAdd},
-	{"CanceledCompareAndSwap", testCacheCanceledCompareAndSwap},
-	{"ConcurrentAdd", testCacheConcurrentAdd},
-	{"ConcurrentCompareAndSwap", testCacheConcurrentCompareAndSwap},
-	{"ConcurrentLease", testCacheConcurrentLease},
+	{"AddMissing", ccAdd, testCacheAddMissing},
+	{"AddPresent", ccAdd, testCacheAddPresent},
+	{"AddExpired", ccAdd, testCacheAddExpired},
+	{"AddTTL", ccAdd, testCacheAddTTL},
+	{"CompareAndSwapMatch", ccCAS, testCacheCompareAndSwapMatch},
+	{"CompareAndSwapMismatch", ccCAS, testCacheCompareAndSwapMismatch},
+	{"CompareAndSwapMissing", ccCAS, testCacheCompareAndSwapMissing},
+	{"CompareAndSwapExpired", ccCAS, testCacheCompareAndSwapExpired},
+	{"CompareAndSwapTTL", ccCAS, testCacheCompareAndSwapTTL},
+	{"CompareAndSwapBinary", ccCAS, testCacheCompareAndSwapBinary},
+	{"LeaseDeleted", ccLease, testCacheLeaseDeleted},
+	{"LeaseOverwritten", ccLease, testCacheLeaseOverwritten},
+	{"LeaseExpired", ccLease, testCacheLeaseExpired},
+	{"AddValueNotRetained", ccRest, testCacheAddValueNotRetained},
+	{"CompareAndSwapValueNotRetained", ccRest, testCacheCompareAndSwapValueNotRetained},
+	{"CanceledAdd", ccRest, testCacheCanceledAdd},
+	{"CanceledCompareAndSwap", ccRest, testCacheCanceledCompareAndSwap},
+	{"ConcurrentAdd", ccRest, testCacheConcurrentAdd},
+	{"ConcurrentCompareAndSwap", ccRest, testCacheConcurrentCompareAndSwap},
+	{"ConcurrentLease", ccRest, testCacheConcurrentLease},
 }
 
 func testCache(t tester, cfg config, newCache func(t tester) qsessions.Cache) {
 	t.Helper()
 	for _, tc := range cacheTests {
-		t.Run(tc.name, func(t tester) {
-			c := newCache(t)
+		t.Run(tc.name, func(raw tester) {
+			t := contractT{tester: raw, kind: "Cache contract", rule: tc.rule}
+			c := newCache(raw)
 			if c == nil {
-				t.Fatalf("newCache returned a nil Cache")
+				raw.Fatalf("newCache returned a nil Cache")
 			}
 			tc.run(t, &cacheT{t: t, cfg: cfg, c: c})
 		})
 	}
 	for _, tc := range conditionalCacheTests {
-		t.Run(tc.name, func(t tester) {
-			c := newCache(t)
+		t.Run(tc.name, func(raw tester) {
+			t := contractT{tester: raw, kind: "ConditionalCache contract", rule: tc.rule}
+			c := newCache(raw)
 			if c == nil {
-				t.Fatalf("newCache returned a nil Cache")
+				raw.Fatalf("newCache returned a nil Cache")
 			}
 			cc, ok := c.(qsessions.ConditionalCache)
 			switch {

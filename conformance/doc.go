@@ -6,6 +6,9 @@
 // The suite checks every sentence of the contracts written in the
 // Cache and Persister documentation, one named subtest (or more) per
 // sentence, and the invariants a [qsessions.Store] keeps over the backends.
+// A failure opens with the sentence (or the invariant) that the backend
+// broke, in the words of the documentation, and gives the details on the
+// lines that follow.
 // qsessions runs it against its own backends (memory, sqlite, postgres,
 // the gocache adapter); a backend of yours that passes it works with the
 // Store.
@@ -106,8 +109,8 @@
 // would miscount rows left by another subtest or an earlier run. A factory
 // may call t.Skip (say, when its database is not configured) and should
 // register its cleanup with t.Cleanup. The suite uses random session IDs and
-// user IDs, and keys under "qsessions-conformance:" and the Store's default
-// "qsessions:" prefix.
+// user IDs, and cache keys under "qsessions-conformance:" (TestCache) and
+// "qsessions:" (the KeyPrefix of TestStore's Stores).
 //
 // # Timing and the watchdog
 //
@@ -127,16 +130,27 @@
 //   - Times: the Store hands a Persister UTC times truncated to the
 //     millisecond, and so does the suite. It requires each to come back equal
 //     to what was stored once converted with .UTC() (a backend may store more
-//     precision, but not less), and in time.UTC (subtest TimeUTC).
-//   - Data: a Persister may return nil Data for empty Data and the reverse;
-//     every other byte must round-trip. A Cache must return an empty, non-nil
-//     value for an empty one: a hit, distinct from a miss (subtest
-//     EmptyValue).
-//   - Text: user IDs and User-Agents round-trip as any valid UTF-8, including
-//     4-byte runes, combining marks and 1 KiB User-Agents, except U+0000,
-//     which SQL text columns cannot hold and the suite does not send. User
-//     IDs are compared byte for byte: no case folding, no Unicode
-//     normalisation, no trailing-space trimming, no LIKE patterns.
+//     precision, but not less), in time.UTC (subtest TimeUTC), and the zero
+//     time as the zero time (subtest ZeroTime).
+//   - Data and Meta: a Persister may return nil for an empty one and the
+//     reverse; every other byte must round-trip, 1 MiB of Data and 64 KiB of
+//     Meta included. A Cache must return an empty, non-nil value for an
+//     empty one: a hit, distinct from a miss (subtest EmptyValue).
+//   - Meta is opaque. The suite stores Meta as a Store encodes it (with
+//     qsessions.EncodeMeta), with a field that only a later Store version
+//     knows, and bytes that do not decode at all: a Persister that keeps
+//     decoded columns of its own must still return Meta byte for byte
+//     (subtest OpaqueMeta), from ListByUser too (subtest ListByUserMeta).
+//   - Text: user IDs round-trip as any valid UTF-8, including 4-byte runes,
+//     combining marks and 1 KiB of text, except U+0000, which SQL text
+//     columns cannot hold and the suite does not send. They are compared
+//     byte for byte: no case folding, no Unicode normalisation, no
+//     trailing-space trimming, no LIKE patterns.
+//   - Batches: DeleteExpiredMany and DeleteExpiredTies sweep 1200 expired
+//     records in one call, DeleteExpiredInterrupted and
+//     ConcurrentDeleteExpired 300. A Persister that deletes in batches of
+//     more rows than that by default should be given smaller batches in its
+//     test, or those subtests see only one batch.
 //   - Errors: missing sessions wrap qsessions.ErrNotFound, taken IDs
 //     qsessions.ErrExists, cache misses qsessions.ErrCacheMiss, and a
 //     cancelled or expired context ctx.Err(); compare with errors.Is.
@@ -176,24 +190,38 @@
 //
 // TestPersister, by contract sentence:
 //
-//   - Load: LoadMissing, LoadExpired, CreateLoad.
-//   - Create: CreateExists.
-//   - Update: Update, UpdateUser, UpdateMissing, UpdateRevoked.
-//   - Update is a compare-and-swap on the version: CreateVersion,
-//     UpdateVersion, UpdateConflict (an Update at any other version than
-//     the stored one returns ErrConflict and writes nothing, not even the
-//     version).
+//   - Load returns the record, or ErrNotFound, expired or not: LoadMissing,
+//     LoadExpired, CreateLoad.
+//   - Create stores the record as given, or returns ErrExists and changes
+//     nothing: CreateExists, CreateVersion (Create stores the Version it is
+//     given).
+//   - Update replaces every other field and stores the next Version: Update,
+//     UpdateUser, UpdateMeta (Updates that change only Meta, to a longer, a
+//     shorter, an empty and a binary one, and one that changes all but
+//     Meta), UpdateVersion.
+//   - Update at another Version returns ErrConflict and writes nothing, not
+//     even the version: UpdateConflict.
+//   - Update never inserts: UpdateMissing, UpdateRevoked (records removed
+//     by Delete, DeleteByUser and DeleteExpired).
 //   - Delete: Delete, DeleteMissing.
-//   - ListByUser: ListByUser, ListByUserOrder, ListByUserIsolation,
-//     ListByUserEmpty.
+//   - ListByUser: ListByUser, ListByUserOrder, ListByUserTies,
+//     ListByUserIsolation, ListByUserEmpty, ListByUserMeta (each record's
+//     own Meta, never left out).
 //   - DeleteByUser: DeleteByUser, DeleteByUserExcept, DeleteByUserNone.
-//   - DeleteExpired: DeleteExpired, DeleteExpiredBefore, DeleteExpiredLimit,
-//     DeleteExpiredOldestFirst, DeleteExpiredNoLimit.
-//   - Round trips: TimePrecision, TimeUTC, BinaryData, LargeData (1 MiB),
-//     EmptyData, EmptyFields, AuthAndBinding (AuthenticatedAt, AuthMethod
-//     and Binding, zero and set), Unicode.
-//   - Records not retained or shared: CreateDataNotRetained,
-//     UpdateDataNotRetained, LoadDataNotShared, ListDataNotShared.
+//   - Update moves a record in every index: UpdateExpiryIndex,
+//     UpdateUserIndex.
+//   - DeleteExpired: DeleteExpired, DeleteExpiredBefore (strictly before the
+//     cut-off), DeleteExpiredMany and DeleteExpiredTies (more records than a
+//     batch, expired a millisecond apart or all at one instant, go in one
+//     call), DeleteExpiredInterrupted (a context cancelled while it runs:
+//     everything removed and nil, or ctx's error and the count of what it
+//     removed so far).
+//   - Round trips: TimePrecision, TimeUTC, ZeroTime, BinaryData, LargeData,
+//     EmptyData, BinaryMeta, LargeMeta, EmptyMeta, OpaqueMeta, EmptyFields,
+//     Unicode.
+//   - Records not retained or shared, Data and Meta both:
+//     CreateDataNotRetained, UpdateDataNotRetained, LoadDataNotShared,
+//     ListDataNotShared.
 //   - Contexts: CanceledLoad, CanceledCreate, CanceledUpdate, CanceledDelete,
 //     CanceledListByUser, CanceledDeleteByUser, CanceledDeleteExpired,
 //     DeadlineExceeded, CanceledWhileWaiting (a context cancelled after the
@@ -201,7 +229,8 @@
 //     change, never both).
 //   - Concurrency: Concurrent, ConcurrentCreate, ConcurrentUpdateDelete,
 //     ConcurrentUpdateConflict (Updates racing at one version: exactly one
-//     wins).
+//     wins), ConcurrentDeleteExpired (sweeps racing over the same records
+//     remove and count each one once).
 //
 // TestStore, with two Stores A and B sharing the backends:
 //
@@ -223,6 +252,11 @@
 //     (a revocation that lands while a fill reads the row is not undone by
 //     the fill). A third Store over the same backends does the fill, and a
 //     wrapper around the Persister stops it at the right moment.
+//   - Contention: Contention (a save whose Updates lose five races to the
+//     other Store's saves succeeds, keeping both Stores' changes; one that
+//     loses every race until its context is cancelled fails with an error
+//     wrapping ErrConflict and context.Canceled, and writes nothing). A
+//     wrapper around the Persister has the other Store save first.
 //   - Expiry: Expiry (with a fake clock; DeleteExpired removes the expired).
 //   - Account security: Authentication (LoginWith and Reauthenticate record
 //     when and how, seen by the other Store and in its Sessions list),
@@ -238,12 +272,13 @@
 // # The suite tests itself
 //
 // Like testing/fstest, the suite has tests of its own: it must pass against
-// the memory backends, and fail against each of about a hundred deliberately
-// broken backends (a Cache that ignores TTLs, a Persister whose Update
-// inserts, whose ListByUser leaks another user's sessions or sorts oldest
-// first, that loses sub-second times, returns non-UTC times, ignores ctx,
-// hangs, ...), each in the subtests named for it. A broken backend that gets
-// through is a bug in the suite; so is a subtest that catches none. Run
+// the memory backends, and fail against each of its 122 deliberately broken
+// backends (a Cache that ignores TTLs, a Persister whose Update inserts,
+// whose ListByUser leaks another user's sessions, sorts oldest first or
+// leaves Meta out, that loses sub-second times, truncates or rebuilds Meta,
+// stops its sweep after one batch, ignores ctx, hangs, ...), each in the
+// subtests named for it. A broken backend that gets through is a bug in the
+// suite; so is a subtest that catches none. Run
 //
 //	go test -v -run 'TestSelf.*Broken' ./conformance/
 //

@@ -122,15 +122,16 @@ func (r *recording) failedTests() []string {
 	return slices.Sorted(maps.Keys(r.failures))
 }
 
-// report formats the failures for a log, each message cut to its first line.
+// report formats the failures for a log, each message cut to its first two
+// lines: the contract sentence it breaks and what went wrong.
 func (r *recording) report() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var b strings.Builder
 	for _, name := range slices.Sorted(maps.Keys(r.failures)) {
 		for _, msg := range r.failures[name] {
-			first, _, _ := strings.Cut(msg, "\n")
-			fmt.Fprintf(&b, "\n\t%s: %s", name, first)
+			lines := strings.SplitN(msg, "\n", 3)
+			fmt.Fprintf(&b, "\n\t%s: %s", name, strings.Join(lines[:min(len(lines), 2)], "\n\t\t"))
 		}
 	}
 	return b.String()

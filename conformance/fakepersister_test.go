@@ -1,12 +1,14 @@
 package conformance
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -22,14 +24,23 @@ type fakePersister struct {
 
 	mu   sync.Mutex
 	rows map[string]qsessions.Record
+	seq  map[string]int64 // for ListNewestCreatedFirst: the order of Creates
+	next int64
+
+	sweeps atomic.Int64 // for DeleteExpiredCountsFound: sweeps that found their records
 	// For StaleExpiryIndex and StaleUserIndex: index entries that Update
 	// adds but never removes, as a hand-made index that forgets to.
 	expiryIndex map[string][]time.Time
 	userIndex   map[string][]string
 }
 
+// fakeBatch is how many records the fake's batching DeleteExpired bugs
+// remove per batch: fewer than the self-test's DeleteExpired subtests
+// sweep.
+const fakeBatch = 16
+
 func newFakePersister(bug string, stop chan struct{}) *fakePersister {
-	return &fakePersister{bug: bug, stop: stop, rows: map[string]qsessions.Record{},
+	return &fakePersister{bug: bug, stop: stop, rows: map[string]qsessions.Record{}, seq: map[string]int64{},
 		expiryIndex: map[string][]time.Time{}, userIndex: map[string][]string{}}
 }
 
@@ -60,36 +71,54 @@ func (p *fakePersister) afterWrite(ctx context.Context) error {
 // in stores a copy of r, as broken as the bug makes it.
 func (p *fakePersister) in(r qsessions.Record) qsessions.Record {
 	if p.bug != "RetainsInputData" {
-		r = r.Clone()
+		r.Data = bytes.Clone(r.Data)
+	}
+	if p.bug != "RetainsInputMeta" {
+		r.Meta = bytes.Clone(r.Meta)
 	}
 	switch p.bug {
 	case "SecondPrecision":
-		r.CreatedAt = r.CreatedAt.Truncate(time.Second)
 		r.UpdatedAt = r.UpdatedAt.Truncate(time.Second)
 		r.ExpiresAt = r.ExpiresAt.Truncate(time.Second)
+	case "ZeroTimeAsEpoch":
+		for _, t := range recordTimes(&r) {
+			if t.IsZero() {
+				*t = time.UnixMilli(0).UTC()
+			}
+		}
 	case "NotBinarySafe":
 		r.Data = []byte(strings.ToValidUTF8(string(r.Data), "\uFFFD"))
+	case "MetaAsText":
+		r.Meta = []byte(strings.ToValidUTF8(string(r.Meta), "\uFFFD"))
 	case "StopsAtNUL":
-		if i := slices.Index(r.Data, 0); i >= 0 {
+		if i := bytes.IndexByte(r.Data, 0); i >= 0 {
 			r.Data = r.Data[:i]
 		}
 	case "CapsData":
 		if len(r.Data) > 64<<10 {
 			r.Data = r.Data[:64<<10]
 		}
+	case "CapsMeta":
+		if len(r.Meta) > 255 {
+			r.Meta = r.Meta[:255]
+		}
+	case "DropsMeta":
+		r.Meta = nil
+	case "DefaultsEmptyMeta":
+		if len(r.Meta) == 0 {
+			r.Meta = qsessions.EncodeMeta(qsessions.SessionInfo{})
+		}
+	case "MetaAsColumns":
+		// Keeps the metadata it knows as columns, and builds Meta from
+		// them again: what it cannot decode, or does not know, is lost.
+		m := r.Meta
+		r.Meta = nil
+		if i, err := qsessions.DecodeMeta(m); err == nil {
+			r.Meta = qsessions.EncodeMeta(qsessions.SessionInfo{IP: i.IP, UserAgent: i.UserAgent,
+				CreatedAt: i.CreatedAt, AuthenticatedAt: i.AuthenticatedAt, AuthMethod: i.AuthMethod})
+		}
 	case "ASCIIOnly":
-		r.UserID, r.UserAgent = asciiOnly(r.UserID), asciiOnly(r.UserAgent)
-	case "TruncatesUserAgent":
-		for len(r.UserAgent) > 255 {
-			_, n := utf8.DecodeLastRuneInString(r.UserAgent)
-			r.UserAgent = r.UserAgent[:len(r.UserAgent)-n]
-		}
-	case "DropsAuth":
-		r.AuthenticatedAt, r.AuthMethod = time.Time{}, ""
-	case "DefaultsEmptyIP":
-		if r.IP == "" {
-			r.IP = "0.0.0.0"
-		}
+		r.UserID = asciiOnly(r.UserID)
 	}
 	return r
 }
@@ -103,14 +132,18 @@ func asciiOnly(s string) string {
 	}, s)
 }
 
-// out returns a copy of a stored record, as broken as the bug makes it.
-func (p *fakePersister) out(r qsessions.Record, shared bool) qsessions.Record {
-	if !shared {
-		r = r.Clone()
+// out returns a copy of a stored record, as broken as the bug makes it,
+// sharing its Data or its Meta with the stored one when told to.
+func (p *fakePersister) out(r qsessions.Record, shareData, shareMeta bool) qsessions.Record {
+	if !shareData {
+		r.Data = bytes.Clone(r.Data)
+	}
+	if !shareMeta {
+		r.Meta = bytes.Clone(r.Meta)
 	}
 	if p.bug == "LocalTime" {
 		zone := time.FixedZone("UTC+2", 2*60*60)
-		r.CreatedAt, r.UpdatedAt, r.ExpiresAt = r.CreatedAt.In(zone), r.UpdatedAt.In(zone), r.ExpiresAt.In(zone)
+		r.UpdatedAt, r.ExpiresAt = r.UpdatedAt.In(zone), r.ExpiresAt.In(zone)
 	}
 	return r
 }
@@ -134,7 +167,7 @@ func (p *fakePersister) Load(ctx context.Context, id string) (qsessions.Record, 
 		}
 		return qsessions.Record{}, qsessions.ErrNotFound
 	}
-	return p.out(r, p.bug == "SharesLoadData"), nil
+	return p.out(r, p.bug == "SharesLoadData", p.bug == "SharesMeta"), nil
 }
 
 func (p *fakePersister) Create(ctx context.Context, r qsessions.Record) error {
@@ -165,6 +198,8 @@ func (p *fakePersister) Create(ctx context.Context, r qsessions.Record) error {
 		r.Version = 1
 	}
 	p.rows[r.ID] = r
+	p.next++
+	p.seq[r.ID] = p.next
 	p.index(r)
 	return p.afterWrite(ctx)
 }
@@ -210,12 +245,24 @@ func (p *fakePersister) Update(ctx context.Context, r qsessions.Record) error {
 	switch p.bug {
 	case "UpdateKeepsUserID":
 		next.UserID = old.UserID
-	case "UpdateKeepsMetadata":
-		next.IP, next.UserAgent, next.CreatedAt = old.IP, old.UserAgent, old.CreatedAt
+	case "UpdateKeepsMeta":
+		next.Meta = old.Meta
+	case "UpdateOverlaysMeta":
+		// Writes the new Meta over the old one in place, keeping the old
+		// one's tail when the new one is shorter.
+		if len(next.Meta) < len(old.Meta) {
+			m := bytes.Clone(old.Meta)
+			copy(m, next.Meta)
+			next.Meta = m
+		}
+	case "TouchKeepsMeta":
+		// The usual write, which keeps the user and the expiry, takes a
+		// faster path that forgets Meta.
+		if next.UserID == old.UserID && next.ExpiresAt.Equal(old.ExpiresAt) {
+			next.Meta = old.Meta
+		}
 	case "UpdateKeepsVersion":
 		next.Version = old.Version
-	case "UpdateKeepsAuth":
-		next.AuthenticatedAt, next.AuthMethod, next.Binding = old.AuthenticatedAt, old.AuthMethod, old.Binding
 	case "UpdateIgnoresVersion":
 		next.Version = r.Version + 1
 	}
@@ -286,7 +333,11 @@ func (p *fakePersister) ListByUser(ctx context.Context, userID string) ([]qsessi
 			match = strings.EqualFold(r.UserID, userID)
 		}
 		if match {
-			out = append(out, p.out(r, p.bug == "SharesListData"))
+			r = p.out(r, p.bug == "SharesListData", p.bug == "SharesMeta")
+			if p.bug == "ListOmitsMeta" {
+				r.Meta = nil
+			}
+			out = append(out, r)
 		}
 	}
 	if len(out) == 0 && p.bug == "ListEmptyNotFound" {
@@ -296,12 +347,13 @@ func (p *fakePersister) ListByUser(ctx context.Context, userID string) ([]qsessi
 		switch p.bug {
 		case "ListOldestFirst":
 			return a.UpdatedAt.Compare(b.UpdatedAt)
-		case "ListByCreatedAt":
-			return b.CreatedAt.Compare(a.CreatedAt)
+		case "ListByExpiresAt":
+			return b.ExpiresAt.Compare(a.ExpiresAt)
+		case "ListNewestCreatedFirst":
+			return cmp.Compare(p.seq[b.ID], p.seq[a.ID])
 		case "ListSecondPrecision":
 			return b.UpdatedAt.Truncate(time.Second).Compare(a.UpdatedAt.Truncate(time.Second))
-		}
-		if p.bug == "ListTiesDescending" {
+		case "ListTiesDescending":
 			return cmp.Or(b.UpdatedAt.Compare(a.UpdatedAt), cmp.Compare(b.ID, a.ID))
 		}
 		return cmp.Or(b.UpdatedAt.Compare(a.UpdatedAt), cmp.Compare(a.ID, b.ID))
@@ -341,26 +393,43 @@ func (p *fakePersister) DeleteByUser(ctx context.Context, userID string, except 
 	return deleted, p.afterWrite(ctx)
 }
 
-func (p *fakePersister) DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error) {
+func (p *fakePersister) DeleteExpired(ctx context.Context, before time.Time) (int, error) {
 	if err := p.ctxErr(ctx); err != nil {
 		return 0, err
 	}
-	if p.bug == "DeleteExpiredHangs" {
+	switch p.bug {
+	case "DeleteExpiredHangs":
 		<-p.stop
 		return 0, errors.New("persister: released")
-	}
-	switch p.bug {
-	case "DeleteExpiredIgnoresLimit":
-		limit = 0
 	case "DeleteExpiredUsesNow":
 		before = time.Now()
-	case "DeleteExpiredZeroLimitDeletesNone":
-		if limit <= 0 {
-			return 0, nil
-		}
+	case "DeleteExpiredOneBatch", "DeleteExpiredSkipsTies", "DeleteExpiredLosesCount":
+		return p.deleteExpiredInBatches(ctx, before)
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	expired := p.expiredLocked(before)
+	if p.bug == "DeleteExpiredCountsFound" {
+		// Finds the expired records and deletes them in two steps, and
+		// counts what it found: racing sweeps count the same records. The
+		// first one waits a while for another to find them too, so that the
+		// race happens whenever sweeps run concurrently.
+		p.mu.Unlock()
+		p.sweeps.Add(1)
+		for deadline := time.Now().Add(200 * time.Millisecond); p.sweeps.Load() < 2 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		p.mu.Lock()
+	}
+	for _, r := range expired {
+		delete(p.rows, r.ID)
+	}
+	p.mu.Unlock()
+	return len(expired), p.afterWrite(ctx)
+}
+
+// expiredLocked returns the records that expired before before, oldest
+// first; p.mu is held.
+func (p *fakePersister) expiredLocked(before time.Time) []qsessions.Record {
 	var expired []qsessions.Record
 	for _, r := range p.rows {
 		if p.expiredByIndex(r, before) || (p.bug == "DeleteExpiredInclusive" && r.ExpiresAt.Equal(before)) {
@@ -368,20 +437,42 @@ func (p *fakePersister) DeleteExpired(ctx context.Context, before time.Time, lim
 		}
 	}
 	slices.SortFunc(expired, func(a, b qsessions.Record) int {
-		if p.bug == "DeleteExpiredNewestFirst" {
-			return b.ExpiresAt.Compare(a.ExpiresAt)
-		}
-		return a.ExpiresAt.Compare(b.ExpiresAt)
+		return cmp.Or(a.ExpiresAt.Compare(b.ExpiresAt), cmp.Compare(a.ID, b.ID))
 	})
-	found := len(expired)
-	if limit > 0 && len(expired) > limit {
-		expired = expired[:limit]
+	return expired
+}
+
+// deleteExpiredInBatches deletes fakeBatch expired records at a time, each
+// batch under the lock, checking ctx between batches, as broken as the bug
+// makes it.
+func (p *fakePersister) deleteExpiredInBatches(ctx context.Context, before time.Time) (int, error) {
+	total := 0
+	var after time.Time // for DeleteExpiredSkipsTies: the last batch's latest expiry
+	for {
+		if total > 0 {
+			if err := ctx.Err(); err != nil {
+				if p.bug == "DeleteExpiredLosesCount" {
+					return 0, err
+				}
+				return total, err
+			}
+		}
+		p.mu.Lock()
+		expired := p.expiredLocked(before)
+		if p.bug == "DeleteExpiredSkipsTies" && !after.IsZero() {
+			// Pages by expiry, as if the rows before the last batch's
+			// end were all gone: its ties are skipped.
+			expired = slices.DeleteFunc(expired, func(r qsessions.Record) bool { return !r.ExpiresAt.After(after) })
+		}
+		expired = expired[:min(len(expired), fakeBatch)]
+		for _, r := range expired {
+			delete(p.rows, r.ID)
+		}
+		p.mu.Unlock()
+		total += len(expired)
+		if len(expired) < fakeBatch || p.bug == "DeleteExpiredOneBatch" {
+			return total, nil
+		}
+		after = expired[len(expired)-1].ExpiresAt
 	}
-	for _, r := range expired {
-		delete(p.rows, r.ID)
-	}
-	if p.bug == "DeleteExpiredCountsFound" {
-		return found, p.afterWrite(ctx)
-	}
-	return len(expired), p.afterWrite(ctx)
 }

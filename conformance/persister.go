@@ -3,12 +3,14 @@ package conformance
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,111 +23,133 @@ import (
 // keeps every sentence of the Persister contract. It runs one subtest per
 // behaviour, each on a fresh, empty Persister from newPersister; see the
 // package documentation for the subtests and for what newPersister must do.
+// A failure opens with the contract sentence that the Persister broke.
 func TestPersister(t *testing.T, newPersister func(t *testing.T) qsessions.Persister) {
 	t.Helper()
 	testPersister(realT{t}, defaultConfig, func(t tester) qsessions.Persister { return newPersister(testingT(t)) })
 }
 
-// persisterTest is one named subtest of TestPersister.
+// The sentences of the Persister contract, as the documentation of
+// qsessions.Persister words them (without its links). Every subtest checks
+// one of them, and its failures open with it.
+const (
+	pLoad           = "Load returns the record stored under id, or an error wrapping ErrNotFound; expired records are returned like any other."
+	pCreate         = "Create stores a new record as given, Version included, or returns an error wrapping ErrExists and changes nothing when its ID is taken."
+	pUpdate         = "Update is a compare-and-swap on the version: when the stored record with r's ID has Version r.Version, it replaces every other field with r's and stores Version r.Version+1."
+	pUpdateConflict = "Update returns an error wrapping ErrConflict and writes nothing when the stored record has another Version: someone else wrote it since the caller read it."
+	pUpdateMissing  = "Update returns an error wrapping ErrNotFound and writes nothing when there is no record with r's ID: Update never inserts."
+	pDelete         = "Delete removes the records with the given ids; missing ids are not an error."
+	pListByUser     = "ListByUser returns every record whose UserID is userID (and no other), newest UpdatedAt first and ties in ascending ID order, or none (nil or empty); it may leave Data out (nil), but returns every other field, Meta included."
+	pDeleteByUser   = "DeleteByUser removes every record of userID except those whose ID is listed in except, and returns the IDs it removed, in any order."
+	pIndexes        = "Update moves a record in every index the Persister keeps: a record whose UserID or ExpiresAt an Update changed is found by ListByUser, DeleteByUser and DeleteExpired as it is now, never as it was."
+	pDeleteExpired  = "DeleteExpired removes every record whose ExpiresAt is before the given time and returns how many it removed, in as many transactions as suit its database; when ctx ends partway it returns the count removed so far with an error wrapping ctx.Err()."
+	pRoundTrip      = "Fields round-trip exactly: times with at least millisecond precision, in UTC, the zero time included; strings as any valid UTF-8; Data and Meta as any bytes, empty ones included (nil and empty may come back as either)."
+	pNotRetained    = "Records passed in and returned are not retained or shared: the caller may mutate them afterwards."
+	pContext        = "A cancelled or expired ctx makes a method return an error wrapping ctx.Err() without changing anything, even when the method had to wait (for a lock, a connection or a write transaction) before it could start."
+	pConcurrent     = "All methods are safe for concurrent use by multiple goroutines."
+)
+
+// persisterSentences lists the contract's sentences in the documentation's
+// order.
+var persisterSentences = []string{
+	pLoad, pCreate, pUpdate, pUpdateConflict, pUpdateMissing, pDelete, pListByUser,
+	pDeleteByUser, pIndexes, pDeleteExpired, pRoundTrip, pNotRetained, pContext, pConcurrent,
+}
+
+// persisterTest is one named subtest of TestPersister and the contract
+// sentence it checks.
 type persisterTest struct {
 	name string
+	rule string
 	run  func(t tester, p *persisterT)
 }
 
-// persisterTests lists TestPersister's subtests, grouped by contract sentence.
+// persisterTests lists TestPersister's subtests, in the order of the
+// contract's sentences.
 var persisterTests = []persisterTest{
-	// Load returns the record stored under id, or an error wrapping
-	// ErrNotFound; expired records are returned like any other.
-	{"LoadMissing", testPersisterLoadMissing},
-	{"LoadExpired", testPersisterLoadExpired},
-	{"CreateLoad", testPersisterCreateLoad},
-	// Create stores a new record, or returns an error wrapping ErrExists and
-	// changes nothing when its ID is taken.
-	{"CreateExists", testPersisterCreateExists},
-	// Update replaces every field of the record with r's ID, or returns an
-	// error wrapping ErrNotFound and writes nothing when there is no such
-	// record: Update never inserts.
-	{"Update", testPersisterUpdate},
-	{"UpdateUser", testPersisterUpdateUser},
-	{"UpdateMissing", testPersisterUpdateMissing},
-	{"UpdateRevoked", testPersisterUpdateRevoked},
-	// ...and moves the record in every index a store keeps: an Update of
-	// ExpiresAt or UserID, there and back, is seen by DeleteExpired,
-	// ListByUser and DeleteByUser.
-	{"UpdateExpiryIndex", testPersisterUpdateExpiryIndex},
-	{"UpdateUserIndex", testPersisterUpdateUserIndex},
-	// Update is a compare-and-swap on the version: it writes only over the
-	// Version it is given and stores the next one; over any other it returns
-	// an error wrapping ErrConflict and writes nothing.
-	{"CreateVersion", testPersisterCreateVersion},
-	{"UpdateVersion", testPersisterUpdateVersion},
-	{"UpdateConflict", testPersisterUpdateConflict},
-	// Delete removes the records with the given ids; missing ids are not an
-	// error.
-	{"Delete", testPersisterDelete},
-	{"DeleteMissing", testPersisterDeleteMissing},
-	// ListByUser returns every record whose UserID is userID (and no other),
-	// newest UpdatedAt first, or an empty slice when there are none.
-	{"ListByUser", testPersisterListByUser},
-	{"ListByUserOrder", testPersisterListByUserOrder},
-	{"ListByUserIsolation", testPersisterListByUserIsolation},
-	{"ListByUserEmpty", testPersisterListByUserEmpty},
-	{"ListByUserTies", testPersisterListByUserTies},
-	// DeleteByUser removes every record of userID except those whose ID is
-	// listed in except, and returns the IDs it removed.
-	{"DeleteByUser", testPersisterDeleteByUser},
-	{"DeleteByUserExcept", testPersisterDeleteByUserExcept},
-	{"DeleteByUserNone", testPersisterDeleteByUserNone},
-	// DeleteExpired removes at most limit records whose ExpiresAt is before
-	// the given time, oldest ExpiresAt first, and returns how many it
-	// removed; a limit of zero or less means no limit.
-	{"DeleteExpired", testPersisterDeleteExpired},
-	{"DeleteExpiredBefore", testPersisterDeleteExpiredBefore},
-	{"DeleteExpiredLimit", testPersisterDeleteExpiredLimit},
-	{"DeleteExpiredOldestFirst", testPersisterDeleteExpiredOldestFirst},
-	{"DeleteExpiredNoLimit", testPersisterDeleteExpiredNoLimit},
-	{"DeleteExpiredTies", testPersisterDeleteExpiredTies},
-	// Times round-trip with at least millisecond precision and come back in
-	// UTC; byte and string fields round-trip exactly, including empty Data,
-	// binary Data and any valid UTF-8 text.
-	{"TimePrecision", testPersisterTimePrecision},
-	{"TimeUTC", testPersisterTimeUTC},
-	{"BinaryData", testPersisterBinaryData},
-	{"LargeData", testPersisterLargeData},
-	{"EmptyData", testPersisterEmptyData},
-	{"EmptyFields", testPersisterEmptyFields},
-	{"AuthAndBinding", testPersisterAuthAndBinding},
-	{"Unicode", testPersisterUnicode},
-	// Records passed in and returned are not retained or shared.
-	{"CreateDataNotRetained", testPersisterCreateDataNotRetained},
-	{"UpdateDataNotRetained", testPersisterUpdateDataNotRetained},
-	{"LoadDataNotShared", testPersisterLoadDataNotShared},
-	{"ListDataNotShared", testPersisterListDataNotShared},
-	// A cancelled or expired ctx makes a method return an error wrapping
-	// ctx.Err() without changing anything.
-	{"CanceledLoad", testPersisterCanceledLoad},
-	{"CanceledCreate", testPersisterCanceledCreate},
-	{"CanceledUpdate", testPersisterCanceledUpdate},
-	{"CanceledDelete", testPersisterCanceledDelete},
-	{"CanceledListByUser", testPersisterCanceledListByUser},
-	{"CanceledDeleteByUser", testPersisterCanceledDeleteByUser},
-	{"CanceledDeleteExpired", testPersisterCanceledDeleteExpired},
-	{"DeadlineExceeded", testPersisterDeadlineExceeded},
-	{"CanceledWhileWaiting", testPersisterCanceledWhileWaiting},
-	// All methods are safe for concurrent use by multiple goroutines.
-	{"Concurrent", testPersisterConcurrent},
-	{"ConcurrentCreate", testPersisterConcurrentCreate},
-	{"ConcurrentUpdateDelete", testPersisterConcurrentUpdateDelete},
-	{"ConcurrentUpdateConflict", testPersisterConcurrentUpdateConflict},
+	{"LoadMissing", pLoad, testPersisterLoadMissing},
+	{"LoadExpired", pLoad, testPersisterLoadExpired},
+	{"CreateLoad", pLoad, testPersisterCreateLoad},
+
+	{"CreateExists", pCreate, testPersisterCreateExists},
+	{"CreateVersion", pCreate, testPersisterCreateVersion},
+
+	{"Update", pUpdate, testPersisterUpdate},
+	{"UpdateUser", pUpdate, testPersisterUpdateUser},
+	{"UpdateMeta", pUpdate, testPersisterUpdateMeta},
+	{"UpdateVersion", pUpdate, testPersisterUpdateVersion},
+
+	{"UpdateConflict", pUpdateConflict, testPersisterUpdateConflict},
+
+	{"UpdateMissing", pUpdateMissing, testPersisterUpdateMissing},
+	{"UpdateRevoked", pUpdateMissing, testPersisterUpdateRevoked},
+
+	{"Delete", pDelete, testPersisterDelete},
+	{"DeleteMissing", pDelete, testPersisterDeleteMissing},
+
+	{"ListByUser", pListByUser, testPersisterListByUser},
+	{"ListByUserOrder", pListByUser, testPersisterListByUserOrder},
+	{"ListByUserTies", pListByUser, testPersisterListByUserTies},
+	{"ListByUserIsolation", pListByUser, testPersisterListByUserIsolation},
+	{"ListByUserEmpty", pListByUser, testPersisterListByUserEmpty},
+	{"ListByUserMeta", pListByUser, testPersisterListByUserMeta},
+
+	{"DeleteByUser", pDeleteByUser, testPersisterDeleteByUser},
+	{"DeleteByUserExcept", pDeleteByUser, testPersisterDeleteByUserExcept},
+	{"DeleteByUserNone", pDeleteByUser, testPersisterDeleteByUserNone},
+
+	{"UpdateExpiryIndex", pIndexes, testPersisterUpdateExpiryIndex},
+	{"UpdateUserIndex", pIndexes, testPersisterUpdateUserIndex},
+
+	{"DeleteExpired", pDeleteExpired, testPersisterDeleteExpired},
+	{"DeleteExpiredBefore", pDeleteExpired, testPersisterDeleteExpiredBefore},
+	{"DeleteExpiredMany", pDeleteExpired, testPersisterDeleteExpiredMany},
+	{"DeleteExpiredTies", pDeleteExpired, testPersisterDeleteExpiredTies},
+	{"DeleteExpiredInterrupted", pDeleteExpired, testPersisterDeleteExpiredInterrupted},
+
+	{"TimePrecision", pRoundTrip, testPersisterTimePrecision},
+	{"TimeUTC", pRoundTrip, testPersisterTimeUTC},
+	{"ZeroTime", pRoundTrip, testPersisterZeroTime},
+	{"BinaryData", pRoundTrip, testPersisterBinaryData},
+	{"LargeData", pRoundTrip, testPersisterLargeData},
+	{"EmptyData", pRoundTrip, testPersisterEmptyData},
+	{"BinaryMeta", pRoundTrip, testPersisterBinaryMeta},
+	{"LargeMeta", pRoundTrip, testPersisterLargeMeta},
+	{"EmptyMeta", pRoundTrip, testPersisterEmptyMeta},
+	{"OpaqueMeta", pRoundTrip, testPersisterOpaqueMeta},
+	{"EmptyFields", pRoundTrip, testPersisterEmptyFields},
+	{"Unicode", pRoundTrip, testPersisterUnicode},
+
+	{"CreateDataNotRetained", pNotRetained, testPersisterCreateDataNotRetained},
+	{"UpdateDataNotRetained", pNotRetained, testPersisterUpdateDataNotRetained},
+	{"LoadDataNotShared", pNotRetained, testPersisterLoadDataNotShared},
+	{"ListDataNotShared", pNotRetained, testPersisterListDataNotShared},
+
+	{"CanceledLoad", pContext, testPersisterCanceledLoad},
+	{"CanceledCreate", pContext, testPersisterCanceledCreate},
+	{"CanceledUpdate", pContext, testPersisterCanceledUpdate},
+	{"CanceledDelete", pContext, testPersisterCanceledDelete},
+	{"CanceledListByUser", pContext, testPersisterCanceledListByUser},
+	{"CanceledDeleteByUser", pContext, testPersisterCanceledDeleteByUser},
+	{"CanceledDeleteExpired", pContext, testPersisterCanceledDeleteExpired},
+	{"DeadlineExceeded", pContext, testPersisterDeadlineExceeded},
+	{"CanceledWhileWaiting", pContext, testPersisterCanceledWhileWaiting},
+
+	{"Concurrent", pConcurrent, testPersisterConcurrent},
+	{"ConcurrentCreate", pConcurrent, testPersisterConcurrentCreate},
+	{"ConcurrentUpdateDelete", pConcurrent, testPersisterConcurrentUpdateDelete},
+	{"ConcurrentUpdateConflict", pConcurrent, testPersisterConcurrentUpdateConflict},
+	{"ConcurrentDeleteExpired", pConcurrent, testPersisterConcurrentDeleteExpired},
 }
 
 func testPersister(t tester, cfg config, newPersister func(t tester) qsessions.Persister) {
 	t.Helper()
 	for _, tc := range persisterTests {
-		t.Run(tc.name, func(t tester) {
-			p := newPersister(t)
+		t.Run(tc.name, func(raw tester) {
+			t := contractT{tester: raw, kind: "Persister contract", rule: tc.rule}
+			p := newPersister(raw)
 			if p == nil {
-				t.Fatalf("newPersister returned a nil Persister")
+				raw.Fatalf("newPersister returned a nil Persister")
 			}
 			tc.run(t, &persisterT{t: t, cfg: cfg, p: p, now: time.Now().UTC().Truncate(time.Millisecond)})
 		})
@@ -134,7 +158,7 @@ func testPersister(t tester, cfg config, newPersister func(t tester) qsessions.P
 
 // persisterT runs calls on one Persister under the watchdog.
 type persisterT struct {
-	t   tester
+	t   contractT
 	cfg config
 	p   qsessions.Persister
 	now time.Time // UTC, whole milliseconds
@@ -170,45 +194,78 @@ func (p *persisterT) deleteByUser(ctx context.Context, userID string, except ...
 	return call1(p.t, p.cfg, ctx, "DeleteByUser", func(ctx context.Context) ([]string, error) { return p.p.DeleteByUser(ctx, userID, except...) })
 }
 
-func (p *persisterT) deleteExpired(ctx context.Context, before time.Time, limit int) (int, error) {
+func (p *persisterT) deleteExpired(ctx context.Context, before time.Time) (int, error) {
 	p.t.Helper()
-	return call1(p.t, p.cfg, ctx, "DeleteExpired", func(ctx context.Context) (int, error) { return p.p.DeleteExpired(ctx, before, limit) })
+	return call1(p.t, p.cfg, ctx, "DeleteExpired", func(ctx context.Context) (int, error) { return p.p.DeleteExpired(ctx, before) })
 }
 
-// record returns a new record of userID, created at p.now and valid for a
-// day, with every field set.
+// testInfo is the metadata of the suite's records, as a Store records it.
+func (p *persisterT) testInfo() qsessions.SessionInfo {
+	return qsessions.SessionInfo{
+		IP:              "203.0.113.7",
+		UserAgent:       "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0",
+		CreatedAt:       p.now.Add(-time.Hour),
+		AuthenticatedAt: p.now.Add(-30 * time.Minute),
+		AuthMethod:      "passkey",
+	}
+}
+
+// record returns a new record of userID, last written at p.now and valid
+// for a day, with every field set: Meta as a Store encodes it.
 func (p *persisterT) record(userID string) qsessions.Record {
 	return qsessions.Record{
 		ID:        newID(),
 		Version:   1,
-		Data:      []byte("\x01\x00session values of " + userID),
 		UserID:    userID,
-		IP:        "203.0.113.7",
-		UserAgent: "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0",
-		CreatedAt: p.now.Add(-time.Hour),
 		UpdatedAt: p.now,
 		ExpiresAt: p.now.Add(24 * time.Hour),
-
-		AuthenticatedAt: p.now.Add(-30 * time.Minute),
-		AuthMethod:      "passkey",
-		Binding:         []byte("\x00binding of " + userID + "\xff"),
+		Data:      []byte("\x01\x00session values of " + userID),
+		Meta:      qsessions.EncodeMeta(p.testInfo()),
 	}
+}
+
+// clone returns r with Data and Meta of its own.
+func clone(r qsessions.Record) qsessions.Record {
+	r.Data, r.Meta = bytes.Clone(r.Data), bytes.Clone(r.Meta)
+	return r
 }
 
 func (p *persisterT) mustCreate(rs ...qsessions.Record) {
 	p.t.Helper()
 	for _, r := range rs {
-		if err := p.create(context.Background(), r.Clone()); err != nil {
-			p.t.Fatalf("Create(%s): %v", r.ID, err)
+		if err := p.create(context.Background(), clone(r)); err != nil {
+			p.t.under(pCreate).Fatalf("Create of a new record (ID %s): %v", r.ID, err)
 		}
+	}
+}
+
+// mustCreateAll creates rs, from several goroutines when there are many.
+func (p *persisterT) mustCreateAll(rs []qsessions.Record) {
+	p.t.Helper()
+	if len(rs) < 4*p.cfg.workers {
+		p.mustCreate(rs...)
+		return
+	}
+	var failed atomic.Bool
+	runWorkers(p.t.under(pCreate), p.cfg.workers, func(w int) error {
+		for i := w; i < len(rs) && !failed.Load(); i += p.cfg.workers {
+			if err := p.run("Create", func(ctx context.Context, q qsessions.Persister) error { return q.Create(ctx, clone(rs[i])) }); err != nil {
+				failed.Store(true)
+				return fmt.Errorf("Create of a new record (ID %s): %w", rs[i].ID, err)
+			}
+		}
+		return nil
+	})
+	if failed.Load() {
+		p.t.under(pCreate).Fatalf("could not create the subtest's %d records (see above)", len(rs))
 	}
 }
 
 // mustUpdate updates *r and then bumps r.Version, as the Persister does.
 func (p *persisterT) mustUpdate(r *qsessions.Record) {
 	p.t.Helper()
-	if err := p.update(context.Background(), r.Clone()); err != nil {
-		p.t.Fatalf("Update(%s): %v", r.ID, err)
+	if err := p.update(context.Background(), clone(*r)); err != nil {
+		p.t.under(pUpdate).Fatalf("Update at the stored Version %d (ID %s): %v", r.Version, r.ID, err)
 	}
 	r.Version++
 }
@@ -216,7 +273,7 @@ func (p *persisterT) mustUpdate(r *qsessions.Record) {
 func (p *persisterT) mustDelete(ids ...string) {
 	p.t.Helper()
 	if err := p.del(context.Background(), ids...); err != nil {
-		p.t.Fatalf("Delete(%q): %v", ids, err)
+		p.t.under(pDelete).Fatalf("Delete(%q): %v", ids, err)
 	}
 }
 
@@ -224,7 +281,7 @@ func (p *persisterT) mustList(userID string) []qsessions.Record {
 	p.t.Helper()
 	rs, err := p.list(context.Background(), userID)
 	if err != nil {
-		p.t.Fatalf("ListByUser(%q): %v", userID, err)
+		p.t.under(pListByUser).Fatalf("ListByUser(%q): %v", userID, err)
 	}
 	return rs
 }
@@ -254,7 +311,8 @@ func (p *persisterT) wantNotFound(id, what string) {
 	}
 }
 
-// wantList checks that ListByUser(userID) returns want, in order.
+// wantList checks that ListByUser(userID) returns want, in order, every
+// field but Data (which it may leave out) included.
 func (p *persisterT) wantList(userID string, want []qsessions.Record, what string) {
 	p.t.Helper()
 	got := p.mustList(userID)
@@ -269,9 +327,16 @@ func (p *persisterT) wantList(userID string, want []qsessions.Record, what strin
 		if got[i].Data == nil {
 			w.Data = nil
 		}
-		if diff := diffRecord(w, got[i]); diff != "" {
-			p.t.Errorf("ListByUser(%q) %s: record %d differs (-want +got):\n%s", userID, what, i, diff)
+		diff := diffRecord(w, got[i])
+		if diff == "" {
+			continue
 		}
+		if len(w.Meta) > 0 && len(got[i].Meta) == 0 {
+			if r, err := p.load(context.Background(), w.ID); err == nil && bytes.Equal(r.Meta, w.Meta) {
+				diff = "  ListByUser left Meta out, which Load returns: it may leave Data out, never Meta\n" + diff
+			}
+		}
+		p.t.Errorf("ListByUser(%q) %s: record %d differs (-want +got):\n%s", userID, what, i, diff)
 	}
 }
 
@@ -279,7 +344,7 @@ func (p *persisterT) wantList(userID string, want []qsessions.Record, what strin
 var timeOpt = cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })
 
 // diffRecord describes how got differs from want, or returns "". Times are
-// compared as instants and nil Data equals empty Data.
+// compared as instants, and nil Data or Meta equals empty.
 func diffRecord(want, got qsessions.Record) string {
 	if recordsEqual(want, got) {
 		return ""
@@ -288,7 +353,7 @@ func diffRecord(want, got qsessions.Record) string {
 		// Name the times, then diff the rest (nothing, usually).
 		var b strings.Builder
 		b.WriteString(hint)
-		names := [...]string{"CreatedAt", "UpdatedAt", "ExpiresAt", "AuthenticatedAt"}
+		names := [...]string{"UpdatedAt", "ExpiresAt"}
 		for i, w := range recordTimes(&want) {
 			if g := *recordTimes(&got)[i]; !w.Equal(g) {
 				fmt.Fprintf(&b, "  %s: want %s, got %s\n", names[i], w.Format(time.RFC3339Nano), g.Format(time.RFC3339Nano))
@@ -296,16 +361,43 @@ func diffRecord(want, got qsessions.Record) string {
 		}
 		return b.String() + diffRecord(withTimes(want, got), got)
 	}
-	var diff string
-	if !bytes.Equal(want.Data, got.Data) {
-		i := 0
-		for i < min(len(want.Data), len(got.Data)) && want.Data[i] == got.Data[i] {
-			i++
-		}
-		diff = fmt.Sprintf("  Data: want %s, got %s (first difference at byte %d)\n", describeBytes(want.Data), describeBytes(got.Data), i)
-	}
-	want.Data, got.Data = nil, nil
+	diff := diffBytes("Data", want.Data, got.Data) + diffMeta(want.Meta, got.Meta)
+	want.Data, got.Data, want.Meta, got.Meta = nil, nil, nil, nil
 	return diff + cmp.Diff(want, got, timeOpt, cmpopts.EquateEmpty())
+}
+
+// diffBytes describes how the bytes of the field name differ, or returns "".
+func diffBytes(name string, want, got []byte) string {
+	if bytes.Equal(want, got) {
+		return ""
+	}
+	i := 0
+	for i < min(len(want), len(got)) && want[i] == got[i] {
+		i++
+	}
+	return fmt.Sprintf("  %s: want %s, got %s (first difference at byte %d)\n", name, describeBytes(want), describeBytes(got), i)
+}
+
+// diffMeta is diffBytes for Meta, with what the two decode to when both
+// do: Meta is opaque to a Persister, but a Store wrote it.
+func diffMeta(want, got []byte) string {
+	diff := diffBytes("Meta", want, got)
+	if diff == "" {
+		return ""
+	}
+	wi, werr := qsessions.DecodeMeta(want)
+	gi, gerr := qsessions.DecodeMeta(got)
+	switch {
+	case werr != nil:
+		return diff
+	case gerr != nil:
+		return diff + fmt.Sprintf("  (the Meta stored was a Store's; the Meta returned does not decode: %v)\n", gerr)
+	}
+	if d := cmp.Diff(wi, gi, timeOpt, cmpopts.IgnoreUnexported(qsessions.SessionInfo{})); d != "" {
+		return diff + "  decoded with qsessions.DecodeMeta (-want +got):\n" + d
+	}
+	return diff + "  (both decode to the same IP, User-Agent, times and AuthMethod, but Meta must come back\n" +
+		"  byte for byte: it may hold what DecodeMeta does not show, such as a later Store version's fields)\n"
 }
 
 // timePrecisionHint explains a difference in times that comes from a
@@ -336,15 +428,13 @@ func withTimes(want, got qsessions.Record) qsessions.Record {
 	return want
 }
 
-func recordTimes(r *qsessions.Record) [4]*time.Time {
-	return [...]*time.Time{&r.CreatedAt, &r.UpdatedAt, &r.ExpiresAt, &r.AuthenticatedAt}
+func recordTimes(r *qsessions.Record) [2]*time.Time {
+	return [...]*time.Time{&r.UpdatedAt, &r.ExpiresAt}
 }
 
 func recordsEqual(a, b qsessions.Record) bool {
-	return a.ID == b.ID && a.Version == b.Version && bytes.Equal(a.Data, b.Data) && a.UserID == b.UserID && a.IP == b.IP &&
-		a.UserAgent == b.UserAgent && a.CreatedAt.Equal(b.CreatedAt) && a.UpdatedAt.Equal(b.UpdatedAt) &&
-		a.ExpiresAt.Equal(b.ExpiresAt) && a.AuthenticatedAt.Equal(b.AuthenticatedAt) && a.AuthMethod == b.AuthMethod &&
-		bytes.Equal(a.Binding, b.Binding)
+	return a.ID == b.ID && a.Version == b.Version && a.UserID == b.UserID && a.UpdatedAt.Equal(b.UpdatedAt) &&
+		a.ExpiresAt.Equal(b.ExpiresAt) && bytes.Equal(a.Data, b.Data) && bytes.Equal(a.Meta, b.Meta)
 }
 
 // diffIDs describes how the ID list got differs from want, or returns "".
@@ -382,7 +472,6 @@ func testPersisterLoadMissing(t tester, p *persisterT) {
 
 func testPersisterLoadExpired(t tester, p *persisterT) {
 	r := p.record(user("alice"))
-	r.CreatedAt = p.now.Add(-48 * time.Hour)
 	r.UpdatedAt = p.now.Add(-36 * time.Hour)
 	r.ExpiresAt = p.now.Add(-24 * time.Hour)
 	p.mustCreate(r)
@@ -406,8 +495,9 @@ func testPersisterCreateExists(t tester, p *persisterT) {
 	dup := p.record(user("mallory"))
 	dup.ID = orig.ID
 	dup.Data = []byte("overwritten")
+	dup.Meta = []byte("other metadata")
 	dup.UpdatedAt = p.now.Add(time.Minute)
-	err := p.create(context.Background(), dup.Clone())
+	err := p.create(context.Background(), clone(dup))
 	switch {
 	case err == nil:
 		t.Errorf("Create of a taken ID: nil error; want an error wrapping ErrExists")
@@ -419,6 +509,15 @@ func testPersisterCreateExists(t tester, p *persisterT) {
 	p.wantList(dup.UserID, nil, "of the user of a refused Create")
 }
 
+func testPersisterCreateVersion(t tester, p *persisterT) {
+	u := user("alice")
+	first, later := p.record(u), p.record(u)
+	later.Version = 42
+	p.mustCreate(first, later)
+	p.wantRecord(first, "a record created at Version 1")
+	p.wantRecord(later, "a record created at Version 42 (Create stores the Version it is given)")
+}
+
 func testPersisterUpdate(t tester, p *persisterT) {
 	u := user("alice")
 	orig := p.record(u)
@@ -426,25 +525,25 @@ func testPersisterUpdate(t tester, p *persisterT) {
 	next := qsessions.Record{
 		ID:        orig.ID,
 		Version:   orig.Version,
-		Data:      []byte("new values"),
 		UserID:    u,
-		IP:        "2001:db8::1",
-		UserAgent: "curl/8.15.0",
-		CreatedAt: orig.CreatedAt.Add(-time.Minute),
 		UpdatedAt: orig.UpdatedAt.Add(90*time.Second + 250*time.Millisecond),
 		ExpiresAt: orig.ExpiresAt.Add(7 * time.Hour),
+		Data:      []byte("new values"),
+		Meta: qsessions.EncodeMeta(qsessions.SessionInfo{
+			IP: "2001:db8::1", UserAgent: "curl/8.15.0", CreatedAt: p.now.Add(-2 * time.Hour),
+		}),
 	}
 	p.mustUpdate(&next)
-	p.wantRecord(next, "an updated record")
+	p.wantRecord(next, "an updated record (new Data, Meta, UpdatedAt and ExpiresAt)")
 	p.wantList(u, []qsessions.Record{next}, "after Update")
 
-	// Shorter values replace longer ones entirely.
+	// Shorter values replace longer ones entirely, also in an Update that
+	// keeps the user and the expiry (the Store's usual write).
 	next.Data = []byte("v")
-	next.IP = ""
-	next.UserAgent = "x"
+	next.Meta = []byte{1}
 	next.UpdatedAt = next.UpdatedAt.Add(time.Millisecond)
 	p.mustUpdate(&next)
-	p.wantRecord(next, "a record updated with shorter fields")
+	p.wantRecord(next, "a record updated with shorter Data and Meta, its user and expiry kept")
 }
 
 func testPersisterUpdateUser(t tester, p *persisterT) {
@@ -470,10 +569,97 @@ func testPersisterUpdateUser(t tester, p *persisterT) {
 	p.wantRecord(r, "a moved record after DeleteByUser of its former user")
 }
 
+func testPersisterUpdateMeta(t tester, p *persisterT) {
+	// Updates that change Meta and nothing else, as the Store's write of a
+	// session whose client moved does: each must store the new Meta whole,
+	// whatever its length, and Meta must stay as it was through an Update
+	// that changes everything else.
+	u := user("alice")
+	r := p.record(u)
+	p.mustCreate(r)
+	info := p.testInfo()
+	info.UserAgent = strings.Repeat("Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) ", 20)
+	longer := qsessions.EncodeMeta(info)
+	lastByte := bytes.Clone(longer)
+	lastByte[len(lastByte)-1] ^= 0x20
+	steps := []struct {
+		what string
+		meta []byte
+	}{
+		{"a longer Meta", longer},
+		{"a Meta that differs only in its last byte", lastByte},
+		{"a shorter Meta", qsessions.EncodeMeta(qsessions.SessionInfo{IP: "192.0.2.1"})},
+		{"an empty Meta", nil},
+		{"a Meta again, after an empty one", qsessions.EncodeMeta(p.testInfo())},
+		{"binary Meta", allBytes()},
+	}
+	for _, step := range steps {
+		r.Meta = step.meta
+		p.mustUpdate(&r)
+		p.wantRecord(r, "a record after an Update that changed only its Meta, to "+step.what)
+	}
+	p.wantList(u, []qsessions.Record{r}, "after Updates that changed only Meta")
+
+	r.UserID = user("bob")
+	r.UpdatedAt = r.UpdatedAt.Add(time.Second)
+	r.ExpiresAt = r.ExpiresAt.Add(time.Hour)
+	r.Data = []byte("other values")
+	p.mustUpdate(&r)
+	p.wantRecord(r, "a record after an Update that changed every field but Meta")
+}
+
+func testPersisterUpdateVersion(t tester, p *persisterT) {
+	u := user("alice")
+	r := p.record(u)
+	p.mustCreate(r)
+	for range 3 {
+		r.Data = append(r.Data, '+')
+		r.UpdatedAt = r.UpdatedAt.Add(time.Second)
+		if err := p.update(context.Background(), clone(r)); err != nil {
+			t.Fatalf("Update at the stored Version %d: %v", r.Version, err)
+		}
+		r.Version++
+		p.wantRecord(r, fmt.Sprintf("a record after an Update at Version %d (Update must store Version+1)", r.Version-1))
+	}
+	p.wantList(u, []qsessions.Record{r}, "after three Updates")
+}
+
+func testPersisterUpdateConflict(t tester, p *persisterT) {
+	u := user("alice")
+	r := p.record(u)
+	p.mustCreate(r)
+	stale := clone(r) // read by a request that saves late
+	r.Data = []byte("saved first")
+	p.mustUpdate(&r)
+
+	for _, v := range []int64{stale.Version, r.Version + 1, r.Version + 1000, 0} {
+		w := clone(stale)
+		w.Version = v
+		w.Data = []byte("written over a version that is not the stored one")
+		w.Meta = []byte("metadata written over a version that is not the stored one")
+		w.UserID = user("mallory")
+		w.ExpiresAt = w.ExpiresAt.Add(time.Hour)
+		err := p.update(context.Background(), w)
+		switch {
+		case err == nil:
+			t.Errorf("Update at Version %d of a record stored at Version %d: nil error; want an error wrapping ErrConflict", v, r.Version)
+		case !errors.Is(err, qsessions.ErrConflict):
+			t.Errorf("Update at Version %d of a record stored at Version %d: error %q does not wrap ErrConflict", v, r.Version, err)
+		}
+		p.wantRecord(r, fmt.Sprintf("a record after a refused Update at Version %d (a conflict must write nothing, not even the version)", v))
+		p.wantList(w.UserID, nil, "after a refused Update gave her a record")
+	}
+	// The refused Updates changed nothing: one at the stored version works.
+	r.Data = []byte("saved second")
+	p.mustUpdate(&r)
+	p.wantRecord(r, "a record updated at its stored Version after refused Updates")
+	p.wantList(u, []qsessions.Record{r}, "after refused and accepted Updates")
+}
+
 func testPersisterUpdateMissing(t tester, p *persisterT) {
 	u := user("alice")
 	r := p.record(u)
-	err := p.update(context.Background(), r.Clone())
+	err := p.update(context.Background(), clone(r))
 	switch {
 	case err == nil:
 		t.Errorf("Update of a record that was never created: nil error; want an error wrapping ErrNotFound")
@@ -492,7 +678,7 @@ func testPersisterUpdateRevoked(t tester, p *persisterT) {
 	p.mustCreate(byDelete, byUser, byExpiry)
 
 	p.mustDelete(byDelete.ID)
-	if _, err := p.deleteExpired(context.Background(), p.now, 0); err != nil {
+	if _, err := p.deleteExpired(context.Background(), p.now); err != nil {
 		t.Fatalf("DeleteExpired: %v", err)
 	}
 	if _, err := p.deleteByUser(context.Background(), u); err != nil {
@@ -506,7 +692,7 @@ func testPersisterUpdateRevoked(t tester, p *persisterT) {
 		r.Data = []byte("written by a request that was still running")
 		r.UpdatedAt = p.now.Add(time.Minute)
 		r.ExpiresAt = p.now.Add(48 * time.Hour)
-		err := p.update(context.Background(), r.Clone())
+		err := p.update(context.Background(), clone(r))
 		switch {
 		case err == nil:
 			t.Errorf("Update of a record removed by %s: nil error; want an error wrapping ErrNotFound", c.how)
@@ -516,135 +702,6 @@ func testPersisterUpdateRevoked(t tester, p *persisterT) {
 		p.wantNotFound(r.ID, "a record removed by "+c.how+" and then updated (Update must not insert)")
 	}
 	p.wantList(u, nil, "after Updates of her removed records")
-}
-
-func testPersisterUpdateExpiryIndex(t tester, p *persisterT) {
-	// Four records whose ExpiresAt Updates move across the cut-off of a
-	// sweep: a store with an index by expiry must move their entries.
-	u := user("alice")
-	past, future := p.now.Add(-time.Hour), p.now.Add(time.Hour)
-	moves := []struct {
-		name string
-		at   []time.Time // at Create, then after each Update
-	}{
-		{"extended", []time.Time{past, future}},
-		{"ended", []time.Time{future, past}},
-		{"extended and ended again", []time.Time{past, future, past.Add(time.Minute)}},
-		{"ended and extended again", []time.Time{future, past, future.Add(time.Minute)}},
-	}
-	rs := make([]qsessions.Record, len(moves))
-	for i, m := range moves {
-		rs[i] = p.record(u)
-		rs[i].ExpiresAt = m.at[0]
-		p.mustCreate(rs[i])
-	}
-	for i, m := range moves {
-		for _, at := range m.at[1:] {
-			rs[i].ExpiresAt = at
-			rs[i].UpdatedAt = rs[i].UpdatedAt.Add(time.Second)
-			p.mustUpdate(&rs[i])
-		}
-	}
-	n, err := p.deleteExpired(context.Background(), p.now, 0)
-	if err != nil {
-		t.Fatalf("DeleteExpired: %v", err)
-	}
-	for i, m := range moves {
-		what := fmt.Sprintf("a record whose expiry Updates %s (ExpiresAt %s, cut-off %s), after DeleteExpired", m.name,
-			rs[i].ExpiresAt.Format(time.RFC3339), p.now.Format(time.RFC3339))
-		if rs[i].ExpiresAt.Before(p.now) {
-			p.wantNotFound(rs[i].ID, what+" (the sweep went by an expiry index that missed the Update?)")
-		} else {
-			p.wantRecord(rs[i], what+" (the sweep went by a stale expiry index and deleted a live session?)")
-		}
-	}
-	if n != 2 {
-		t.Errorf("DeleteExpired removed %d records; want the 2 whose last Update moved them before the cut-off", n)
-	}
-}
-
-func testPersisterUpdateUserIndex(t tester, p *persisterT) {
-	alice, bob := user("alice"), user("bob")
-	r := p.record(alice)
-	anon := p.record("")
-	p.mustCreate(r, anon)
-	for _, u := range []string{bob, alice} {
-		r.UserID = u
-		r.UpdatedAt = r.UpdatedAt.Add(time.Second)
-		p.mustUpdate(&r)
-	}
-	for _, u := range []string{alice, ""} {
-		anon.UserID = u
-		anon.UpdatedAt = anon.UpdatedAt.Add(time.Second)
-		p.mustUpdate(&anon)
-	}
-	p.wantList(bob, nil, "after Updates moved her record to him and back (a stale user index?)")
-	if ids, err := p.deleteByUser(context.Background(), bob); err != nil || len(ids) != 0 {
-		t.Errorf("DeleteByUser of a record's former user = %q, %v; want no IDs, nil (a stale user index?)", ids, err)
-	}
-	p.wantList(alice, []qsessions.Record{r}, "after Updates moved her record away and back, and an anonymous record to her and away")
-	p.wantRecord(anon, "an anonymous record after Updates gave it a user and took it away")
-	ids, err := p.deleteByUser(context.Background(), alice)
-	if err != nil || !slices.Equal(ids, []string{r.ID}) {
-		t.Errorf("DeleteByUser(alice) = %q, %v; want just her record %q", ids, err, r.ID)
-	}
-	p.wantRecord(anon, "an anonymous record that was hers for a while, after DeleteByUser of her")
-}
-
-func testPersisterCreateVersion(t tester, p *persisterT) {
-	u := user("alice")
-	first, later := p.record(u), p.record(u)
-	later.Version = 42
-	p.mustCreate(first, later)
-	p.wantRecord(first, "a record created at Version 1")
-	p.wantRecord(later, "a record created at Version 42 (Create stores the Version it is given)")
-}
-
-func testPersisterUpdateVersion(t tester, p *persisterT) {
-	u := user("alice")
-	r := p.record(u)
-	p.mustCreate(r)
-	for range 3 {
-		r.Data = append(r.Data, '+')
-		r.UpdatedAt = r.UpdatedAt.Add(time.Second)
-		if err := p.update(context.Background(), r.Clone()); err != nil {
-			t.Fatalf("Update at the stored Version %d: %v", r.Version, err)
-		}
-		r.Version++
-		p.wantRecord(r, fmt.Sprintf("a record after an Update at Version %d (Update must store Version+1)", r.Version-1))
-	}
-	p.wantList(u, []qsessions.Record{r}, "after three Updates")
-}
-
-func testPersisterUpdateConflict(t tester, p *persisterT) {
-	u := user("alice")
-	r := p.record(u)
-	p.mustCreate(r)
-	stale := r.Clone() // read by a request that saves late
-	r.Data = []byte("saved first")
-	p.mustUpdate(&r)
-
-	for _, v := range []int64{stale.Version, r.Version + 1, r.Version + 1000, 0} {
-		w := stale.Clone()
-		w.Version = v
-		w.Data = []byte("written over a version that is not the stored one")
-		w.UserID = user("mallory")
-		w.ExpiresAt = w.ExpiresAt.Add(time.Hour)
-		err := p.update(context.Background(), w)
-		switch {
-		case err == nil:
-			t.Errorf("Update at Version %d of a record stored at Version %d: nil error; want an error wrapping ErrConflict", v, r.Version)
-		case !errors.Is(err, qsessions.ErrConflict):
-			t.Errorf("Update at Version %d of a record stored at Version %d: error %q does not wrap ErrConflict", v, r.Version, err)
-		}
-		p.wantRecord(r, fmt.Sprintf("a record after a refused Update at Version %d (a conflict must write nothing, not even the version)", v))
-		p.wantList(w.UserID, nil, "after a refused Update gave her a record")
-	}
-	// The refused Updates changed nothing: one at the stored version works.
-	r.Data = []byte("saved second")
-	p.mustUpdate(&r)
-	p.wantRecord(r, "a record updated at its stored Version after refused Updates")
-	p.wantList(u, []qsessions.Record{r}, "after refused and accepted Updates")
 }
 
 func testPersisterDelete(t tester, p *persisterT) {
@@ -688,7 +745,7 @@ func testPersisterListByUser(t tester, p *persisterT) {
 	for i := range 4 {
 		r := p.record(u)
 		r.Data = []byte(fmt.Sprintf("session %d", i))
-		r.IP = fmt.Sprintf("198.51.100.%d", i)
+		r.Meta = qsessions.EncodeMeta(qsessions.SessionInfo{IP: fmt.Sprintf("198.51.100.%d", i)})
 		r.UpdatedAt = p.now.Add(-time.Duration(i) * time.Minute)
 		want = append(want, r)
 	}
@@ -699,13 +756,14 @@ func testPersisterListByUser(t tester, p *persisterT) {
 
 func testPersisterListByUserOrder(t tester, p *persisterT) {
 	u := user("alice")
-	// Created oldest first, then updated so that UpdatedAt order differs
-	// from both creation order and CreatedAt order, down to milliseconds.
+	// Created oldest first, each expiring later than the one before, then
+	// updated so that UpdatedAt order differs from both creation order and
+	// expiry order, down to milliseconds.
 	rs := make([]qsessions.Record, 5)
 	for i := range rs {
 		rs[i] = p.record(u)
-		rs[i].CreatedAt = p.now.Add(time.Duration(i-10) * time.Minute)
-		rs[i].UpdatedAt = rs[i].CreatedAt
+		rs[i].UpdatedAt = p.now.Add(time.Duration(i-10) * time.Minute)
+		rs[i].ExpiresAt = p.now.Add(24*time.Hour + time.Duration(i)*time.Minute)
 		p.mustCreate(rs[i])
 	}
 	offsets := []time.Duration{3 * time.Millisecond, 50 * time.Second, 1 * time.Millisecond, 2 * time.Millisecond, 40 * time.Second}
@@ -715,6 +773,23 @@ func testPersisterListByUserOrder(t tester, p *persisterT) {
 	}
 	want := []qsessions.Record{rs[1], rs[4], rs[0], rs[3], rs[2]}
 	p.wantList(u, want, "after Updates reordered her records (want newest UpdatedAt first)")
+}
+
+func testPersisterListByUserTies(t tester, p *persisterT) {
+	u := user("alice")
+	var rs []qsessions.Record
+	for i := range 6 {
+		r := p.record(u)
+		if i >= 3 {
+			r.UpdatedAt = r.UpdatedAt.Add(time.Minute) // three newer, tied too
+		}
+		rs = append(rs, r)
+	}
+	p.mustCreate(rs...)
+	older, newer := rs[:3], rs[3:]
+	slices.SortFunc(older, func(a, b qsessions.Record) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(newer, func(a, b qsessions.Record) int { return strings.Compare(a.ID, b.ID) })
+	p.wantList(u, append(slices.Clone(newer), older...), "holding records with equal UpdatedAt (ties come in ascending ID order)")
 }
 
 func testPersisterListByUserIsolation(t tester, p *persisterT) {
@@ -743,7 +818,7 @@ func testPersisterListByUserEmpty(t tester, p *persisterT) {
 	u := user("alice")
 	got, err := p.list(context.Background(), u)
 	if err != nil {
-		t.Fatalf("ListByUser of a user without records: %v; want an empty slice and a nil error", err)
+		t.Fatalf("ListByUser of a user without records: %v; want no records and a nil error", err)
 	}
 	if len(got) != 0 {
 		t.Errorf("ListByUser of a user without records returned %d records; want none", len(got))
@@ -754,21 +829,26 @@ func testPersisterListByUserEmpty(t tester, p *persisterT) {
 	p.wantList(u, nil, "after her only record was deleted")
 }
 
-func testPersisterListByUserTies(t tester, p *persisterT) {
+func testPersisterListByUserMeta(t tester, p *persisterT) {
+	// The session list shows what Meta holds: ListByUser returns each
+	// record's own Meta, whatever it is.
 	u := user("alice")
-	var rs []qsessions.Record
-	for i := range 6 {
-		r := p.record(u)
-		if i >= 3 {
-			r.UpdatedAt = r.UpdatedAt.Add(time.Minute) // three newer, tied too
-		}
-		rs = append(rs, r)
+	info := p.testInfo()
+	info.IP, info.UserAgent = "2001:db8:85a3::8a2e:370:7334", "Mozilla/5.0 (Linux; Android 14; 设备) 🦊"
+	metas := [][]byte{qsessions.EncodeMeta(p.testInfo()), nil, allBytes(), qsessions.EncodeMeta(info), laterMeta(info), pattern(4 << 10)}
+	want := make([]qsessions.Record, len(metas))
+	for i, m := range metas {
+		want[i] = p.record(u)
+		want[i].Meta = m
+		want[i].UpdatedAt = p.now.Add(-time.Duration(i) * time.Second)
 	}
-	p.mustCreate(rs...)
-	older, newer := rs[:3], rs[3:]
-	slices.SortFunc(older, func(a, b qsessions.Record) int { return strings.Compare(a.ID, b.ID) })
-	slices.SortFunc(newer, func(a, b qsessions.Record) int { return strings.Compare(a.ID, b.ID) })
-	p.wantList(u, append(slices.Clone(newer), older...), "holding records with equal UpdatedAt (ties come in ascending ID order)")
+	p.mustCreate(want...)
+	p.wantList(u, want, "of records with different Meta")
+	for i := range want {
+		want[i].Meta = pattern(i + 1)
+		p.mustUpdate(&want[i])
+	}
+	p.wantList(u, want, "after Updates gave each record other Meta")
 }
 
 func testPersisterDeleteByUser(t tester, p *persisterT) {
@@ -852,40 +932,112 @@ func testPersisterDeleteByUserNone(t tester, p *persisterT) {
 	p.wantRecord(other, "another user's record")
 }
 
-// expiring returns n records that expired 1..n hours before p.now, newest
-// first.
-func (p *persisterT) expiring(n int) []qsessions.Record {
+func testPersisterUpdateExpiryIndex(t tester, p *persisterT) {
+	// Four records whose ExpiresAt Updates move across the cut-off of a
+	// sweep: a store with an index by expiry must move their entries.
+	u := user("alice")
+	past, future := p.now.Add(-time.Hour), p.now.Add(time.Hour)
+	moves := []struct {
+		name string
+		at   []time.Time // at Create, then after each Update
+	}{
+		{"extended", []time.Time{past, future}},
+		{"ended", []time.Time{future, past}},
+		{"extended and ended again", []time.Time{past, future, past.Add(time.Minute)}},
+		{"ended and extended again", []time.Time{future, past, future.Add(time.Minute)}},
+	}
+	rs := make([]qsessions.Record, len(moves))
+	for i, m := range moves {
+		rs[i] = p.record(u)
+		rs[i].ExpiresAt = m.at[0]
+		p.mustCreate(rs[i])
+	}
+	for i, m := range moves {
+		for _, at := range m.at[1:] {
+			rs[i].ExpiresAt = at
+			rs[i].UpdatedAt = rs[i].UpdatedAt.Add(time.Second)
+			p.mustUpdate(&rs[i])
+		}
+	}
+	n, err := p.deleteExpired(context.Background(), p.now)
+	if err != nil {
+		t.Fatalf("DeleteExpired: %v", err)
+	}
+	for i, m := range moves {
+		what := fmt.Sprintf("a record whose expiry Updates %s (ExpiresAt %s, cut-off %s), after DeleteExpired", m.name,
+			rs[i].ExpiresAt.Format(time.RFC3339), p.now.Format(time.RFC3339))
+		if rs[i].ExpiresAt.Before(p.now) {
+			p.wantNotFound(rs[i].ID, what+" (the sweep went by an expiry index that missed the Update?)")
+		} else {
+			p.wantRecord(rs[i], what+" (the sweep went by a stale expiry index and deleted a live session?)")
+		}
+	}
+	if n != 2 {
+		t.Errorf("DeleteExpired removed %d records; want the 2 whose last Update moved them before the cut-off", n)
+	}
+}
+
+func testPersisterUpdateUserIndex(t tester, p *persisterT) {
+	alice, bob := user("alice"), user("bob")
+	r := p.record(alice)
+	anon := p.record("")
+	p.mustCreate(r, anon)
+	for _, u := range []string{bob, alice} {
+		r.UserID = u
+		r.UpdatedAt = r.UpdatedAt.Add(time.Second)
+		p.mustUpdate(&r)
+	}
+	for _, u := range []string{alice, ""} {
+		anon.UserID = u
+		anon.UpdatedAt = anon.UpdatedAt.Add(time.Second)
+		p.mustUpdate(&anon)
+	}
+	p.wantList(bob, nil, "after Updates moved her record to him and back (a stale user index?)")
+	if ids, err := p.deleteByUser(context.Background(), bob); err != nil || len(ids) != 0 {
+		t.Errorf("DeleteByUser of a record's former user = %q, %v; want no IDs, nil (a stale user index?)", ids, err)
+	}
+	p.wantList(alice, []qsessions.Record{r}, "after Updates moved her record away and back, and an anonymous record to her and away")
+	p.wantRecord(anon, "an anonymous record after Updates gave it a user and took it away")
+	ids, err := p.deleteByUser(context.Background(), alice)
+	if err != nil || !slices.Equal(ids, []string{r.ID}) {
+		t.Errorf("DeleteByUser(alice) = %q, %v; want just her record %q", ids, err, r.ID)
+	}
+	p.wantRecord(anon, "an anonymous record that was hers for a while, after DeleteByUser of her")
+}
+
+// expiring returns n records of userID that expired 1..n hours before
+// p.now, newest first.
+func (p *persisterT) expiring(userID string, n int) []qsessions.Record {
 	rs := make([]qsessions.Record, n)
 	for i := range rs {
-		rs[i] = p.record(user(fmt.Sprintf("user%d", i)))
+		rs[i] = p.record(userID)
 		rs[i].ExpiresAt = p.now.Add(-time.Duration(i+1) * time.Hour)
 		rs[i].UpdatedAt = rs[i].ExpiresAt.Add(-time.Hour)
-		rs[i].CreatedAt = rs[i].UpdatedAt.Add(-time.Hour)
 	}
 	return rs
 }
 
-func (p *persisterT) mustDeleteExpired(before time.Time, limit, want int) {
+func (p *persisterT) mustDeleteExpired(before time.Time, want int) {
 	p.t.Helper()
-	n, err := p.deleteExpired(context.Background(), before, limit)
+	n, err := p.deleteExpired(context.Background(), before)
 	if err != nil {
-		p.t.Fatalf("DeleteExpired(%v, %d): %v", before, limit, err)
+		p.t.under(pDeleteExpired).Fatalf("DeleteExpired(%v): %v", before, err)
 	}
 	if n != want {
-		p.t.Errorf("DeleteExpired(%v, %d) = %d; want %d", before, limit, n, want)
+		p.t.Errorf("DeleteExpired(%v) = %d; want %d", before, n, want)
 	}
 }
 
 func testPersisterDeleteExpired(t tester, p *persisterT) {
-	expired := p.expiring(3)
+	expired := p.expiring(user("alice"), 3)
 	live := p.record(user("alice"))
 	p.mustCreate(expired[1], live, expired[0], expired[2])
-	p.mustDeleteExpired(p.now, 0, 3)
+	p.mustDeleteExpired(p.now, 3)
 	for _, r := range expired {
 		p.wantNotFound(r.ID, "an expired record after DeleteExpired")
 	}
 	p.wantRecord(live, "a live record after DeleteExpired")
-	p.mustDeleteExpired(p.now, 0, 0)
+	p.mustDeleteExpired(p.now, 0)
 	p.wantRecord(live, "a live record after a second DeleteExpired")
 }
 
@@ -899,7 +1051,7 @@ func testPersisterDeleteExpiredBefore(t tester, p *persisterT) {
 	gone := []qsessions.Record{mk(-time.Hour), mk(-time.Millisecond)}
 	kept := []qsessions.Record{mk(0), mk(time.Millisecond), mk(10 * time.Minute)}
 	p.mustCreate(append(slices.Clone(kept), gone...)...)
-	p.mustDeleteExpired(before, 0, len(gone))
+	p.mustDeleteExpired(before, len(gone))
 	for _, r := range gone {
 		p.wantNotFound(r.ID, fmt.Sprintf("a record that expired %v before the cut-off, after DeleteExpired", before.Sub(r.ExpiresAt)))
 	}
@@ -912,64 +1064,77 @@ func testPersisterDeleteExpiredBefore(t tester, p *persisterT) {
 	}
 }
 
-func testPersisterDeleteExpiredLimit(t tester, p *persisterT) {
-	expired := p.expiring(5)
-	live := p.record(user("alice"))
-	p.mustCreate(expired...)
-	p.mustCreate(live)
-	p.mustDeleteExpired(p.now, 2, 2)
-	p.mustDeleteExpired(p.now, 2, 2)
-	p.mustDeleteExpired(p.now, 2, 1)
-	p.mustDeleteExpired(p.now, 2, 0)
-	for _, r := range expired {
-		p.wantNotFound(r.ID, "an expired record after DeleteExpired in batches")
+// wantSwept checks that DeleteExpired(p.now) removes all of expired, the
+// records of user u, in one call, and leaves live alone.
+func (p *persisterT) wantSwept(u string, expired []qsessions.Record, live qsessions.Record, what string) {
+	p.t.Helper()
+	n, err := p.deleteExpired(context.Background(), p.now)
+	if err != nil {
+		p.t.Fatalf("DeleteExpired of %d %s: %v", len(expired), what, err)
 	}
-	p.wantRecord(live, "a live record after DeleteExpired in batches")
+	left := p.mustList(u)
+	if n != len(expired) || len(left) > 0 {
+		p.t.Errorf("one DeleteExpired of %d %s returned %d and left %d of them; want all removed, in as many transactions "+
+			"as the Persister likes (does it stop after one batch?)", len(expired), what, n, len(left))
+	}
+	p.wantRecord(live, "a live record after DeleteExpired of "+what)
+}
+
+func testPersisterDeleteExpiredMany(t tester, p *persisterT) {
+	// More records than a Persister that deletes in batches puts in one:
+	// one call removes them all.
+	u := user("alice")
+	expired := make([]qsessions.Record, p.cfg.many)
+	for i := range expired {
+		expired[i] = p.record(u)
+		expired[i].ExpiresAt = p.now.Add(-time.Duration(i+1) * time.Millisecond)
+	}
+	live := p.record(user("bob"))
+	p.mustCreateAll(append(expired, live))
+	p.wantSwept(u, expired, live, "records that expired a millisecond apart")
 }
 
 func testPersisterDeleteExpiredTies(t tester, p *persisterT) {
-	// Records that expired at the same instant: a limit may cut through
-	// them, in any order, but removes exactly limit of them.
+	// As many records, expired at one instant: a Persister that deletes in
+	// batches must not lose the ties at a batch's edge.
 	u := user("alice")
-	var rs []qsessions.Record
-	for range 5 {
-		r := p.record(u)
-		r.ExpiresAt = p.now.Add(-time.Minute)
-		rs = append(rs, r)
+	expired := make([]qsessions.Record, p.cfg.many)
+	for i := range expired {
+		expired[i] = p.record(u)
+		expired[i].ExpiresAt = p.now.Add(-time.Minute)
 	}
-	p.mustCreate(rs...)
-	p.mustDeleteExpired(p.now, 3, 3)
-	if left := p.mustList(u); len(left) != 2 {
-		t.Errorf("after DeleteExpired with limit 3 of 5 records expired at one instant, %d are left; want 2", len(left))
-	}
-	p.mustDeleteExpired(p.now, 3, 2)
-	p.wantList(u, nil, "after two DeleteExpired removed all the records expired at one instant")
+	live := p.record(user("bob"))
+	p.mustCreateAll(append(expired, live))
+	p.wantSwept(u, expired, live, "records that expired at the same instant")
 }
 
-func testPersisterDeleteExpiredOldestFirst(t tester, p *persisterT) {
-	expired := p.expiring(6) // newest first
-	shuffled := []qsessions.Record{expired[3], expired[0], expired[5], expired[2], expired[4], expired[1]}
-	p.mustCreate(shuffled...)
-	p.mustDeleteExpired(p.now, 2, 2)
-	for _, r := range expired[4:] {
-		p.wantNotFound(r.ID, fmt.Sprintf("one of the two oldest expired records (expired %v ago), after DeleteExpired with limit 2", p.now.Sub(r.ExpiresAt)))
-	}
-	for _, r := range expired[:4] {
-		p.wantRecord(r, fmt.Sprintf("a newer expired record (expired %v ago), after DeleteExpired with limit 2", p.now.Sub(r.ExpiresAt)))
-	}
-	p.mustDeleteExpired(p.now, 3, 3)
-	p.wantRecord(expired[0], "the newest expired record, after DeleteExpired removed the five oldest")
-}
-
-func testPersisterDeleteExpiredNoLimit(t tester, p *persisterT) {
-	for _, limit := range []int{0, -1} {
-		expired := p.expiring(4)
-		p.mustCreate(expired...)
-		p.mustDeleteExpired(p.now, limit, 4)
-		for _, r := range expired {
-			p.wantNotFound(r.ID, fmt.Sprintf("an expired record after DeleteExpired with limit %d", limit))
+func testPersisterDeleteExpiredInterrupted(t tester, p *persisterT) {
+	// A sweep whose context is cancelled after the method's first check of
+	// it either removes everything and returns nil, or returns an error
+	// wrapping context.Canceled with the count of what it removed so far.
+	u := user("alice")
+	expired := p.expiring(u, max(p.cfg.many/4, 2))
+	live := p.record(user("bob"))
+	p.mustCreateAll(append(expired, live))
+	var n int
+	err := call(t, p.cfg, context.Background(), "DeleteExpired", func(context.Context) (err error) {
+		n, err = p.p.DeleteExpired(newLateContext(), p.now)
+		return err
+	})
+	removed := len(expired) - len(p.mustList(u))
+	switch {
+	case err == nil:
+		if n != len(expired) || removed != len(expired) {
+			t.Errorf("DeleteExpired of %d expired records, its context cancelled while it ran, returned %d, nil and removed %d; "+
+				"want all removed and counted, or an error wrapping context.Canceled", len(expired), n, removed)
 		}
+	case !wrapsCtxErr(err, context.Canceled):
+		t.Errorf("DeleteExpired, its context cancelled while it ran: error %q; want nil or an error wrapping context.Canceled", err)
+	case n != removed:
+		t.Errorf("DeleteExpired, its context cancelled while it ran, returned %d with %q, but removed %d of %d expired records; "+
+			"want the count of those it removed so far", n, err, removed, len(expired))
 	}
+	p.wantRecord(live, "a live record after an interrupted DeleteExpired")
 }
 
 // testTimes are UTC times at whole milliseconds, as the Store hands them to
@@ -986,11 +1151,9 @@ func (p *persisterT) testTimes() []time.Time {
 }
 
 func testPersisterTimePrecision(t tester, p *persisterT) {
-	times := p.testTimes()
 	u := user("alice")
-	for i, tm := range times {
+	for i, tm := range p.testTimes() {
 		r := p.record(u)
-		r.CreatedAt = tm.Add(-time.Duration(i+1) * 7 * time.Millisecond)
 		r.UpdatedAt = tm
 		r.ExpiresAt = tm.Add(time.Duration(i+1) * 11 * time.Millisecond)
 		p.mustCreate(r)
@@ -1001,7 +1164,7 @@ func testPersisterTimePrecision(t tester, p *persisterT) {
 		for _, f := range []struct {
 			name      string
 			want, got time.Time
-		}{{"CreatedAt", r.CreatedAt, got.CreatedAt}, {"UpdatedAt", r.UpdatedAt, got.UpdatedAt}, {"ExpiresAt", r.ExpiresAt, got.ExpiresAt}} {
+		}{{"UpdatedAt", r.UpdatedAt, got.UpdatedAt}, {"ExpiresAt", r.ExpiresAt, got.ExpiresAt}} {
 			if g := f.got.UTC(); g != f.want {
 				t.Errorf("%s stored as %s came back as %s (off by %v): times must round-trip with millisecond precision",
 					f.name, f.want.Format(time.RFC3339Nano), g.Format(time.RFC3339Nano), g.Sub(f.want))
@@ -1029,29 +1192,49 @@ func testPersisterTimeUTC(t tester, p *persisterT) {
 
 func checkUTC(t tester, op string, r qsessions.Record) {
 	t.Helper()
-	for name, tm := range map[string]time.Time{"CreatedAt": r.CreatedAt, "UpdatedAt": r.UpdatedAt, "ExpiresAt": r.ExpiresAt, "AuthenticatedAt": r.AuthenticatedAt} {
-		if tm.Location() != time.UTC {
+	for i, name := range [...]string{"UpdatedAt", "ExpiresAt"} {
+		if tm := *recordTimes(&r)[i]; tm.Location() != time.UTC {
 			t.Errorf("%s returned %s in location %q (%s); want UTC", op, name, tm.Location(), tm.Format(time.RFC3339Nano))
 		}
 	}
 }
 
-func testPersisterBinaryData(t tester, p *persisterT) {
-	all := make([]byte, 0, 512)
-	for i := range 256 {
-		all = append(all, byte(i))
+func testPersisterZeroTime(t tester, p *persisterT) {
+	u := user("alice")
+	r := p.record(u)
+	r.UpdatedAt, r.ExpiresAt = time.Time{}, time.Time{}
+	p.mustCreate(r)
+	got, err := p.load(context.Background(), r.ID)
+	if err != nil {
+		t.Fatalf("Load of a record whose UpdatedAt and ExpiresAt are the zero time: %v", err)
 	}
-	for i := 255; i >= 0; i-- {
-		all = append(all, byte(i))
+	if !got.UpdatedAt.IsZero() || !got.ExpiresAt.IsZero() {
+		t.Errorf("the zero UpdatedAt and ExpiresAt came back as %s and %s; want the zero time",
+			got.UpdatedAt.Format(time.RFC3339Nano), got.ExpiresAt.Format(time.RFC3339Nano))
 	}
-	values := map[string][]byte{
-		"all-bytes":      all,
+	p.wantRecord(r, "a record whose UpdatedAt and ExpiresAt are the zero time")
+	newer := p.record(u)
+	p.mustCreate(newer)
+	p.wantList(u, []qsessions.Record{newer, r}, "holding a record whose UpdatedAt is the zero time (listed last)")
+	// The zero time is before every cut-off.
+	p.mustDeleteExpired(p.now, 1)
+	p.wantNotFound(r.ID, "a record whose ExpiresAt is the zero time, after DeleteExpired")
+}
+
+// binaryValues are byte strings that text columns, C strings and encoding
+// conversions mangle.
+func binaryValues() map[string][]byte {
+	return map[string][]byte{
+		"all-bytes":      allBytes(),
 		"nul":            {0},
 		"trailing-nuls":  {'a', 0, 0},
 		"invalid-utf8":   {0xff, 0xfe, 0xc3, 0x28, 0xa0, 0xa1, 0xe2, 0x28, 0xa1},
 		"trailing-space": []byte("value \t\r\n"),
 	}
-	for name, v := range values {
+}
+
+func testPersisterBinaryData(t tester, p *persisterT) {
+	for name, v := range binaryValues() {
 		r := p.record(user("alice"))
 		r.Data = v
 		p.mustCreate(r)
@@ -1094,18 +1277,110 @@ func testPersisterEmptyData(t tester, p *persisterT) {
 	}
 }
 
+func testPersisterBinaryMeta(t tester, p *persisterT) {
+	u := user("alice")
+	for name, v := range binaryValues() {
+		r := p.record(u)
+		r.Meta = v
+		p.mustCreate(r)
+		p.wantRecord(r, "a record with binary Meta ("+name+")")
+		p.wantList(u, []qsessions.Record{r}, "holding a record with binary Meta ("+name+")")
+		p.mustDelete(r.ID)
+	}
+}
+
+func testPersisterLargeMeta(t tester, p *persisterT) {
+	u := user("alice")
+	r := p.record(u)
+	r.Meta = pattern(p.cfg.largeMeta)
+	p.mustCreate(r)
+	p.wantRecord(r, fmt.Sprintf("a record with %d bytes of Meta", len(r.Meta)))
+	p.wantList(u, []qsessions.Record{r}, fmt.Sprintf("holding a record with %d bytes of Meta", len(r.Meta)))
+	r.Meta = pattern(p.cfg.largeMeta + 1)[1:]
+	r.UpdatedAt = r.UpdatedAt.Add(time.Second)
+	p.mustUpdate(&r)
+	p.wantRecord(r, "a record updated with as much other Meta")
+}
+
+func testPersisterEmptyMeta(t tester, p *persisterT) {
+	u := user("alice")
+	for _, meta := range [][]byte{{}, nil} {
+		r := p.record(u)
+		r.Meta = meta
+		p.mustCreate(r)
+		got, err := p.load(context.Background(), r.ID)
+		if err != nil {
+			t.Errorf("Load of a record with Meta %#v: %v", meta, err)
+			continue
+		}
+		if len(got.Meta) != 0 {
+			t.Errorf("Load of a record with Meta %#v returned Meta %s; want it empty", meta, describeBytes(got.Meta))
+		}
+		p.wantList(u, []qsessions.Record{r}, fmt.Sprintf("holding a record with Meta %#v", meta))
+		// And a record whose Meta is emptied by Update.
+		r.Meta = qsessions.EncodeMeta(p.testInfo())
+		p.mustUpdate(&r)
+		r.Meta = meta
+		p.mustUpdate(&r)
+		p.wantRecord(r, fmt.Sprintf("a record whose Meta was updated to %#v", meta))
+		p.mustDelete(r.ID)
+	}
+}
+
+// laterMeta returns the Meta of a Store of a later version: i's fields,
+// and one that this version does not know. DecodeMeta keeps such fields,
+// so that EncodeMeta writes them back, but a SessionInfo cannot show them.
+func laterMeta(i qsessions.SessionInfo) []byte {
+	const tag = 1000 // far beyond the tags of this version
+	b := qsessions.EncodeMeta(i)
+	b = binary.AppendUvarint(b, tag)
+	b = binary.AppendUvarint(b, 5)
+	return append(b, "later"...)
+}
+
+func testPersisterOpaqueMeta(t tester, p *persisterT) {
+	// Meta is opaque: a Persister that keeps some of it in columns of its
+	// own must still return it byte for byte, with the fields a later
+	// Store version added, and also when it does not decode at all.
+	u := user("alice")
+	info := p.testInfo()
+	later := laterMeta(info)
+	if got, err := qsessions.DecodeMeta(later); err != nil || got.IP != info.IP {
+		t.Fatalf("the suite's Meta of a later Store version does not decode (%v, IP %q): a bug in the suite", err, got.IP)
+	}
+	metas := []struct {
+		what string
+		meta []byte
+	}{
+		{"Meta with a field of a later Store version", later},
+		{"Meta that qsessions.DecodeMeta rejects", []byte("\xffno metadata of any version")},
+		{"Meta of an unknown version", append([]byte{0x7f}, qsessions.EncodeMeta(info)[1:]...)},
+	}
+	for _, m := range metas {
+		r := p.record(u)
+		r.Meta = m.meta
+		p.mustCreate(r)
+		p.wantRecord(r, "a record with "+m.what)
+		p.wantList(u, []qsessions.Record{r}, "holding a record with "+m.what)
+		r.Data = []byte("changed")
+		r.UpdatedAt = r.UpdatedAt.Add(time.Second)
+		p.mustUpdate(&r)
+		p.wantRecord(r, "a record with "+m.what+", after an Update that kept it")
+		p.mustDelete(r.ID)
+	}
+}
+
 func testPersisterEmptyFields(t tester, p *persisterT) {
 	r := p.record("")
-	r.IP = ""
-	r.UserAgent = ""
+	r.Data, r.Meta = nil, nil
 	p.mustCreate(r)
-	p.wantRecord(r, "an anonymous record without IP or User-Agent")
+	p.wantRecord(r, "an anonymous record without Data or Meta")
 	r.UserID = user("alice")
-	r.IP = "192.0.2.1"
-	r.UserAgent = "agent"
+	r.Data = []byte("values")
+	r.Meta = qsessions.EncodeMeta(p.testInfo())
 	p.mustUpdate(&r)
 	p.wantRecord(r, "a record after its empty fields were filled by Update")
-	r.UserID, r.IP, r.UserAgent = "", "", ""
+	r.UserID, r.Data, r.Meta = "", []byte{}, []byte{}
 	p.mustUpdate(&r)
 	p.wantRecord(r, "a record after Update emptied its fields")
 }
@@ -1123,74 +1398,42 @@ var unicodeStrings = []string{
 	strings.Repeat("Mozilla/5.0 (Linux; Android 14; 设备) 🦊 ", 30),
 }
 
-func testPersisterAuthAndBinding(t tester, p *persisterT) {
-	// Anonymous: no authentication time or method, no binding.
-	u := user("alice")
-	r := p.record("")
-	r.AuthenticatedAt, r.AuthMethod, r.Binding = time.Time{}, "", nil
-	p.mustCreate(r)
-	p.wantRecord(r, "a record with a zero AuthenticatedAt, no AuthMethod and no Binding")
-	got, err := p.load(context.Background(), r.ID)
-	if err == nil && !got.AuthenticatedAt.IsZero() {
-		t.Errorf("a zero AuthenticatedAt came back as %s; want the zero time", got.AuthenticatedAt.Format(time.RFC3339Nano))
-	}
-
-	// Signed in, then bound to a device, then re-authenticated.
-	r.UserID = u
-	r.AuthenticatedAt = p.now.Add(-time.Second)
-	r.AuthMethod = "oauth:github"
-	p.mustUpdate(&r)
-	p.wantRecord(r, "a record after Update recorded a sign-in")
-	all := make([]byte, 256)
-	for i := range all {
-		all[i] = byte(i)
-	}
-	r.Binding = all
-	p.mustUpdate(&r)
-	p.wantRecord(r, "a record after Update stored a binary Binding")
-	p.wantList(u, []qsessions.Record{r}, "holding a record with a Binding (ListByUser returns every field but Data)")
-	r.AuthenticatedAt = p.now.Add(3 * time.Millisecond)
-	r.AuthMethod = "password"
-	r.Binding = []byte("rotated")
-	p.mustUpdate(&r)
-	p.wantRecord(r, "a record after Update replaced its authentication and Binding")
-	r.Binding = nil
-	p.mustUpdate(&r)
-	p.wantRecord(r, "a record after Update removed its Binding")
-}
-
 func testPersisterUnicode(t tester, p *persisterT) {
 	for i, s := range unicodeStrings {
 		u := s + "-" + user("")
 		r := p.record(u)
-		r.UserAgent = s
-		r.IP = "2001:db8:85a3::8a2e:370:7334"
 		r.Data = []byte(s)
+		r.Meta = qsessions.EncodeMeta(qsessions.SessionInfo{IP: "2001:db8:85a3::8a2e:370:7334", UserAgent: s, AuthMethod: s})
 		p.mustCreate(r)
-		p.wantRecord(r, fmt.Sprintf("a record with Unicode user ID and User-Agent #%d", i))
+		p.wantRecord(r, fmt.Sprintf("a record with Unicode user ID, Data and User-Agent in Meta #%d", i))
 		p.wantList(u, []qsessions.Record{r}, fmt.Sprintf("of Unicode user ID #%d", i))
 	}
 }
 
 func testPersisterCreateDataNotRetained(t tester, p *persisterT) {
 	r := p.record(user("alice"))
-	want := r.Clone()
-	p.mustCreateNoClone(r)
+	want := clone(r)
+	if err := p.create(context.Background(), r); err != nil {
+		t.Fatalf("Create: %v", err)
+	}
 	scribble(r.Data)
-	p.wantRecord(want, "a record whose Data the caller overwrote after Create")
+	scribble(r.Meta)
+	p.wantRecord(want, "a record whose Data and Meta the caller overwrote after Create")
 }
 
 func testPersisterUpdateDataNotRetained(t tester, p *persisterT) {
 	r := p.record(user("alice"))
 	p.mustCreate(r)
 	r.Data = []byte("updated values")
-	want := r.Clone()
+	r.Meta = []byte("updated metadata")
+	want := clone(r)
 	if err := p.update(context.Background(), r); err != nil {
 		t.Fatalf("Update: %v", err)
 	}
 	want.Version++
 	scribble(r.Data)
-	p.wantRecord(want, "a record whose Data the caller overwrote after Update")
+	scribble(r.Meta)
+	p.wantRecord(want, "a record whose Data and Meta the caller overwrote after Update")
 }
 
 func testPersisterLoadDataNotShared(t tester, p *persisterT) {
@@ -1201,8 +1444,8 @@ func testPersisterLoadDataNotShared(t tester, p *persisterT) {
 		t.Fatalf("Load: %v", err)
 	}
 	scribbleReturned(t, got.Data, "Data of a record that Load returned")
-	scribbleReturned(t, got.Binding, "Binding of a record that Load returned")
-	p.wantRecord(r, "a record after the caller overwrote the Data and Binding of the records Load returned")
+	scribbleReturned(t, got.Meta, "Meta of a record that Load returned")
+	p.wantRecord(r, "a record after the caller overwrote the Data and Meta of the record Load returned")
 }
 
 func testPersisterListDataNotShared(t tester, p *persisterT) {
@@ -1211,18 +1454,10 @@ func testPersisterListDataNotShared(t tester, p *persisterT) {
 	p.mustCreate(r)
 	for _, got := range p.mustList(u) {
 		scribbleReturned(t, got.Data, "Data of a record that ListByUser returned")
-		scribbleReturned(t, got.Binding, "Binding of a record that ListByUser returned")
+		scribbleReturned(t, got.Meta, "Meta of a record that ListByUser returned")
 	}
-	p.wantRecord(r, "a record after the caller overwrote the Data and Binding of the records ListByUser returned")
-	p.wantList(u, []qsessions.Record{r}, "after the caller overwrote the Data and Binding of the records it returned")
-}
-
-// mustCreateNoClone is mustCreate passing r's own Data.
-func (p *persisterT) mustCreateNoClone(r qsessions.Record) {
-	p.t.Helper()
-	if err := p.create(context.Background(), r); err != nil {
-		p.t.Fatalf("Create(%s): %v", r.ID, err)
-	}
+	p.wantRecord(r, "a record after the caller overwrote the Data and Meta of the records ListByUser returned")
+	p.wantList(u, []qsessions.Record{r}, "after the caller overwrote the Data and Meta of the records it returned")
 }
 
 // scribble overwrites b, as a caller reusing its buffer would.
@@ -1267,7 +1502,7 @@ func testPersisterCanceledLoad(t tester, p *persisterT) {
 func testPersisterCanceledCreate(t tester, p *persisterT) {
 	u := user("alice")
 	r := p.record(u)
-	wantCanceled(t, "Create", p.create(canceledContext(), r.Clone()))
+	wantCanceled(t, "Create", p.create(canceledContext(), clone(r)))
 	p.wantNotFound(r.ID, "a record only passed to Create with a cancelled context")
 	p.wantList(u, nil, "after a cancelled Create")
 }
@@ -1276,8 +1511,9 @@ func testPersisterCanceledUpdate(t tester, p *persisterT) {
 	u := user("alice")
 	r := p.record(u)
 	p.mustCreate(r)
-	next := r.Clone()
+	next := clone(r)
 	next.Data = []byte("changed")
+	next.Meta = []byte("changed")
 	next.UserID = user("bob")
 	next.UpdatedAt = p.now.Add(time.Minute)
 	wantCanceled(t, "Update", p.update(canceledContext(), next))
@@ -1315,12 +1551,10 @@ func testPersisterCanceledDeleteByUser(t tester, p *persisterT) {
 }
 
 func testPersisterCanceledDeleteExpired(t tester, p *persisterT) {
-	expired := p.expiring(2)
+	expired := p.expiring(user("alice"), 2)
 	p.mustCreate(expired...)
-	_, err := p.deleteExpired(canceledContext(), p.now, 0)
+	_, err := p.deleteExpired(canceledContext(), p.now)
 	wantCanceled(t, "DeleteExpired", err)
-	_, err = p.deleteExpired(canceledContext(), p.now, 1)
-	wantCanceled(t, "DeleteExpired with a limit", err)
 	for _, r := range expired {
 		p.wantRecord(r, "an expired record after a cancelled DeleteExpired")
 	}
@@ -1365,8 +1599,9 @@ func testPersisterCanceledWhileWaiting(t tester, p *persisterT) {
 	r := p.record(u)
 	p.mustCreate(r)
 
-	next := r.Clone()
+	next := clone(r)
 	next.Data = []byte("changed")
+	next.Meta = []byte("changed")
 	next.UserID = user("bob")
 	// The calls get the late context itself, not one derived from it,
 	// which would not ask it for its error.
@@ -1374,7 +1609,7 @@ func testPersisterCanceledWhileWaiting(t tester, p *persisterT) {
 		t.Helper()
 		return call(t, p.cfg, context.Background(), op, func(context.Context) error { return f(newLateContext()) })
 	}
-	if err := late("Update", func(ctx context.Context) error { return p.p.Update(ctx, next.Clone()) }); err == nil {
+	if err := late("Update", func(ctx context.Context) error { return p.p.Update(ctx, clone(next)) }); err == nil {
 		next.Version++
 		r = next
 	} else {
@@ -1383,7 +1618,7 @@ func testPersisterCanceledWhileWaiting(t tester, p *persisterT) {
 	p.wantRecord(r, "a record after an Update cancelled while it ran")
 
 	fresh := p.record(u)
-	if err := late("Create", func(ctx context.Context) error { return p.p.Create(ctx, fresh.Clone()) }); err == nil {
+	if err := late("Create", func(ctx context.Context) error { return p.p.Create(ctx, clone(fresh)) }); err == nil {
 		p.wantRecord(fresh, "a record created with a context cancelled while Create ran, which returned nil")
 	} else {
 		wantCanceled(t, "Create cancelled after its first check of ctx", err)
@@ -1400,7 +1635,7 @@ func testPersisterCanceledWhileWaiting(t tester, p *persisterT) {
 
 func testPersisterDeadlineExceeded(t tester, p *persisterT) {
 	u := user("alice")
-	r, expired := p.record(u), p.expiring(1)[0]
+	r, expired := p.record(u), p.expiring(user("bob"), 1)[0]
 	p.mustCreate(r, expired)
 	ctx := expiredContext(t)
 	want := func(op string, err error) {
@@ -1412,8 +1647,8 @@ func testPersisterDeadlineExceeded(t tester, p *persisterT) {
 	_, err := p.load(ctx, r.ID)
 	want("Load", err)
 	fresh := p.record(u)
-	want("Create", p.create(ctx, fresh.Clone()))
-	next := r.Clone()
+	want("Create", p.create(ctx, clone(fresh)))
+	next := clone(r)
 	next.Data = []byte("changed")
 	want("Update", p.update(ctx, next))
 	want("Delete", p.del(ctx, r.ID))
@@ -1421,7 +1656,7 @@ func testPersisterDeadlineExceeded(t tester, p *persisterT) {
 	want("ListByUser", err)
 	_, err = p.deleteByUser(ctx, u)
 	want("DeleteByUser", err)
-	_, err = p.deleteExpired(ctx, p.now, 0)
+	_, err = p.deleteExpired(ctx, p.now)
 	want("DeleteExpired", err)
 	p.wantRecord(r, "a record after calls with an expired context")
 	p.wantRecord(expired, "an expired record after DeleteExpired with an expired context")
@@ -1475,7 +1710,6 @@ func runWorkers(t tester, n int, work func(w int) error) {
 		t.Errorf("%v", err)
 	}
 }
-
 func testPersisterConcurrent(t tester, p *persisterT) {
 	users := make([]string, p.cfg.workers)
 	final := make([][]qsessions.Record, p.cfg.workers) // live records per worker, newest first
@@ -1488,12 +1722,12 @@ func testPersisterConcurrent(t tester, p *persisterT) {
 			rec := p.record(users[w])
 			rec.Data = workerValue(w, r)
 			rec.UpdatedAt = p.now.Add(time.Duration(r) * time.Second)
-			if err := p.run("Create", func(ctx context.Context, q qsessions.Persister) error { return q.Create(ctx, rec.Clone()) }); err != nil {
+			if err := p.run("Create", func(ctx context.Context, q qsessions.Persister) error { return q.Create(ctx, clone(rec)) }); err != nil {
 				return fmt.Errorf("Create: %w", err)
 			}
 			rec.Data = workerValue(w, r+1000)
-			rec.IP = fmt.Sprintf("10.0.%d.%d", w, r)
-			if err := p.run("Update", func(ctx context.Context, q qsessions.Persister) error { return q.Update(ctx, rec.Clone()) }); err != nil {
+			rec.Meta = qsessions.EncodeMeta(qsessions.SessionInfo{IP: fmt.Sprintf("10.0.%d.%d", w, r)})
+			if err := p.run("Update", func(ctx context.Context, q qsessions.Persister) error { return q.Update(ctx, clone(rec)) }); err != nil {
 				return fmt.Errorf("Update: %w", err)
 			}
 			rec.Version++
@@ -1598,7 +1832,7 @@ func testPersisterConcurrentUpdateDelete(t tester, p *persisterT) {
 		for i := range 3 {
 			r.Data = workerValue(w, i)
 			r.UpdatedAt = r.UpdatedAt.Add(time.Millisecond)
-			err := p.run("Update", func(ctx context.Context, q qsessions.Persister) error { return q.Update(ctx, r.Clone()) })
+			err := p.run("Update", func(ctx context.Context, q qsessions.Persister) error { return q.Update(ctx, clone(r)) })
 			if err != nil && !errors.Is(err, qsessions.ErrNotFound) {
 				return fmt.Errorf("Update racing with Delete: error %q wraps neither nil nor ErrNotFound", err)
 			}
@@ -1630,7 +1864,7 @@ func testPersisterConcurrentUpdateConflict(t tester, p *persisterT) {
 	p.mustCreate(r)
 	for round := range rounds {
 		winners := p.race(t, "Update racing others at the same Version", qsessions.ErrConflict, func(w int) error {
-			mine := r.Clone()
+			mine := clone(r)
 			mine.Data = workerValue(w, round)
 			mine.UpdatedAt = r.UpdatedAt.Add(time.Duration(w+1) * time.Millisecond)
 			return p.run("Update", func(ctx context.Context, q qsessions.Persister) error { return q.Update(ctx, mine) })
@@ -1644,4 +1878,32 @@ func testPersisterConcurrentUpdateConflict(t tester, p *persisterT) {
 		r.Version++
 		p.wantRecord(r, fmt.Sprintf("round %d: the record after racing Updates (the one successful Update's, at the next Version)", round))
 	}
+}
+
+func testPersisterConcurrentDeleteExpired(t tester, p *persisterT) {
+	// Sweepers racing over the same expired records (one per machine, say)
+	// share them: each record is removed once, and counted once.
+	u := user("alice")
+	expired := p.expiring(u, max(p.cfg.many/4, 2*p.cfg.workers))
+	live := p.record(user("bob"))
+	p.mustCreateAll(append(expired, live))
+	var total atomic.Int64
+	runWorkers(t, p.cfg.workers, func(w int) error {
+		var n int
+		err := p.run("DeleteExpired", func(ctx context.Context, q qsessions.Persister) (err error) {
+			n, err = q.DeleteExpired(ctx, p.now)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("DeleteExpired racing other sweeps: %w", err)
+		}
+		total.Add(int64(n))
+		return nil
+	})
+	left := p.mustList(u)
+	if n := total.Load(); n != int64(len(expired)) || len(left) > 0 {
+		t.Errorf("%d concurrent DeleteExpired calls over %d expired records returned %d in all and left %d; "+
+			"want all removed, each counted by the one call that removed it", p.cfg.workers, len(expired), n, len(left))
+	}
+	p.wantRecord(live, "a live record after concurrent DeleteExpired calls")
 }

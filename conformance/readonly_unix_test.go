@@ -12,7 +12,7 @@ import (
 	"github.com/qsessions/qsessions/memory"
 )
 
-// readOnlyPersister returns Data and Binding in read-only memory, as a store
+// readOnlyPersister returns Data and Meta in read-only memory, as a store
 // over an mmap'd file (bbolt, say) does when it hands out its own pages.
 type readOnlyPersister struct {
 	*memory.Persister
@@ -36,14 +36,14 @@ func (p readOnlyPersister) readOnly(b []byte) []byte {
 
 func (p readOnlyPersister) Load(ctx context.Context, id string) (qsessions.Record, error) {
 	r, err := p.Persister.Load(ctx, id)
-	r.Data, r.Binding = p.readOnly(r.Data), p.readOnly(r.Binding)
+	r.Data, r.Meta = p.readOnly(r.Data), p.readOnly(r.Meta)
 	return r, err
 }
 
 func (p readOnlyPersister) ListByUser(ctx context.Context, userID string) ([]qsessions.Record, error) {
 	rs, err := p.Persister.ListByUser(ctx, userID)
 	for i := range rs {
-		rs[i].Data, rs[i].Binding = p.readOnly(rs[i].Data), p.readOnly(rs[i].Binding)
+		rs[i].Data, rs[i].Meta = p.readOnly(rs[i].Data), p.readOnly(rs[i].Meta)
 	}
 	return rs, err
 }

@@ -24,60 +24,71 @@ func TestStore(t *testing.T, newBackends func(t *testing.T) (qsessions.Cache, qs
 	testStore(realT{t}, defaultConfig, func(t tester) (qsessions.Cache, qsessions.Persister) { return newBackends(testingT(t)) })
 }
 
-// storeTest is one named subtest of TestStore.
+// The invariants that TestStore checks, in the words of the design. Every
+// subtest checks one of them, and its failures open with it.
+const (
+	sSharing    = "A session saved through one Store is read, as saved, through every other Store sharing the backends."
+	sRevoke     = "A revoked session is refused on the very next request, in every process that shares the backends, once Revoke, RevokeUser, Logout or Login has returned."
+	sInFlight   = "A request in flight cannot resurrect a revoked session: its save fails with ErrNotFound and leaves neither a row nor a live cache entry."
+	sLostUpdate = "No lost update: requests of one session that change different keys all keep their changes, the same key is last-writer-wins, and recording activity never rewrites values."
+	sStale      = "No stale copy: once a write or a revocation has returned, no Store reads what it replaced, even through a cache fill that read the Persister before it."
+	sContention = "Contention alone never fails a save while its context has time left; a save whose context ends first fails with an error wrapping ErrConflict and the context's error, and writes nothing."
+	sExpiry     = "An expired session is refused, and DeleteExpired removes it."
+	sAccount    = "When and how a session was authenticated, and the cap on sessions per user, hold across Stores."
+	sOutage     = "A cache outage is never fatal, and a revocation made during one is not undone when the cache comes back."
+)
+
+// storeTest is one named subtest of TestStore and the invariant it checks.
 type storeTest struct {
 	name       string
+	rule       string
 	needsCache bool
 	run        func(t tester, s *storeT)
 }
 
 var storeTests = []storeTest{
-	// Sessions saved through one Store are read through the other.
-	{"SaveLoad", false, testStoreSaveLoad},
-	{"Login", false, testStoreLogin},
-	// A revoked session is refused on the very next request, in every
-	// process that shares the backends.
-	{"Revoke", false, testStoreRevoke},
-	{"RevokeUser", false, testStoreRevokeUser},
-	{"Logout", false, testStoreLogout},
-	// An in-flight request of a revoked session can neither re-create its
-	// row nor leave a live copy in the cache.
-	{"RevokeInFlight", false, testStoreRevokeInFlight},
-	{"RevokeUserInFlight", false, testStoreRevokeUserInFlight},
-	{"RevokeInFlightRace", false, testStoreRevokeInFlightRace},
-	// No lost update: requests of one session that change different keys
-	// all keep their changes, and recording activity never rewrites values.
-	{"LostUpdate", false, testStoreLostUpdate},
-	{"LostUpdateConcurrent", false, testStoreLostUpdateConcurrent},
-	{"TouchKeepsValues", false, testStoreTouchKeepsValues},
-	// No stale copy: once a write or a revocation has returned, no Store
-	// reads what it replaced, even through a cache fill that read the
-	// Persister before it.
-	{"StaleFill", false, testStoreStaleFill},
-	{"RevokeDuringFill", false, testStoreRevokeDuringFill},
-	// Expired sessions are refused, and DeleteExpired removes them.
-	{"Expiry", false, testStoreExpiry},
-	// Account security: when and how a session was authenticated, and the
-	// cap on sessions per user, enforced across Stores.
-	{"Authentication", false, testStoreAuthentication},
-	{"MaxSessionsPerUser", false, testStoreMaxSessionsPerUser},
-	// A cache outage is never fatal.
-	{"CacheOutage", true, testStoreCacheOutage},
-	{"CacheOutageRevoke", true, testStoreCacheOutageRevoke},
-	{"CacheOutageRevokeUser", true, testStoreCacheOutageRevokeUser},
-	{"CacheFlaky", true, testStoreCacheFlaky},
+	{"SaveLoad", sSharing, false, testStoreSaveLoad},
+	{"Login", sSharing, false, testStoreLogin},
+
+	{"Revoke", sRevoke, false, testStoreRevoke},
+	{"RevokeUser", sRevoke, false, testStoreRevokeUser},
+	{"Logout", sRevoke, false, testStoreLogout},
+
+	{"RevokeInFlight", sInFlight, false, testStoreRevokeInFlight},
+	{"RevokeUserInFlight", sInFlight, false, testStoreRevokeUserInFlight},
+	{"RevokeInFlightRace", sInFlight, false, testStoreRevokeInFlightRace},
+
+	{"LostUpdate", sLostUpdate, false, testStoreLostUpdate},
+	{"LostUpdateConcurrent", sLostUpdate, false, testStoreLostUpdateConcurrent},
+	{"TouchKeepsValues", sLostUpdate, false, testStoreTouchKeepsValues},
+
+	{"StaleFill", sStale, false, testStoreStaleFill},
+	{"RevokeDuringFill", sStale, false, testStoreRevokeDuringFill},
+
+	{"Contention", sContention, false, testStoreContention},
+
+	{"Expiry", sExpiry, false, testStoreExpiry},
+
+	{"Authentication", sAccount, false, testStoreAuthentication},
+	{"MaxSessionsPerUser", sAccount, false, testStoreMaxSessionsPerUser},
+
+	{"CacheOutage", sOutage, true, testStoreCacheOutage},
+	{"CacheOutageRevoke", sOutage, true, testStoreCacheOutageRevoke},
+	{"CacheOutageRevokeUser", sOutage, true, testStoreCacheOutageRevokeUser},
+	{"CacheFlaky", sOutage, true, testStoreCacheFlaky},
 }
 
 func testStore(t tester, cfg config, newBackends func(t tester) (qsessions.Cache, qsessions.Persister)) {
 	t.Helper()
 	for _, tc := range storeTests {
-		t.Run(tc.name, func(t tester) {
-			cache, persister := newBackends(t)
+		t.Run(tc.name, func(raw tester) {
+			t := contractT{tester: raw, kind: "Store invariant", rule: tc.rule}
+			cache, persister := newBackends(raw)
 			if persister == nil {
-				t.Fatalf("newBackends returned a nil Persister")
+				raw.Fatalf("newBackends returned a nil Persister")
 			}
 			if cache == nil && tc.needsCache {
-				t.Skipf("no Cache: %s needs one", tc.name)
+				raw.Skipf("no Cache: %s needs one", tc.name)
 			}
 			s := &storeT{t: t, cfg: cfg, persister: persister}
 			s.now.Store(time.Now().UnixMilli())
@@ -103,7 +114,13 @@ type storeT struct {
 	now       atomic.Int64 // the Stores' clock, in Unix milliseconds
 }
 
-const storeLifetime = 24 * time.Hour
+// The Stores' options: the suite names them rather than rely on the
+// defaults.
+const (
+	storeLifetime      = 24 * time.Hour
+	storeTouchInterval = time.Minute
+	storeKeyPrefix     = "qsessions:"
+)
 
 func (s *storeT) newStore(name string) *qsessions.Store {
 	s.t.Helper()
@@ -115,9 +132,11 @@ func (s *storeT) newStore(name string) *qsessions.Store {
 func (s *storeT) newStoreWith(name string, p qsessions.Persister, opts func(*qsessions.Options)) *qsessions.Store {
 	s.t.Helper()
 	o := qsessions.Options{
-		Lifetime: storeLifetime,
-		Clock:    func() time.Time { return time.UnixMilli(s.now.Load()) },
-		Logger:   slog.New(slog.DiscardHandler),
+		Lifetime:      storeLifetime,
+		TouchInterval: storeTouchInterval,
+		KeyPrefix:     storeKeyPrefix,
+		Clock:         func() time.Time { return time.UnixMilli(s.now.Load()) },
+		Logger:        slog.New(slog.DiscardHandler),
 	}
 	if opts != nil {
 		opts(&o)
@@ -244,7 +263,7 @@ func (s *storeT) wantGone(c session, what string) {
 	if s.cache == nil {
 		return
 	}
-	key := qsessions.DefaultKeyPrefix + c.id
+	key := storeKeyPrefix + c.id
 	b, err := call1(s.t, s.cfg, context.Background(), "Cache.Get", func(ctx context.Context) ([]byte, error) {
 		return s.faulty.Unwrap().Get(ctx, key)
 	})
@@ -575,13 +594,16 @@ func testStoreTouchKeepsValues(t tester, s *storeT) {
 	// values it read.
 	c := s.create(s.a, user("alice"), "before")
 	reader := s.load(s.a, c.token)
-	reader.Has("v")
+	var v string
+	if ok, err := reader.Get("v", &v); !ok || err != nil {
+		t.Fatalf("Get(\"v\") of a stored session = %v, %v; want true, nil", ok, err)
+	}
 	writer := s.load(s.b, c.token)
 	if err := writer.Set("mfa", "revoked"); err != nil {
 		t.Fatalf("Set: %v", err)
 	}
 	s.mustSave(s.b, writer)
-	s.advance(2 * qsessions.DefaultTouchInterval)
+	s.advance(2 * storeTouchInterval)
 	s.mustSave(s.a, reader)
 	s.wantValues(c, map[string]string{"v": "before", "mfa": "revoked"}, "after a request's activity write raced a change")
 }
@@ -622,7 +644,7 @@ func (s *storeT) evict(c session) {
 		return
 	}
 	if err := call(s.t, s.cfg, context.Background(), "Cache.Delete", func(ctx context.Context) error {
-		return s.cache.Delete(ctx, qsessions.DefaultKeyPrefix+c.id)
+		return s.cache.Delete(ctx, storeKeyPrefix+c.id)
 	}); err != nil {
 		s.t.Fatalf("Cache.Delete: %v", err)
 	}
@@ -669,7 +691,7 @@ func testStoreStaleFill(t tester, s *storeT) {
 	})
 	s.wantValues(c, map[string]string{"v": "user"}, "after a save that raced a cache fill")
 	// The filling request's next write (its activity, here) keeps it.
-	s.advance(2 * qsessions.DefaultTouchInterval)
+	s.advance(2 * storeTouchInterval)
 	s.mustSave(st, stale)
 	s.wantValues(c, map[string]string{"v": "user"}, "after the request that filled the cache with the old value saved")
 }
@@ -686,6 +708,100 @@ func testStoreRevokeDuringFill(t tester, s *storeT) {
 	}
 }
 
+// A rivalPersister stands for another process that writes a session just
+// before each of this Store's Updates of it, so that the Update loses its
+// compare-and-swap: rival runs before each Update of id is passed on, and
+// lost after each one that conflicted.
+type rivalPersister struct {
+	qsessions.Persister
+	id    string
+	rival func()
+	lost  func()
+}
+
+func (p *rivalPersister) Update(ctx context.Context, r qsessions.Record) error {
+	if r.ID != p.id {
+		return p.Persister.Update(ctx, r)
+	}
+	p.rival()
+	err := p.Persister.Update(ctx, r)
+	if errors.Is(err, qsessions.ErrConflict) {
+		p.lost()
+	}
+	return err
+}
+
+func testStoreContention(t tester, s *storeT) {
+	// Store C saves a session while Store B, another process, saves it
+	// first each time: C's Updates conflict, and C reloads and retries.
+	c := s.create(s.a, user("alice"), "before")
+	const lost = 5
+	var rivals atomic.Int64 // saves the rival made
+	var endless atomic.Bool // the rival wins every race, not only the first lost
+	rp := &rivalPersister{Persister: s.persister, id: c.id, lost: func() {}}
+	rp.rival = func() {
+		n := rivals.Load()
+		if n >= lost && !endless.Load() {
+			return
+		}
+		rivals.Add(1)
+		var sess *qsessions.Session
+		err := s.cfg.run(context.Background(), "Store.Load", func(ctx context.Context) (err error) {
+			sess, err = s.b.Load(ctx, c.token)
+			return err
+		})
+		if err == nil {
+			err = sess.Set(fmt.Sprintf("rival%d", n), "won")
+		}
+		if err == nil {
+			err = s.cfg.run(context.Background(), "Store.Save", func(ctx context.Context) error { return s.b.Save(ctx, sess) })
+		}
+		if err != nil {
+			t.Errorf("the rival Store B could not save the session: %v", err)
+		}
+	}
+	st := s.newStoreWith("C", rp, nil)
+
+	sess := s.load(st, c.token)
+	if err := sess.Set("v", "saved under contention"); err != nil {
+		t.Fatalf("Set: %v", err)
+	}
+	if err := s.save(st, sess); err != nil {
+		t.Fatalf("Store C.Save of a session whose first %d Updates lost to another process's saves: %v; "+
+			"want nil (the Store reloads and retries while its context has time)", lost, err)
+	}
+	want := map[string]string{"v": "saved under contention"}
+	for i := range lost {
+		want[fmt.Sprintf("rival%d", i)] = "won"
+	}
+	s.wantValues(c, want, fmt.Sprintf("after a save lost %d races to another process's saves and then won", lost))
+
+	// Now the rival wins every race, and the save's context is cancelled
+	// after its third lost race.
+	sess = s.load(st, c.token)
+	if err := sess.Set("v", "never saved"); err != nil {
+		t.Fatalf("Set: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var conflicts atomic.Int64
+	rp.lost = func() {
+		if conflicts.Add(1) == 3 {
+			cancel()
+		}
+	}
+	endless.Store(true)
+	err := call(t, s.cfg, ctx, "Store.Save", func(ctx context.Context) error { return st.Save(ctx, sess) })
+	endless.Store(false)
+	if !errors.Is(err, qsessions.ErrConflict) || !errors.Is(err, context.Canceled) {
+		t.Errorf("Store C.Save that lost every race until its context was cancelled: error %v; "+
+			"want one wrapping both ErrConflict and context.Canceled", err)
+	}
+	if got := s.values(s.a, c)["v"]; got != "saved under contention" {
+		t.Errorf("after a save that gave up, Store A reads v = %q; want %q (the save must write nothing)", got, "saved under contention")
+	}
+}
+
 func testStoreAuthentication(t tester, s *storeT) {
 	u := user("alice")
 	sess := s.load(s.a, "")
@@ -699,9 +815,9 @@ func testStoreAuthentication(t tester, s *storeT) {
 	at := time.UnixMilli(s.now.Load()).UTC()
 	check := func(what string, wantAt time.Time, wantMethod string) {
 		t.Helper()
-		got := s.load(s.b, sess.Token())
-		if !got.AuthenticatedAt().Equal(wantAt) || got.AuthMethod() != wantMethod {
-			t.Errorf("%s: Store B reads AuthenticatedAt %v, AuthMethod %q; want %v, %q", what, got.AuthenticatedAt(), got.AuthMethod(), wantAt, wantMethod)
+		got := s.load(s.b, sess.Token()).Info()
+		if !got.AuthenticatedAt.Equal(wantAt) || got.AuthMethod != wantMethod {
+			t.Errorf("%s: Store B reads AuthenticatedAt %v, AuthMethod %q; want %v, %q", what, got.AuthenticatedAt, got.AuthMethod, wantAt, wantMethod)
 		}
 		infos, err := call1(t, s.cfg, context.Background(), "Store.Sessions", func(ctx context.Context) ([]qsessions.SessionInfo, error) {
 			return s.a.Sessions(ctx, u)

@@ -56,8 +56,12 @@ type config struct {
 	ttl time.Duration
 	// ttlWait is how long the suite polls for a short-lived entry to expire.
 	ttlWait time.Duration
-	// large is the size of the large values and Data the suite stores.
-	large int
+	// large is the size of the large values and Data the suite stores;
+	// largeMeta that of its large Meta.
+	large, largeMeta int
+	// many is how many expired records the DeleteExpired subtests that
+	// must outlast a Persister's batches sweep at once.
+	many int
 	// workers and rounds size the concurrency tests: workers goroutines
 	// doing rounds rounds of calls each.
 	workers, rounds int
@@ -69,6 +73,8 @@ var defaultConfig = config{
 	ttl:         50 * time.Millisecond,
 	ttlWait:     2 * time.Second,
 	large:       1 << 20,
+	largeMeta:   64 << 10,
+	many:        1200,
 	workers:     8,
 	rounds:      25,
 }
@@ -163,4 +169,36 @@ func newName(prefix string) string {
 // cancelled (want == context.Canceled) or that expired.
 func wrapsCtxErr(err, want error) bool {
 	return err != nil && errors.Is(err, want)
+}
+
+// A contractT is the tester a subtest runs with: its failures open with the
+// contract sentence (or the Store invariant) that the subtest checks, in
+// the words of the interface's documentation, and give the details on the
+// lines that follow, as testing/slogtest does.
+type contractT struct {
+	tester
+	kind string // "Persister contract", "Cache contract", "Store invariant"
+	rule string // the sentence
+}
+
+// under returns t with its failures attributed to another sentence of the
+// same kind: a setup call that fails breaks the sentence of that call, not
+// the one the subtest checks.
+func (t contractT) under(rule string) contractT {
+	t.rule = rule
+	return t
+}
+
+func (t contractT) Errorf(format string, args ...any) {
+	t.Helper()
+	t.tester.Errorf("%s", t.message(format, args...))
+}
+
+func (t contractT) Fatalf(format string, args ...any) {
+	t.Helper()
+	t.tester.Fatalf("%s", t.message(format, args...))
+}
+
+func (t contractT) message(format string, args ...any) string {
+	return t.kind + ": " + t.rule + "\n" + fmt.Sprintf(format, args...)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/qsessions/qsessions"
+	"github.com/qsessions/qsessions/internal/binding"
 	"github.com/qsessions/qsessions/postgres"
 )
 
@@ -63,27 +64,34 @@ func benchRecord(i int, updated time.Time) qsessions.Record {
 	for j := range data {
 		data[j] = byte(i + j)
 	}
-	var binding []byte
+	var bind []byte
 	if i%2 == 0 {
-		binding = make([]byte, benchBindingSize)
-		for j := range binding {
-			binding[j] = byte(i*7 + j)
+		bind = make([]byte, benchBindingSize)
+		for j := range bind {
+			bind[j] = byte(i*7 + j)
+		}
+	}
+	meta := qsessions.EncodeMeta(qsessions.SessionInfo{
+		IP:              "198.51.100." + strconv.Itoa(i%250),
+		UserAgent:       "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
+		CreatedAt:       benchBase.Add(-time.Duration(i%86400) * time.Second),
+		AuthenticatedAt: benchBase.Add(-time.Duration(i%86400) * time.Second),
+		AuthMethod:      "password",
+	})
+	if bind != nil {
+		var err error
+		if meta, err = binding.SetInMeta(meta, bind); err != nil {
+			panic(err)
 		}
 	}
 	return qsessions.Record{
 		ID:        benchID(i),
 		Version:   1,
-		Data:      data,
 		UserID:    benchUser(i),
-		IP:        "198.51.100." + strconv.Itoa(i%250),
-		UserAgent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
-		CreatedAt: benchBase.Add(-time.Duration(i%86400) * time.Second),
 		UpdatedAt: updated,
 		ExpiresAt: benchBase.Add(14*24*time.Hour + time.Duration(i%86400)*time.Second),
-
-		AuthenticatedAt: benchBase.Add(-time.Duration(i%86400) * time.Second),
-		AuthMethod:      "password",
-		Binding:         binding,
+		Data:      data,
+		Meta:      meta,
 	}
 }
 
@@ -114,8 +122,7 @@ func seedBench(dsn string) error {
 		return err
 	}
 	start := time.Now()
-	cols := []string{"id", "version", "data", "user_id", "ip", "user_agent", "created_at", "updated_at", "expires_at",
-		"authenticated_at", "auth_method", "binding"}
+	cols := []string{"id", "version", "data", "user_id", "updated_at", "expires_at", "meta"}
 	i := 0
 	n, err := pool.CopyFrom(ctx, pgx.Identifier{benchState.schema, postgres.DefaultTable}, cols,
 		pgx.CopyFromFunc(func() ([]any, error) {
@@ -124,8 +131,7 @@ func seedBench(dsn string) error {
 			}
 			r := benchRecord(i, benchBase.Add(-time.Duration(i%(30*86400))*time.Second))
 			i++
-			return []any{r.ID, r.Version, r.Data, r.UserID, r.IP, r.UserAgent, r.CreatedAt, r.UpdatedAt, r.ExpiresAt,
-				r.AuthenticatedAt, r.AuthMethod, r.Binding}, nil
+			return []any{r.ID, r.Version, r.Data, r.UserID, r.UpdatedAt, r.ExpiresAt, r.Meta}, nil
 		}))
 	if err != nil {
 		return fmt.Errorf("seed: %w", err)

@@ -5,3 +5,6 @@ var AdvisoryKey = advisoryKey
 
 // ListQuery is the statement ListByUser runs, for the query-plan tests.
 func ListQuery(p *Persister) string { return p.qList }
+
+// MaxListedMeta is the longest Meta kept in the user index.
+const MaxListedMeta = maxListedMeta

@@ -101,6 +101,32 @@ func newPool(dsn, appName string, maxConns int32) (*pgxpool.Pool, error) {
 	return pool, nil
 }
 
+// simplePool returns a pool, closed when the test ends, that works as
+// behind a transaction-pooling proxy (default_query_exec_mode=
+// simple_protocol, so that every value travels as text), in a session time
+// zone whose offset in year 1 is not whole minutes.
+func simplePool(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(needService(t, envDSN, "a PostgreSQL server"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	cfg.ConnConfig.RuntimeParams["timezone"] = "America/New_York"
+	cfg.ConnConfig.RuntimeParams["application_name"] = "qsessions-postgres-test-simple"
+	cfg.MaxConns = 8
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	var tz string
+	if err := pool.QueryRow(context.Background(), "SHOW TimeZone").Scan(&tz); err != nil || tz != "America/New_York" {
+		t.Fatalf("session time zone %q, %v; want America/New_York", tz, err)
+	}
+	return pool
+}
+
 // ownPool is newPool closed when the test ends.
 func ownPool(tb testing.TB, appName string, maxConns int32) *pgxpool.Pool {
 	tb.Helper()
@@ -170,17 +196,20 @@ func countRows(tb testing.TB, schema, name, where string, args ...any) int {
 	return n
 }
 
-// record returns a valid record with the given ID and user, expiring at exp.
+// record returns a valid record with the given ID and user, last updated
+// at updated and expiring at exp, with metadata as a Store records it.
 func record(id, user string, updated, exp time.Time) qsessions.Record {
 	return qsessions.Record{
 		ID:        id,
 		Version:   1,
-		Data:      []byte("data-" + id),
 		UserID:    user,
-		IP:        "203.0.113.7",
-		UserAgent: "Mozilla/5.0 (test)",
-		CreatedAt: updated.Add(-time.Hour),
 		UpdatedAt: updated,
 		ExpiresAt: exp,
+		Data:      []byte("data-" + id),
+		Meta: qsessions.EncodeMeta(qsessions.SessionInfo{
+			IP:        "203.0.113.7",
+			UserAgent: "Mozilla/5.0 (test)",
+			CreatedAt: updated.Add(-time.Hour).Truncate(time.Millisecond),
+		}),
 	}
 }

@@ -62,14 +62,30 @@ type Persister struct {
 	qList, qDeleteByUser, qDeleteBefore       string
 }
 
-// columns are the table's columns in the order of recordArgs and
-// scanRecord.
-const columns = "id, version, data, user_id, ip, user_agent, created_at, updated_at, expires_at," +
-	" authenticated_at, auth_method, binding"
+// columns are the table's columns in the order of recordArgs.
+const columns = "id, version, data, user_id, updated_at, expires_at, meta, meta_overflow"
 
-// listColumns are what ListByUser reads: every column but data, all of them
-// in the user index.
-const listColumns = "id, version, ip, user_agent, created_at, updated_at, expires_at, authenticated_at, auth_method, binding"
+// loadColumns are what Load reads, in the order of scanRecord: Meta is in
+// meta or in meta_overflow (see splitMeta).
+const loadColumns = "id, version, data, user_id, updated_at, expires_at, coalesce(meta, meta_overflow)"
+
+// maxListedMeta is the longest Meta kept in the meta column, which the user
+// index includes, so that a listing reads it without visiting the table.
+// Every Meta a Store writes with its default options is shorter (a
+// User-Agent of 300 bytes and the largest dbsc binding, about 650 bytes,
+// come to about 1 KiB); a longer one is kept in meta_overflow, out of the
+// index, whose B-tree entries cannot exceed 2704 bytes.
+const maxListedMeta = 2000
+
+// splitMeta returns the values of the meta and meta_overflow columns that
+// store m: one of them holds m and the other is NULL (both are NULL for a
+// nil m).
+func splitMeta(m []byte) (listed, overflow []byte) {
+	if len(m) > maxListedMeta {
+		return nil, m
+	}
+	return m, nil
+}
 
 // New returns a Persister that stores sessions through pool, after
 // migrating the schema (see the package documentation). The pool remains
@@ -94,17 +110,17 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Persister, er
 		pool:      pool,
 		batchSize: o.BatchSize,
 		table:     t,
-		qLoad:     "SELECT " + columns + " FROM " + t + " WHERE id = $1",
-		qCreate:   "INSERT INTO " + t + " (" + columns + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-		qUpdate: "UPDATE " + t + " SET data = $3, user_id = $4, ip = $5, user_agent = $6," +
-			" created_at = $7, updated_at = $8, expires_at = $9," +
-			" authenticated_at = $10, auth_method = $11, binding = $12," +
-			" version = version + 1 WHERE id = $1 AND version = $2",
+		qLoad:     "SELECT " + loadColumns + " FROM " + t + " WHERE id = $1",
+		qCreate:   "INSERT INTO " + t + " (" + columns + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+		qUpdate: "UPDATE " + t + " SET data = $3, user_id = $4, updated_at = $5, expires_at = $6," +
+			" meta = $7, meta_overflow = $8, version = version + 1 WHERE id = $1 AND version = $2",
 		qExists: "SELECT EXISTS (SELECT 1 FROM " + t + " WHERE id = $1)",
 		qDelete: "DELETE FROM " + t + " WHERE id = ANY($1)",
-		// Index-only: the user index holds every column listed.
-		qList: "SELECT " + listColumns + " FROM " + t +
-			" WHERE user_id = $1 ORDER BY updated_at DESC, id",
+		// Index-only: the user index holds every column listed but
+		// meta_overflow, which the table gives for the rows that use it.
+		qList: "SELECT s.id, s.version, s.updated_at, s.expires_at," +
+			" coalesce(s.meta, (SELECT o.meta_overflow FROM " + t + " AS o WHERE o.id = s.id))" +
+			" FROM " + t + " AS s WHERE s.user_id = $1 ORDER BY s.updated_at DESC, s.id",
 		qDeleteByUser: "DELETE FROM " + t + " WHERE user_id = $1 AND id <> ALL($2) RETURNING id",
 		qDeleteBefore: "DELETE FROM " + t + " WHERE id IN (SELECT id FROM " + t +
 			" WHERE expires_at < $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
@@ -231,8 +247,10 @@ func (p *Persister) Delete(ctx context.Context, ids ...string) error {
 }
 
 // ListByUser returns userID's records, newest UpdatedAt first (ties by ID),
-// or an empty slice when there are none. It leaves Data out (nil): the
-// listing is an index-only scan of the user index.
+// or an empty slice when there are none. It leaves Data out (nil) and
+// returns every other field, Meta included: the listing is an index-only
+// scan of the user index, which visits the table only for a Meta longer
+// than the index keeps.
 func (p *Persister) ListByUser(ctx context.Context, userID string) ([]qsessions.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("postgres: list by user: %w", err)
@@ -244,9 +262,7 @@ func (p *Persister) ListByUser(ctx context.Context, userID string) ([]qsessions.
 	out := []qsessions.Record{}
 	for rows.Next() {
 		r := qsessions.Record{UserID: userID}
-		err := rows.Scan(&r.ID, &r.Version, &r.IP, &r.UserAgent, &r.CreatedAt, &r.UpdatedAt, &r.ExpiresAt,
-			&r.AuthenticatedAt, &r.AuthMethod, &r.Binding)
-		if err != nil {
+		if err := rows.Scan(&r.ID, &r.Version, &r.UpdatedAt, &r.ExpiresAt, &r.Meta); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("postgres: list by user: %w", err)
 		}
@@ -283,16 +299,14 @@ func (p *Persister) DeleteByUser(ctx context.Context, userID string, except ...s
 	return ids, nil
 }
 
-// DeleteExpired removes at most limit records whose ExpiresAt is before
-// before, oldest first, and returns how many it removed; a limit of zero or
-// less means no limit. It deletes in batches of at most Options.BatchSize
-// rows, one statement each, skipping rows that another sweeper has locked.
-// If ctx ends between two batches, DeleteExpired returns the count so far
-// with an error wrapping ctx.Err().
-func (p *Persister) DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("postgres: delete expired: %w", err)
-	}
+// DeleteExpired removes every record whose ExpiresAt is before before,
+// oldest first, and returns how many it removed. It deletes in batches of
+// at most Options.BatchSize rows, each one statement and so a short
+// transaction of its own, skipping rows that another transaction holds
+// locked: another sweeper's, which deletes them, or a write in flight. If
+// ctx ends partway, DeleteExpired returns the count removed so far with an
+// error wrapping ctx.Err(); the batch in flight is rolled back.
+func (p *Persister) DeleteExpired(ctx context.Context, before time.Time) (int, error) {
 	// Stored times have microsecond precision. A stored time E (a whole
 	// number of microseconds) is before `before` exactly when it is before
 	// `before` rounded up to the next microsecond; pgx would round down.
@@ -301,46 +315,34 @@ func (p *Persister) DeleteExpired(ctx context.Context, before time.Time, limit i
 	}
 	total := 0
 	for {
-		n := p.batchSize
-		if limit > 0 && limit-total < n {
-			n = limit - total
+		if err := ctx.Err(); err != nil {
+			return total, fmt.Errorf("postgres: delete expired: %w", err)
 		}
-		if n <= 0 {
-			return total, nil
-		}
-		if total > 0 {
-			if err := ctx.Err(); err != nil {
-				return total, fmt.Errorf("postgres: delete expired: %w", err)
-			}
-		}
-		tag, err := p.pool.Exec(ctx, p.qDeleteBefore, before, n)
+		tag, err := p.pool.Exec(ctx, p.qDeleteBefore, before, p.batchSize)
 		if err != nil {
 			return total, fmt.Errorf("postgres: delete expired: %w", err)
 		}
 		got := int(tag.RowsAffected())
 		total += got
-		if got < n {
-			// Nothing left, or the rest is locked by another sweeper,
-			// which will delete it.
+		if got < p.batchSize {
+			// Nothing left, or the rest is locked (see above).
 			return total, nil
 		}
 	}
 }
 
 // recordArgs returns r's fields in the order of columns. A nil Data or
-// Binding is sent as NULL, an empty one as an empty bytea. A zero
-// AuthenticatedAt is stored as it is, 0001-01-01 00:00:00 UTC, and comes
-// back as the zero time.
+// Meta is sent as NULL, an empty one as an empty bytea. A zero time is
+// stored as it is, 0001-01-01 00:00:00 UTC, and comes back as the zero
+// time.
 func recordArgs(r qsessions.Record) []any {
-	return []any{r.ID, r.Version, r.Data, r.UserID, r.IP, r.UserAgent, r.CreatedAt, r.UpdatedAt, r.ExpiresAt,
-		r.AuthenticatedAt, r.AuthMethod, r.Binding}
+	listed, overflow := splitMeta(r.Meta)
+	return []any{r.ID, r.Version, r.Data, r.UserID, r.UpdatedAt, r.ExpiresAt, listed, overflow}
 }
 
 func scanRecord(row pgx.Row) (qsessions.Record, error) {
 	var r qsessions.Record
-	err := row.Scan(&r.ID, &r.Version, &r.Data, &r.UserID, &r.IP, &r.UserAgent, &r.CreatedAt, &r.UpdatedAt, &r.ExpiresAt,
-		&r.AuthenticatedAt, &r.AuthMethod, &r.Binding)
-	if err != nil {
+	if err := row.Scan(&r.ID, &r.Version, &r.Data, &r.UserID, &r.UpdatedAt, &r.ExpiresAt, &r.Meta); err != nil {
 		return qsessions.Record{}, err
 	}
 	inUTC(&r)
@@ -349,10 +351,8 @@ func scanRecord(row pgx.Row) (qsessions.Record, error) {
 
 // inUTC puts r's times in UTC; pgx returns them in the local time zone.
 func inUTC(r *qsessions.Record) {
-	r.CreatedAt = r.CreatedAt.UTC()
 	r.UpdatedAt = r.UpdatedAt.UTC()
 	r.ExpiresAt = r.ExpiresAt.UTC()
-	r.AuthenticatedAt = r.AuthenticatedAt.UTC()
 }
 
 func (o *Options) withDefaults() (Options, error) {

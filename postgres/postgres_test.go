@@ -3,8 +3,10 @@ package postgres_test
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/qsessions/qsessions"
+	"github.com/qsessions/qsessions/internal/binding"
 	"github.com/qsessions/qsessions/postgres"
 )
 
@@ -176,7 +179,7 @@ func TestCustomTableAndIndexes(t *testing.T) {
 	}
 	all := strings.Join(defs, "\n")
 	for _, want := range []string{
-		"(user_id, updated_at DESC, id) INCLUDE (version, ip, user_agent, created_at, expires_at, authenticated_at, auth_method, binding)",
+		"(user_id, updated_at DESC, id) INCLUDE (version, expires_at, meta)",
 		"(expires_at)", "(id)",
 	} {
 		if !strings.Contains(all, want) {
@@ -321,16 +324,14 @@ func TestCreateExists(t *testing.T) {
 }
 
 // Times are stored with microsecond precision and come back in UTC, the
-// zero AuthenticatedAt as the zero time; nil and empty Data and Binding stay
-// distinct.
+// zero time as the zero time; nil and empty Data and Meta stay distinct,
+// and any bytes round-trip.
 func TestTimesAndData(t *testing.T) {
 	ctx := context.Background()
 	p, _ := newPersister(t, nil)
 	tokyo := time.FixedZone("JST", 9*3600)
 	at := time.Date(2031, 5, 6, 7, 8, 9, 123456789, tokyo)
-	r := qsessions.Record{ID: "t", UserID: "ü/用户", IP: "2001:db8::1", UserAgent: "ua ✓",
-		CreatedAt: at, UpdatedAt: at.Add(time.Nanosecond), ExpiresAt: at.Add(999 * time.Nanosecond),
-		AuthenticatedAt: at.Add(-1001 * time.Nanosecond), AuthMethod: "oauth:github ✓"}
+	r := qsessions.Record{ID: "t", UserID: "ü/用户", UpdatedAt: at.Add(time.Nanosecond), ExpiresAt: at.Add(999 * time.Nanosecond)}
 	if err := p.Create(ctx, r); err != nil {
 		t.Fatal(err)
 	}
@@ -339,41 +340,39 @@ func TestTimesAndData(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, c := range map[string]struct{ got, sent time.Time }{
-		"CreatedAt":       {got.CreatedAt, r.CreatedAt},
-		"UpdatedAt":       {got.UpdatedAt, r.UpdatedAt},
-		"ExpiresAt":       {got.ExpiresAt, r.ExpiresAt},
-		"AuthenticatedAt": {got.AuthenticatedAt, r.AuthenticatedAt},
+		"UpdatedAt": {got.UpdatedAt, r.UpdatedAt},
+		"ExpiresAt": {got.ExpiresAt, r.ExpiresAt},
 	} {
 		tm, want := c.got, c.sent.Truncate(time.Microsecond).UTC()
 		if tm.Location() != time.UTC || !tm.Equal(want) || tm.Nanosecond()%1000 != 0 {
 			t.Errorf("%s = %v (%v), want %v in UTC", name, tm, tm.Location(), want)
 		}
 	}
-	if got.Data != nil || got.Binding != nil || got.UserID != r.UserID || got.IP != r.IP || got.UserAgent != r.UserAgent ||
-		got.AuthMethod != r.AuthMethod {
-		t.Errorf("got %+v, want nil Data and Binding and the strings of %+v", got, r)
+	if got.Data != nil || got.Meta != nil || got.UserID != r.UserID {
+		t.Errorf("got %+v, want nil Data and Meta and the user of %+v", got, r)
 	}
-	r.Data, r.Binding = []byte{}, []byte{}
-	r.AuthenticatedAt = time.Time{}
+	r.Data, r.Meta = []byte{}, []byte{}
+	r.UpdatedAt = time.Time{}
 	if err := p.Update(ctx, r); err != nil {
 		t.Fatal(err)
 	}
 	r.Version++
 	got, _ = p.Load(ctx, "t")
-	if got.Data == nil || len(got.Data) != 0 || got.Binding == nil || len(got.Binding) != 0 {
-		t.Errorf("empty Data and Binding came back as %#v and %#v", got.Data, got.Binding)
+	if got.Data == nil || len(got.Data) != 0 || got.Meta == nil || len(got.Meta) != 0 {
+		t.Errorf("empty Data and Meta came back as %#v and %#v", got.Data, got.Meta)
 	}
-	if got.AuthenticatedAt != (time.Time{}) {
-		t.Errorf("zero AuthenticatedAt came back as %v (%v)", got.AuthenticatedAt, got.AuthenticatedAt.Location())
+	if got.UpdatedAt != (time.Time{}) {
+		t.Errorf("zero UpdatedAt came back as %v (%v)", got.UpdatedAt, got.UpdatedAt.Location())
 	}
 	r.Data = []byte{0, 0xff, 0xfe, '\'', '\\'}
-	r.Binding = []byte{0xff, 0, '\\', 'x', 0}
+	r.Meta = []byte{0xff, 0, '\\', 'x', 0}
+	r.UpdatedAt = at.Truncate(time.Microsecond)
 	if err := p.Update(ctx, r); err != nil {
 		t.Fatal(err)
 	}
 	r.Version++
-	if got, _ := p.Load(ctx, "t"); string(got.Data) != string(r.Data) || string(got.Binding) != string(r.Binding) {
-		t.Errorf("binary Data and Binding came back as %#v and %#v", got.Data, got.Binding)
+	if got, _ := p.Load(ctx, "t"); string(got.Data) != string(r.Data) || string(got.Meta) != string(r.Meta) {
+		t.Errorf("binary Data and Meta came back as %#v and %#v", got.Data, got.Meta)
 	}
 	r.UserID = "u"
 	if err := p.Update(ctx, r); err != nil {
@@ -385,10 +384,8 @@ func TestTimesAndData(t *testing.T) {
 		t.Fatalf("ListByUser = %+v, %v; want one record", list, err)
 	}
 	r.Data = nil
-	r.CreatedAt = r.CreatedAt.Truncate(time.Microsecond)
-	r.UpdatedAt = r.UpdatedAt.Truncate(time.Microsecond)
 	r.ExpiresAt = r.ExpiresAt.Truncate(time.Microsecond)
-	if l := list[0]; !sameRecord(l, r) || l.AuthenticatedAt != (time.Time{}) {
+	if l := list[0]; !sameRecord(l, r) {
 		t.Errorf("ListByUser lists %+v, want %+v", l, r)
 	}
 }
@@ -419,33 +416,70 @@ func perm(n int) []int {
 	return out
 }
 
+// DeleteExpired removes every expired row, oldest first, in statements of
+// at most BatchSize rows, each its own transaction: a statement-level
+// trigger logs each DELETE's transaction and row count.
 func TestDeleteExpiredBatches(t *testing.T) {
 	ctx := context.Background()
 	p, schema := newPersister(t, &postgres.Options{BatchSize: 7})
 	base := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	seedExpiry(t, p, "old", 50, base)                 // expire base .. base+49s
 	seedExpiry(t, p, "live", 10, base.Add(time.Hour)) // expire an hour later
+	tbl, log := table(schema, ""), table(schema, "sweep_log")
+	fn := pgx.Identifier{schema, "log_sweep"}.Sanitize()
+	if _, err := testPool(t).Exec(ctx, `
+CREATE TABLE `+log+` (n serial, xact bigint, deleted bigint, oldest text, newest text);
+CREATE FUNCTION `+fn+`() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+	INSERT INTO `+log+` (xact, deleted, oldest, newest)
+		SELECT txid_current(), count(*), min(id), max(id) FROM gone;
+	RETURN NULL;
+END $$;
+CREATE TRIGGER log_sweep AFTER DELETE ON `+tbl+` REFERENCING OLD TABLE AS gone
+	FOR EACH STATEMENT EXECUTE FUNCTION `+fn+`();`); err != nil {
+		t.Fatal(err)
+	}
 
 	cut := base.Add(50 * time.Second)
-	n, err := p.DeleteExpired(ctx, cut, 20) // 7 + 7 + 6
-	if err != nil || n != 20 {
-		t.Fatalf("DeleteExpired(limit 20) = %d, %v; want 20", n, err)
-	}
-	// Oldest first: old-000 .. old-019 are gone, old-020 is not.
-	if k := countRows(t, schema, "", "id < 'old-020' AND id LIKE 'old-%'"); k != 0 {
-		t.Errorf("%d of the 20 oldest rows remain", k)
-	}
-	if k := countRows(t, schema, "", "true"); k != 40 {
-		t.Errorf("%d rows remain, want 40", k)
-	}
-	n, err = p.DeleteExpired(ctx, cut, 0) // no limit: 30 more, in 5 batches
-	if err != nil || n != 30 {
-		t.Fatalf("DeleteExpired(no limit) = %d, %v; want 30", n, err)
+	n, err := p.DeleteExpired(ctx, cut)
+	if err != nil || n != 50 {
+		t.Fatalf("DeleteExpired = %d, %v; want 50", n, err)
 	}
 	if k := countRows(t, schema, "", "true"); k != 10 {
 		t.Errorf("%d rows remain, want the 10 live ones", k)
 	}
-	n, err = p.DeleteExpired(ctx, cut, 0)
+	rows, err := testPool(t).Query(ctx, "SELECT xact, deleted, oldest, newest FROM "+log+" ORDER BY n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type batch struct {
+		xact, deleted  int64
+		oldest, newest string
+	}
+	batches, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (batch, error) {
+		var b batch
+		err := r.Scan(&b.xact, &b.deleted, &b.oldest, &b.newest)
+		return b, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 7 batches of 7 and one of 1: each batch is the next 7 oldest.
+	if len(batches) != 8 {
+		t.Fatalf("DeleteExpired ran %d DELETE statements (%+v), want 8", len(batches), batches)
+	}
+	for i, b := range batches {
+		want := batch{deleted: 7, oldest: fmt.Sprintf("old-%03d", 7*i), newest: fmt.Sprintf("old-%03d", 7*i+6)}
+		if i == 7 {
+			want = batch{deleted: 1, oldest: "old-049", newest: "old-049"}
+		}
+		if want.xact = b.xact; b != want {
+			t.Errorf("batch %d removed %d rows, %s to %s; want %d, %s to %s", i, b.deleted, b.oldest, b.newest, want.deleted, want.oldest, want.newest)
+		}
+		if i > 0 && b.xact == batches[i-1].xact {
+			t.Errorf("batches %d and %d ran in one transaction", i-1, i)
+		}
+	}
+	n, err = p.DeleteExpired(ctx, cut)
 	if err != nil || n != 0 {
 		t.Fatalf("DeleteExpired with nothing expired = %d, %v; want 0", n, err)
 	}
@@ -460,10 +494,10 @@ func TestDeleteExpiredBoundary(t *testing.T) {
 	if err := p.Create(ctx, record("edge", "u", at, at)); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := p.DeleteExpired(ctx, at, 0); err != nil || n != 0 {
+	if n, err := p.DeleteExpired(ctx, at); err != nil || n != 0 {
 		t.Fatalf("DeleteExpired(before == ExpiresAt) = %d, %v; want 0", n, err)
 	}
-	if n, err := p.DeleteExpired(ctx, at.Add(time.Nanosecond), 0); err != nil || n != 1 {
+	if n, err := p.DeleteExpired(ctx, at.Add(time.Nanosecond)); err != nil || n != 1 {
 		t.Fatalf("DeleteExpired(before == ExpiresAt+1ns) = %d, %v; want 1", n, err)
 	}
 	if k := countRows(t, schema, "", "true"); k != 0 {
@@ -492,7 +526,7 @@ func TestDeleteExpiredSkipLocked(t *testing.T) {
 	}
 	tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	n, err := p.DeleteExpired(tctx, cut, 0)
+	n, err := p.DeleteExpired(tctx, cut)
 	if err != nil || n != 30 {
 		t.Fatalf("DeleteExpired beside a locking sweeper = %d, %v; want 30 without waiting", n, err)
 	}
@@ -510,17 +544,11 @@ func TestDeleteExpiredSkipLocked(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, sw := range []*postgres.Persister{p, q, p, q} {
 		wg.Go(func() {
-			for {
-				n, err := sw.DeleteExpired(ctx, cut, 10)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				total.Add(int64(n))
-				if n == 0 {
-					return
-				}
+			n, err := sw.DeleteExpired(ctx, cut)
+			if err != nil {
+				t.Error(err)
 			}
+			total.Add(int64(n))
 		})
 	}
 	wg.Wait()
@@ -599,7 +627,7 @@ func TestCancelledContext(t *testing.T) {
 	checks["Delete"] = p.Delete(ctx, "keep")
 	_, checks["ListByUser"] = p.ListByUser(ctx, "u")
 	_, checks["DeleteByUser"] = p.DeleteByUser(ctx, "u")
-	_, checks["DeleteExpired"] = p.DeleteExpired(ctx, now, 0)
+	_, checks["DeleteExpired"] = p.DeleteExpired(ctx, now)
 	_, checks["New"] = postgres.New(ctx, testPool(t), &postgres.Options{Schema: schema})
 	for name, err := range checks {
 		if !errors.Is(err, context.Canceled) {
@@ -703,33 +731,110 @@ func TestClose(t *testing.T) {
 	}
 }
 
-// The user index includes the binding: the largest binding package dbsc
-// writes (an RSA-4096 key, about 650 bytes; 1 KiB here, incompressible),
-// beside a User-Agent of the default maximum length, still fits in an index
-// entry, through Create, Update and ListByUser.
-func TestLargeBinding(t *testing.T) {
+// The user index includes meta: the largest Meta a Store writes (a
+// User-Agent of the default maximum length, an IPv6 address, an
+// authentication method and the largest binding package dbsc writes, an
+// RSA-4096 key of about 650 bytes; 1 KiB here, incompressible), and any
+// Meta up to MaxListedMeta bytes, is kept in the index, beside a long user
+// ID; a longer one goes to meta_overflow. Each round-trips through Create,
+// Update, Load and ListByUser, and an Update that moves Meta from one
+// column to the other clears the first.
+func TestLargeMeta(t *testing.T) {
+	ctx := context.Background()
+	p, schema := newPersister(t, nil)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	long := make([]byte, 190)
+	rand.Read(long)
+	user := "u-" + base64.RawURLEncoding.EncodeToString(long) // 256 incompressible bytes
+	r := record("big", user, now, now.Add(time.Hour))
+	bind := make([]byte, 1024)
+	rand.Read(bind)
+	store, err := binding.SetInMeta(qsessions.EncodeMeta(qsessions.SessionInfo{
+		IP:              "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff",
+		UserAgent:       strings.Repeat("Mozilla/5.0 (X11; Linux x86_64) ", 10)[:300], // Options.MaxUserAgent's default
+		CreatedAt:       now,
+		AuthenticatedAt: now,
+		AuthMethod:      "oauth:github",
+	}), bind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	random := func(n int) []byte {
+		b := make([]byte, n)
+		rand.Read(b)
+		return b
+	}
+	for i, c := range []struct {
+		name     string
+		meta     []byte
+		overflow bool
+	}{
+		{"the largest a Store writes", store, false},
+		{"MaxListedMeta bytes", random(postgres.MaxListedMeta), false},
+		{"MaxListedMeta+1 bytes", random(postgres.MaxListedMeta + 1), true},
+		{"64 KiB", random(64 << 10), true},
+		{"the largest a Store writes, again", store, false},
+		{"nil", nil, false},
+	} {
+		r.Meta = c.meta
+		if i == 0 {
+			if err := p.Create(ctx, r); err != nil {
+				t.Fatalf("Create with %s of Meta (%d bytes): %v", c.name, len(r.Meta), err)
+			}
+		} else {
+			if err := p.Update(ctx, r); err != nil {
+				t.Fatalf("Update with %s of Meta (%d bytes): %v", c.name, len(r.Meta), err)
+			}
+			r.Version++
+		}
+		if got, err := p.Load(ctx, r.ID); err != nil || !sameRecord(got, r) {
+			t.Fatalf("Load of a record with %s of Meta = %+v, %v; want %+v", c.name, got, err, r)
+		}
+		list, err := p.ListByUser(ctx, user)
+		if err != nil || len(list) != 1 {
+			t.Fatalf("ListByUser = %+v, %v; want one record", list, err)
+		}
+		want := r
+		want.Data = nil
+		if !sameRecord(list[0], want) {
+			t.Fatalf("ListByUser lists %+v, want %+v (%s of Meta)", list[0], want, c.name)
+		}
+		where := "meta IS NULL AND meta_overflow IS NOT NULL"
+		if !c.overflow {
+			where = "(meta IS NULL) = $1 AND meta_overflow IS NULL"
+		}
+		args := []any{c.meta == nil}
+		if c.overflow {
+			args = nil
+		}
+		if k := countRows(t, schema, "", where, args...); k != 1 {
+			t.Errorf("%s of Meta: the row does not match %s", c.name, where)
+		}
+	}
+}
+
+// A listing reads the table only for records whose Meta is too long for the
+// user index: with short Meta, the lookup of meta_overflow never runs.
+func TestListingReadsTableOnlyForOverflow(t *testing.T) {
 	ctx := context.Background()
 	p, _ := newPersister(t, nil)
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	r := record("big", "u", now, now.Add(time.Hour))
-	r.UserAgent = strings.Repeat("Mozilla/5.0 (X11; Linux x86_64) ", 10)[:qsessions.DefaultMaxUserAgent]
-	r.AuthenticatedAt, r.AuthMethod = now, "oauth:github"
-	r.Binding = make([]byte, 1024)
-	rand.Read(r.Binding)
-	if err := p.Create(ctx, r); err != nil {
-		t.Fatalf("Create with a %d-byte binding: %v", len(r.Binding), err)
+	for i := range 3 {
+		if err := p.Create(ctx, record(fmt.Sprint("s", i), "u1", now, now.Add(time.Hour))); err != nil {
+			t.Fatal(err)
+		}
 	}
-	rand.Read(r.Binding)
-	if err := p.Update(ctx, r); err != nil {
-		t.Fatalf("Update with a %d-byte binding: %v", len(r.Binding), err)
+	plan := explain(t, "(ANALYZE, COSTS OFF, TIMING OFF) "+postgres.ListQuery(p), "u1")
+	if !strings.Contains(plan, "Index Only Scan using qsessions_user_listing_idx") || !regexp.MustCompile(`Index Scan using qsessions_pkey .*\(never executed\)`).MatchString(plan) {
+		t.Errorf("listing records with short Meta: the plan is not an index-only scan that never looks up meta_overflow:\n%s", plan)
 	}
-	r.Version++
-	list, err := p.ListByUser(ctx, "u")
-	if err != nil || len(list) != 1 {
-		t.Fatalf("ListByUser = %+v, %v; want one record", list, err)
+	big := record("s3", "u1", now, now.Add(time.Hour))
+	big.Meta = make([]byte, postgres.MaxListedMeta+1)
+	if err := p.Create(ctx, big); err != nil {
+		t.Fatal(err)
 	}
-	r.Data = nil
-	if !sameRecord(list[0], r) {
-		t.Fatalf("ListByUser lists %+v, want %+v", list[0], r)
+	plan = explain(t, "(ANALYZE, COSTS OFF, TIMING OFF) "+postgres.ListQuery(p), "u1")
+	if !regexp.MustCompile(`Index Scan using qsessions_pkey .*\(actual rows=1 loops=1\)`).MatchString(plan) {
+		t.Errorf("listing one record with long Meta among short ones: the plan does not look up meta_overflow once:\n%s", plan)
 	}
 }
