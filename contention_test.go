@@ -147,21 +147,21 @@ func TestSecondSaveStartsFromTheFirst(t *testing.T) {
 // context's error, and writes nothing.
 func TestWaitingSaveHonoursContext(t *testing.T) {
 	f := newFixture(t)
-	hold := make(chan struct{})
-	entered := make(chan struct{})
-	f.persister.beforeUpdate = func(qsessions.Record) {
-		select {
-		case entered <- struct{}{}:
-			<-hold
-		default:
-		}
-	}
 	st := f.store(t)
 	_, token := newSession(t, st, "alice")
 	first, _ := st.Load(ctx, token)
 	second, _ := st.Load(ctx, token)
 	first.Set("k", "first")
 	second.Set("k", "second")
+	hold := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	var once sync.Once
+	f.persister.beforeUpdate = func(qsessions.Record) {
+		once.Do(func() {
+			entered <- struct{}{}
+			<-hold
+		})
+	}
 	done := make(chan error, 1)
 	go func() { done <- st.Save(ctx, first) }()
 	<-entered // the first save holds the session's turn, inside its Update

@@ -50,32 +50,55 @@
 // fill writes its copy and then reads the row again, removing the entry
 // when the row is gone or has moved on: the old copy is visible to other
 // requests for the time of that one Persister read. New logs which of the
-// two guarantees a Store runs with.
+// two guarantees a Store runs with, the weaker one as a warning: over a
+// Redis shared by several processes, use gocache.NewRedis, whose writes
+// are conditional, rather than gocache.New.
 //
 // The Cache is lossy and optional: pass a nil Cache to read the Persister on
 // every request (Django's db backend). A cache outage is never fatal: failed
 // reads fall back to the Persister, failed writes are logged, and keys that
 // could not be evicted are skipped by this Store and evicted again once the
-// cache answers. A revocation whose eviction failed returns an error:
-// retry it, since other processes may still find the entry.
+// cache answers.
+//
+// Every revocation (Revoke, RevokeUserSession, RevokeUser, Logout, the
+// MaxSessionsPerUser cap) takes the same three steps: evict the cache
+// entries (if that fails, nothing is revoked, so a retry finds the same
+// sessions), delete the rows, and evict again, for fills that raced the
+// deletion. A revocation whose second eviction failed returns an error:
+// retry it, since other processes may still find the entry. Login and
+// Rotate instead seal the old record (see "Concurrent requests").
 //
 // # Concurrent requests
 //
 // A browser sends many requests of one session at once. Each Session keeps
 // what its request did (values set and deleted, Clear, expiry changes) as
-// a journal, and every write is a compare-and-swap on the record's
-// version ([Persister].Update). When another request saved first, the save
-// reloads the record from the Persister, applies the journal to it again,
-// and retries, up to ten times before it returns an error wrapping
-// [ErrConflict]; after the second lost race it first waits a random while
-// (up to 100µs, then 200µs... 3.2ms), so that two requests that keep
-// writing one session do not stay in lock step. So:
+// a journal, and every write is a compare-and-swap on the record's version
+// ([Persister].Update).
+//
+// Inside one Store, the saves of one session take turns: each waits for
+// the session's turn (only around its Persister write, never around a
+// handler), starts from the record the save before it stored, applies its
+// journal, and writes; so they never conflict with each other, and a busy
+// session costs no extra Persister reads. A save that loses the race to
+// another process (another Store over the same Persister) reloads the
+// record, applies its journal again and retries, after a random wait that
+// grows from 0.5ms to at most 50ms (full jitter), until it wins or its
+// context ends. A context without a deadline gets 10 seconds of retries:
+// the middleware saves under the request's context detached from its
+// cancellation (so that a client that hung up does not lose the handler's
+// work), and so its saves fail only after 10 seconds of losing every race,
+// or when the Persister fails. A save that gives up returns an error that
+// wraps both [ErrConflict] and the context's error (context.DeadlineExceeded
+// when the 10 seconds are spent) and says how many attempts it made over
+// how long. Login, Rotate and package dbsc's binding updates go through the
+// same loop. So:
 //
 //   - changes to different keys never interfere: all of them are kept;
 //   - the same key is last-writer-wins, by the order the saves land in;
+//   - contention alone fails no request while its context has time left;
 //   - recording activity, IP, User-Agent or a new expiry never rewrites
-//     values: a touch based on an old read conflicts, reloads, and writes
-//     the current values back untouched;
+//     values: a touch based on an old read starts from the newer record
+//     and writes its values back untouched;
 //   - a session revoked or logged out meanwhile stays revoked: a write to
 //     it fails with ErrNotFound, and its reload finds nothing to write to;
 //   - Login and Rotate end the old record with a compare-and-swap before
@@ -86,11 +109,22 @@
 // Clear removes the values the request saw; a key that another request
 // sets concurrently survives it, like any change to a different key.
 //
+// The turns cost a Store a few hundred bytes per session being written
+// at that moment, and it remembers the last record it wrote of up to 4096
+// recently written sessions (those under 16 KiB) to start the next save
+// from. Set the Logger's level to debug to see each lost race.
+//
 // # Persistence
 //
-// The Persister is the source of truth. Implementations in this module:
-// memory (tests, single process), sqlite (single machine, cgo-free) and
-// postgres (many machines). Expired sessions stay in the Persister until
+// The Persister is the source of truth. A [Record] holds what a Persister
+// indexes (ID, Version, UserID, UpdatedAt, ExpiresAt), the values (Data)
+// and everything else the Store keeps about the session (Meta: IP,
+// User-Agent, creation, sign-in time and method, device binding), both
+// opaque to the Persister, so a new Store feature changes no backend.
+// Implementations in this module: memory (tests, single process), sqlite
+// (single machine, cgo-free), postgres (many machines), redis (Redis
+// alone, single node or cluster) and django (the tables a Django site
+// shares). Expired sessions stay in the Persister until
 // [Store.DeleteExpired] removes them; schedule it, as Django's
 // clearsessions. The conformance package tests any Cache or Persister
 // against the contracts written on the interfaces.
@@ -103,14 +137,17 @@
 //
 // A session token is 32 bytes from crypto/rand, base64url-encoded in the
 // cookie. Backends see only its SHA-256, the session ID, so a leaked
-// database or cache dump holds no usable token. Tokens of the wrong shape are
-// rejected before any backend is called, and an unknown token starts a new
-// session under a new token, so an attacker cannot choose a victim's session
-// token (session fixation); [Session.Login] rotates the token and deletes
-// the old record. The cookie is HttpOnly and SameSite=Lax, and Secure on TLS
-// requests, by default. Client IPs come from the connection unless the peer
-// is one of Options.TrustedProxies, and then from the one header that
-// Options.ClientIPHeader names (X-Forwarded-For by default); other
+// database or cache dump holds no usable token. (The one exception is
+// package django, whose table Django shares: Django stores its session
+// keys as they are, so that mode cannot hash them.) Tokens of the wrong
+// shape are rejected before any backend is called, and an unknown token
+// starts a new session under a new token, so an attacker cannot choose a
+// victim's session token (session fixation); [Session.Login] rotates the
+// token and ends the old record. The cookie is HttpOnly and SameSite=Lax,
+// and Secure on TLS requests, by default. Client IPs come from the
+// connection unless the peer is one of Options.TrustedProxies, and then
+// from the one header that Options.ClientIPHeader names (X-Forwarded-For by
+// default; package clientip says how each header is read); other
 // forwarding headers, and any from other peers, are ignored, and a value
 // that is not an address never replaces one. IP and User-Agent recording
 // can be switched off.

@@ -192,10 +192,15 @@ func (s *Session) expiresAtLocked(now time.Time) time.Time {
 }
 
 // cookieExpiryLocked returns the absolute end of the session: its own
-// expiry, or its Lifetime after it was created.
+// expiry, or its Lifetime after it was created. A stored session whose
+// creation is not known (a record written by another application, with no
+// CreatedAt in its Meta) keeps the end it has.
 func (s *Session) cookieExpiryLocked() time.Time {
-	if !s.vals.expiry.IsZero() {
+	switch {
+	case !s.vals.expiry.IsZero():
 		return s.vals.expiry
+	case s.meta.createdAt.IsZero() && !s.isNew:
+		return s.base.ExpiresAt
 	}
 	return s.meta.createdAt.Add(s.store.lifetime)
 }
@@ -659,7 +664,8 @@ func (s *Session) Logout(ctx context.Context) error {
 }
 
 // Save writes s if it changed, or if its last activity is older than the
-// TouchInterval. Middleware calls it for you.
+// TouchInterval. Middleware saves a request's session itself; Save is for
+// sessions from Store.Load.
 func (st *Store) Save(ctx context.Context, s *Session) error {
 	if s == nil || s.store != st {
 		return errors.New("qsessions: Save: session is nil or belongs to another Store")

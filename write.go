@@ -85,7 +85,7 @@ func (st *Store) readModifyWrite(ctx context.Context, what string, cur *Record, 
 			r, err := st.persister.Load(ctx, cur.ID)
 			if err != nil {
 				lk.clear()
-				return op, fmt.Errorf("qsessions: %s: read again: %w", what, err)
+				return op, fmt.Errorf("qsessions: %s: read again: %w", what, st.cause(ctx, &rt, err))
 			}
 			*cur = r
 		}
@@ -106,7 +106,7 @@ func (st *Store) readModifyWrite(ctx context.Context, what string, cur *Record, 
 		if !errors.Is(err, ErrConflict) {
 			lk.wrote(op, cur, err)
 			if err != nil {
-				return op, fmt.Errorf("qsessions: %s: %w", what, err)
+				return op, fmt.Errorf("qsessions: %s: %w", what, st.cause(ctx, &rt, err))
 			}
 			return op, nil
 		}
@@ -172,9 +172,10 @@ func (st *Store) apply(ctx context.Context, op writeOp, cur, next *Record, now t
 
 // A retrier paces the attempts of a write that keeps losing races.
 type retrier struct {
-	attempts int
-	start    time.Time
-	until    time.Time
+	attempts int       // conflicts so far
+	start    time.Time // of the first
+	until    time.Time // when to give up
+	last     error     // the last conflict
 }
 
 // wait sleeps before the next attempt after a conflict (err), with full
@@ -182,6 +183,7 @@ type retrier struct {
 // context without a deadline, the retry budget is spent.
 func (r *retrier) wait(ctx context.Context, err error) error {
 	r.attempts++
+	r.last = err
 	now := time.Now()
 	if r.attempts == 1 {
 		r.start = now
@@ -192,17 +194,14 @@ func (r *retrier) wait(ctx context.Context, err error) error {
 		}
 	}
 	d := time.Duration(rand.Int64N(int64(min(retryCap, retryBase<<min(r.attempts-1, 16)))))
-	giveUp := func(why error) error {
-		return fmt.Errorf("gave up after %d attempts over %v (%w): %w", r.attempts, time.Since(r.start).Round(time.Millisecond), why, err)
-	}
 	if ctx.Err() != nil {
-		return giveUp(ctx.Err())
+		return r.giveUp(ctx.Err())
 	}
 	if now.Add(d).After(r.until) {
 		if _, ok := ctx.Deadline(); ok {
-			return giveUp(context.DeadlineExceeded)
+			return r.giveUp(context.DeadlineExceeded)
 		}
-		return giveUp(fmt.Errorf("retry budget of %v spent: %w", retryBudget, context.DeadlineExceeded))
+		return r.giveUp(fmt.Errorf("retry budget of %v spent: %w", retryBudget, context.DeadlineExceeded))
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -210,8 +209,24 @@ func (r *retrier) wait(ctx context.Context, err error) error {
 	case <-t.C:
 		return nil
 	case <-ctx.Done():
-		return giveUp(ctx.Err())
+		return r.giveUp(ctx.Err())
 	}
+}
+
+// giveUp says that the write gives up retrying, and why.
+func (r *retrier) giveUp(why error) error {
+	return fmt.Errorf("gave up after %d attempts over %v (%w): %w", r.attempts, time.Since(r.start).Round(time.Millisecond), why, r.last)
+}
+
+// cause returns err, an error of an attempt that was not a conflict, or,
+// when it came from ctx ending after the write had lost races, the
+// write's giving up: contention is then why it failed.
+func (st *Store) cause(ctx context.Context, r *retrier, err error) error {
+	if r.attempts == 0 || ctx.Err() == nil {
+		return err
+	}
+	st.stats.giveUps.Add(1)
+	return r.giveUp(ctx.Err())
 }
 
 // An evictError reports a session whose row is deleted but whose cache
