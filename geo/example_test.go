@@ -91,7 +91,7 @@ func ExampleOpen() {
 	defer db.Close()
 	info, _ := db.Info()
 	loc, _ := db.Locate(netip.MustParseAddr("192.0.2.10"))
-	fmt.Println(info.Type, loc)
+	fmt.Println(info.Type, geo.Label(loc))
 	// Output:
 	// GeoLite2-City Berlin, Germany
 }
