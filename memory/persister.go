@@ -1,7 +1,6 @@
 package memory
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"fmt"
@@ -192,10 +191,22 @@ func (p *Persister) unindex(r qsessions.Record) {
 	}
 }
 
-// clone returns a copy of r that shares no memory with it.
+// clone returns a copy of r that shares no memory with it: Data and Meta
+// in one allocation, each with its own capacity.
 func clone(r qsessions.Record) qsessions.Record {
-	r.Data = bytes.Clone(r.Data)
-	r.Meta = bytes.Clone(r.Meta)
+	if r.Data == nil && r.Meta == nil {
+		return r
+	}
+	n := len(r.Data)
+	buf := make([]byte, n+len(r.Meta))
+	copy(buf, r.Data)
+	copy(buf[n:], r.Meta)
+	if r.Data != nil {
+		r.Data = buf[:n:n]
+	}
+	if r.Meta != nil {
+		r.Meta = buf[n:]
+	}
 	return r
 }
 
