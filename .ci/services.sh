@@ -10,6 +10,9 @@ QS_SERVICES_DIR=${QS_SERVICES_DIR:-$(mktemp -d /tmp/qsessions-services.XXXXXX)}
 QS_REDIS_PORT=${QS_REDIS_PORT:-16379}
 QS_PG_PORT=${QS_PG_PORT:-15432}
 
+# shellcheck source=redis-cluster.sh
+source "$(dirname "${BASH_SOURCE[0]}")/redis-cluster.sh"
+
 apt_updated=
 apt_install() {
 	if [ -z "$apt_updated" ]; then
@@ -59,11 +62,13 @@ start_postgres() {
 
 start_services() {
 	start_redis
+	start_redis_cluster
 	start_postgres
 }
 
 stop_services() {
 	local f pid
+	stop_redis_cluster
 	for f in "$QS_SERVICES_DIR/redis.pid" "$QS_SERVICES_DIR/pg.pid"; do
 		[ -f "$f" ] || continue
 		pid=$(cat "$f")

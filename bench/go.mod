@@ -3,11 +3,13 @@ module github.com/qsessions/qsessions/bench
 go 1.26.0
 
 require (
+	github.com/alexedwards/scs/redisstore v0.0.0-20251002162104-209de6e426de
 	github.com/alexedwards/scs/sqlite3store v0.0.0-20251002162104-209de6e426de
 	github.com/alexedwards/scs/v2 v2.9.0
 	github.com/dgraph-io/ristretto v0.1.1
 	github.com/eko/gocache/store/redis/v4 v4.2.6
 	github.com/eko/gocache/store/ristretto/v4 v4.3.0
+	github.com/gomodule/redigo v1.9.3
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/qsessions/qsessions v0.0.0
 	github.com/redis/go-redis/v9 v9.23.0

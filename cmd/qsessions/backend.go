@@ -11,14 +11,17 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/qsessions/qsessions"
 	"github.com/qsessions/qsessions/postgres"
+	qsredis "github.com/qsessions/qsessions/redis"
 	"github.com/qsessions/qsessions/sqlite"
 )
 
@@ -27,10 +30,12 @@ const openTimeout = 30 * time.Second
 
 // backendFlags choose the database of the admin commands.
 type backendFlags struct {
-	sqlite   string
-	postgres string
-	table    string
-	schema   string
+	sqlite      string
+	postgres    string
+	redis       string // --redis-persister
+	redisPrefix string
+	table       string
+	schema      string
 }
 
 func (b *backendFlags) register(fs *flagSet) {
@@ -38,17 +43,29 @@ func (b *backendFlags) register(fs *flagSet) {
 	fs.StringVar(&b.postgres, "postgres", "", "the PostgreSQL `DSN`, postgres://user@host/db or key=value;\nPGPASSWORD and the other libpq variables are read too")
 	fs.StringVar(&b.table, "table", "", "the sessions `table` (default qsessions)")
 	fs.StringVar(&b.schema, "schema", "", "the PostgreSQL `schema` holding the table (default public)")
+	fs.StringVar(&b.redis, "redis-persister", "", "the Redis that stores the sessions (package redis): `ADDR` host:port, a redis:// URL,\nor host:port,host:port,... of a Redis Cluster")
+	fs.StringVar(&b.redisPrefix, "redis-prefix", "", "the key `prefix` of --redis-persister's sessions (default "+qsredis.DefaultPrefix+")")
 }
 
 // check reports a usage error unless exactly one database is named.
 func (b *backendFlags) check(cmd string) error {
+	n := 0
+	for _, v := range []string{b.sqlite, b.postgres, b.redis} {
+		if v != "" {
+			n++
+		}
+	}
 	switch {
-	case b.sqlite == "" && b.postgres == "":
-		return usagef(cmd, "no database: pass --sqlite FILE or --postgres DSN")
-	case b.sqlite != "" && b.postgres != "":
-		return usagef(cmd, "--sqlite and --postgres are exclusive: pass one")
-	case b.sqlite != "" && b.schema != "":
+	case n == 0:
+		return usagef(cmd, "no database: pass --sqlite FILE or --postgres DSN (or --redis-persister ADDR)")
+	case n > 1:
+		return usagef(cmd, "--sqlite, --postgres and --redis-persister are exclusive: pass one")
+	case b.postgres == "" && b.schema != "":
 		return usagef(cmd, "--schema applies to --postgres only")
+	case b.redis != "" && b.table != "":
+		return usagef(cmd, "--table applies to --sqlite and --postgres only")
+	case b.redis == "" && b.redisPrefix != "":
+		return usagef(cmd, "--redis-prefix applies to --redis-persister only")
 	}
 	return nil
 }
@@ -66,8 +83,11 @@ type backend struct {
 func (b *backendFlags) open(ctx context.Context) (*backend, error) {
 	ctx, cancel := context.WithTimeout(ctx, openTimeout)
 	defer cancel()
-	if b.sqlite != "" {
+	switch {
+	case b.sqlite != "":
 		return openSQLite(b.sqlite, b.table)
+	case b.redis != "":
+		return openRedisPersister(ctx, b.redis, b.redisPrefix)
 	}
 	return openPostgres(ctx, b.postgres, b.schema, b.table)
 }
@@ -168,6 +188,49 @@ func openPostgres(ctx context.Context, dsn, schema, table string) (*backend, err
 		return nil, err
 	}
 	return &backend{Persister: p, Closer: p, name: name}, nil
+}
+
+// openRedisPersister connects to the Redis at addr: host:port, a redis://
+// or rediss:// URL, or the comma-separated host:port of Redis Cluster
+// nodes (one node of a cluster is enough: it is recognised as such).
+func openRedisPersister(ctx context.Context, addr, prefix string) (*backend, error) {
+	var client goredis.UniversalClient
+	name := "redis persister at " + addr
+	switch {
+	case strings.Contains(addr, "://"):
+		o, err := goredis.ParseURL(addr)
+		if err != nil {
+			// The error may quote the URL, password included.
+			return nil, errors.New("redis: invalid URL in --redis-persister")
+		}
+		name = "redis persister at " + o.Addr
+		client = goredis.NewClient(o)
+	case strings.Contains(addr, ","):
+		client = goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: strings.Split(addr, ","), MaxRetries: 1})
+	default:
+		client = goredis.NewClient(&goredis.Options{Addr: addr, MaxRetries: 1})
+	}
+	goredis.SetLogger(quietRedis{})
+	if c, ok := client.(*goredis.Client); ok {
+		info, err := c.Info(ctx, "cluster").Result()
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		if strings.Contains(info, "cluster_enabled:1") {
+			o := c.Options()
+			client = goredis.NewClusterClient(&goredis.ClusterOptions{
+				Addrs: []string{o.Addr}, Username: o.Username, Password: o.Password, TLSConfig: o.TLSConfig, MaxRetries: 1,
+			})
+			c.Close()
+		}
+	}
+	p, err := qsredis.New(client, &qsredis.Options{Prefix: prefix})
+	if err != nil {
+		client.Close()
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &backend{Persister: p, Closer: client, name: name}, nil
 }
 
 // A faultLog is a slog handler that counts the errors logged through it,

@@ -8,7 +8,7 @@ import (
 )
 
 func runClearExpired(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet("clear-expired", "qsessions clear-expired (--sqlite FILE | --postgres DSN) [flags]", `
+	fs := newFlagSet("clear-expired", "qsessions clear-expired (--sqlite FILE | --postgres DSN | --redis-persister ADDR) [flags]", `
 Delete the sessions that have expired and print how many were deleted:
 Django's clearsessions. The backend deletes in short transactions, so that
 the sessions in use are not kept waiting. Expired sessions are already refused; this

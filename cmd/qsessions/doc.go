@@ -40,7 +40,7 @@
 // cleanly on SIGINT or SIGTERM, once the OnLogin hooks in flight have
 // returned.
 //
-//	qsessions clear-expired (--sqlite FILE | --postgres DSN)
+//	qsessions clear-expired (--sqlite FILE | --postgres DSN | --redis-persister ADDR)
 //
 // deletes expired sessions in batches and prints how many: Django's
 // clearsessions. Schedule it.
@@ -52,8 +52,8 @@
 // --account-id and --license-key or MAXMIND_ACCOUNT_ID and
 // MAXMIND_LICENSE_KEY.
 //
-//	qsessions sessions list --user ID (--sqlite FILE | --postgres DSN) [--geoip FILE] [--json]
-//	qsessions sessions revoke (SESSION-ID... | --user ID [--except SESSION-ID]...) (--sqlite FILE | --postgres DSN) [--redis ADDR]
+//	qsessions sessions list --user ID (--sqlite FILE | --postgres DSN | --redis-persister ADDR) [--geoip FILE] [--json]
+//	qsessions sessions revoke (SESSION-ID... | --user ID [--except SESSION-ID]...) (--sqlite FILE | --postgres DSN | --redis-persister ADDR) [--redis ADDR]
 //
 // lists or revokes a user's sessions. --json adds, per session, how and
 // when it was authenticated and whether it is device-bound. With a DB-IP
@@ -61,6 +61,12 @@
 // shown, the table ends with DB-IP's credit line and each JSON entry
 // carries it. Without --redis, a cache in front of the database is not
 // evicted.
+//
+// Where the application keeps its sessions in Redis alone (package redis),
+// these three commands take --redis-persister ADDR instead of --sqlite or
+// --postgres: host:port, a redis:// URL, or the host:port of one or more
+// nodes of a Redis Cluster, with --redis-prefix when the application set
+// Options.Prefix.
 //
 // Every command takes --help. The exit status is 0 on success, 1 when the
 // command failed, and 2 for a bad command line; errors go to stderr,

@@ -21,9 +21,9 @@ Usage: qsessions sessions <list|revoke> [flags]
 List a user's sessions, or revoke (sign out) sessions, in the database an
 application uses.
 
-	qsessions sessions list --user ID (--sqlite FILE | --postgres DSN) [--geoip FILE] [--json]
-	qsessions sessions revoke SESSION-ID... (--sqlite FILE | --postgres DSN) [--redis ADDR]
-	qsessions sessions revoke --user ID [--except SESSION-ID]... (--sqlite FILE | --postgres DSN) [--redis ADDR]
+	qsessions sessions list --user ID (--sqlite FILE | --postgres DSN | --redis-persister ADDR) [--geoip FILE] [--json]
+	qsessions sessions revoke SESSION-ID... (--sqlite FILE | --postgres DSN | --redis-persister ADDR) [--redis ADDR]
+	qsessions sessions revoke --user ID [--except SESSION-ID]... (--sqlite FILE | --postgres DSN | --redis-persister ADDR) [--redis ADDR]
 
 Run 'qsessions sessions list --help' or 'qsessions sessions revoke --help'
 for the flags.
@@ -46,7 +46,7 @@ func runSessions(ctx context.Context, e *env, args []string) error {
 }
 
 func runSessionsList(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet("sessions list", "qsessions sessions list --user ID (--sqlite FILE | --postgres DSN) [flags]", `
+	fs := newFlagSet("sessions list", "qsessions sessions list --user ID (--sqlite FILE | --postgres DSN | --redis-persister ADDR) [flags]", `
 List the live sessions of a user, most recently active first: session ID
 (what revoke takes), device, IP, when created, last active and when it
 expires. --json prints a JSON array for scripts, with RFC 3339 times, how
@@ -162,7 +162,7 @@ func (l *stringList) Set(s string) error {
 }
 
 func runSessionsRevoke(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet("sessions revoke", "qsessions sessions revoke (SESSION-ID... | --user ID [--except SESSION-ID]...) (--sqlite FILE | --postgres DSN) [flags]", `
+	fs := newFlagSet("sessions revoke", "qsessions sessions revoke (SESSION-ID... | --user ID [--except SESSION-ID]...) (--sqlite FILE | --postgres DSN | --redis-persister ADDR) [flags]", `
 Revoke (sign out) sessions: the sessions with the given IDs, or every
 session of --user except those listed with --except. With --user and
 session IDs, only sessions of that user are revoked. Session IDs are what
