@@ -248,8 +248,12 @@ func startDemo(t testing.TB, env []string, args ...string) *demo {
 	case <-time.After(60 * time.Second):
 		t.Fatalf("the demo printed no URL within a minute\n%s", d.output())
 	}
-	if !strings.HasPrefix(d.url, "http://127.0.0.1:") || strings.HasSuffix(d.url, ":0") {
-		t.Fatalf("the demo printed the URL %q, want http://127.0.0.1:PORT", d.url)
+	want := "http://127.0.0.1:"
+	if hasFlag(args, "--dbsc") {
+		want = "https://localhost:" // the name of its certificate
+	}
+	if !strings.HasPrefix(d.url, want) || strings.HasSuffix(d.url, ":0") {
+		t.Fatalf("the demo printed the URL %q, want %sPORT", d.url, want)
 	}
 	return d
 }
