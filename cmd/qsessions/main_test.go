@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -249,6 +250,12 @@ func startDemo(t testing.TB, env []string, args ...string) *demo {
 		t.Fatalf("the demo printed no URL within a minute\n%s", d.output())
 	}
 	want := "http://127.0.0.1:"
+	for i, a := range args {
+		if a == "--addr" && i+1 < len(args) { // the last one counts
+			host, _, _ := net.SplitHostPort(args[i+1])
+			want = "http://" + host + ":"
+		}
+	}
 	if hasFlag(args, "--dbsc") {
 		want = "https://localhost:" // the name of its certificate
 	}
