@@ -257,10 +257,10 @@ func dbscFlags(cert tls.Certificate) []chromedp.ExecAllocatorOption {
 // Session Credentials: it signs in over HTTPS to a server wired as the
 // README shows, and Chromium registers a key (its creation event
 // succeeds, for the session's own ID); the session is listed device-bound.
-// The bound cookie expires, twice, and Chromium refreshes it through the
-// refresh endpoint by itself, signing the challenge the server sent with
-// the registration (no 403 round trip): each page load after expiry is
-// still signed in. The browser's cookies, replayed from a Go client, are
+// The bound cookie expires, and Chromium refreshes it through the refresh
+// endpoint by itself, signing the challenge the server sent ahead with the
+// registration (no 403 round trip): the page load after expiry is still
+// signed in. The browser's cookies, replayed from a Go client, are
 // refused: the session cookie alone at once, and with the bound cookie
 // once that has expired. A control replays both while the bound cookie is
 // fresh, and is let in, so the refusals are the Binder's doing. Any failed
@@ -399,8 +399,8 @@ func TestBrowserDBSC(t *testing.T) {
 // Chromium follows the redirect and registers at the same time, and does
 // not hold the redirected request back for the registration, which it does
 // only for refreshes. When the registration is stored before that request's
-// session is loaded (with software keys, which sign at once, about one run
-// in four under -race here), the request belongs to a bound session and
+// session is loaded (with software keys, which sign at once, one run in
+// three to eight under -race here), the request belongs to a bound session and
 // carries no bound cookie: Guard refuses it, 401. The session is fine, and
 // the next request, with the bound cookie, is let in. Any other 401 fails
 // the test.
