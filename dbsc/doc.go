@@ -92,8 +92,9 @@
 // cookies, and which challenges it has used) is an opaque, versioned blob
 // of a few hundred bytes that the Store keeps beside the session (in the
 // record's Meta), never inside its values, and updates by
-// compare-and-swap, in the Store's one read-modify-write loop, so a concurrent write of the
-// session cannot undo it, nor a refresh undo a write of the values. A
+// compare-and-swap, in the Store's one read-modify-write loop, so a
+// concurrent write of the session cannot undo it, nor a refresh undo a
+// write of the values. A
 // session is bound exactly when its blob is non-empty; see [Bound]. A
 // refresh changes the blob and nothing else.
 //
