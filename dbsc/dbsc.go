@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -39,6 +40,21 @@ const (
 // carry a valid bound cookie: the cookie is missing, expired, or not the
 // session's. Guard hands it to the ErrorHandler.
 var ErrUnverified = errors.New("dbsc: device-bound session without a valid bound cookie")
+
+// errJustRegistered reports a request of a session that registered a key
+// a moment ago, sent without any bound cookie: the browser sent it while
+// the registration was under way. Chromium does not hold back the page
+// that a sign-in redirects to while it registers, and when the
+// registration is stored first, that page's request belongs to a bound
+// session and carries no bound cookie yet. The default ErrorHandler
+// answers it with 503 and Retry-After, and a page that reloads itself,
+// which the browser then sends with the bound cookie; the session is not
+// served without it.
+var errJustRegistered = fmt.Errorf("%w (the session registered a moment ago: retry with the bound cookie its registration set)", ErrUnverified)
+
+// registrationGrace is how long after a registration a request without
+// any bound cookie is told to retry rather than refused.
+const registrationGrace = 10 * time.Second
 
 // errNoSession reports a request that did not pass through the session
 // middleware.
@@ -145,7 +161,11 @@ type Options struct {
 	// ErrorHandler writes the response when Guard refuses a request (err
 	// wraps ErrUnverified) or cannot read its session (any other error).
 	// Default: 401 for ErrUnverified, as for a revoked session, and 500
-	// otherwise.
+	// otherwise; but 503 with Retry-After (and, for a page, one that
+	// reloads itself) for a request sent without any bound cookie in the
+	// moment after the session registered, which the browser sent while
+	// the registration was under way (Chromium sends the page that a
+	// sign-in redirects to without waiting for it).
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 
 	// Logger receives refused registrations and refreshes and storage
@@ -339,6 +359,19 @@ func newBinder(store bindings, opts *Options, sessionOf func(*http.Request) sess
 }
 
 func defaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, errJustRegistered) {
+		h := w.Header()
+		h.Set("Retry-After", "1")
+		h.Set("Cache-Control", "no-store")
+		if strings.Contains(r.Header.Get("Accept"), "text/html") {
+			h.Set("Content-Type", "text/html; charset=utf-8")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, `<!doctype html><meta http-equiv="refresh" content="1"><title>Signing you in</title><p>Signing you in…</p>`)
+			return
+		}
+		http.Error(w, "Signing you in; retry in a moment.", http.StatusServiceUnavailable)
+		return
+	}
 	if errors.Is(err, ErrUnverified) {
 		http.Error(w, "Your session has ended. Please sign in again.", http.StatusUnauthorized)
 		return
@@ -448,6 +481,12 @@ func (b *Binder) Guard(next http.Handler) http.Handler {
 		}
 		if skipped := r.Header.Get(headerSkipped); skipped != "" {
 			b.log.LogAttrs(r.Context(), slog.LevelInfo, "dbsc: the browser skipped a refresh", slog.String("path", r.URL.Path), slog.String("reason", truncate(skipped, 100)))
+		}
+		if err == nil && b.clock().Sub(time.Unix(bd.at, 0)) < registrationGrace {
+			if _, cerr := r.Cookie(b.cookie.Name); cerr != nil {
+				b.onError(w, r, errJustRegistered)
+				return
+			}
 		}
 		if b.policy == Downgrade && err == nil {
 			if d, ok := s.(dropper); ok {

@@ -68,18 +68,33 @@
 //
 // The package is tested with a browser written from the draft, with
 // crypto/ecdsa and crypto/rsa holding its key, over real HTTP and a real
-// Store. There is no test with a real browser: headless Chromium (Linux,
-// no TPM) could not be driven to register a session, even with
-// --enable-features=DeviceBoundSessions:RequireOriginTrialTokens/false,EnableBoundSessionCredentialsSoftwareKeysForManualTesting.
+// Store, and with a real headless Chromium (cmd/qsessions's
+// TestBrowserDBSC): started with
+// --enable-features=DeviceBoundSessions,EnableBoundSessionCredentialsSoftwareKeysForManualTesting
+// (software keys stand in for the TPM, ES256 only), over HTTPS on
+// localhost with the certificate accepted through
+// --ignore-certificate-errors-spki-list (--ignore-certificate-errors turns
+// DBSC off, and plain HTTP gets none), it registers, refreshes on its own,
+// and its cookies replayed elsewhere are refused. `qsessions demo --dbsc`
+// prints that command line.
+//
+// Chromium does not hold back the page that a sign-in redirects to while
+// it registers. When the registration is stored first, that page's
+// request belongs to a bound session and carries no bound cookie yet: in
+// the ten seconds after a registration, Guard answers such a request
+// (one without any bound cookie) 503 with Retry-After and, for a page, a
+// page that reloads itself, instead of refusing it as signed out. It is
+// not served either way.
 //
 // # What is stored
 //
 // A session's binding state (the public key, the hashes of its valid bound
 // cookies, and which challenges it has used) is an opaque, versioned blob
-// of a few hundred bytes that the Store keeps beside the session
-// (qsessions.Record.Binding), never inside its values, and updates by
-// compare-and-swap (Store.UpdateBinding), so a concurrent write of the
-// session cannot undo it, nor a refresh undo a write of the values. A
+// of a few hundred bytes that the Store keeps beside the session (in the
+// record's Meta), never inside its values, and updates by
+// compare-and-swap, in the Store's one read-modify-write loop, so a
+// concurrent write of the session cannot undo it, nor a refresh undo a
+// write of the values. A
 // session is bound exactly when its blob is non-empty; see [Bound]. A
 // refresh changes the blob and nothing else.
 //

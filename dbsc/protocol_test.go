@@ -3,8 +3,10 @@ package dbsc
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -239,6 +241,13 @@ func TestStolenSessionCookieWithoutKey(t *testing.T) {
 		victim.login("alice")
 		before, writes := srv.store.state()
 		th := victim.thief(sessionCookie)
+		// A moment after the registration, a request without any bound
+		// cookie is told to retry (the browser may have sent it while it
+		// registered), and is not served either.
+		if status, body := th.me(); status != http.StatusServiceUnavailable || body == "user alice" {
+			t.Fatalf("session cookie alone, just after the registration: %d %q, want 503", status, body)
+		}
+		srv.clock.Advance(registrationGrace)
 		if status, body := th.me(); status != http.StatusUnauthorized || body == "user alice" {
 			t.Fatalf("session cookie alone: %d %q, want 401", status, body)
 		}
@@ -324,6 +333,7 @@ func TestDowngrade(t *testing.T) {
 		victim.login("alice")
 		before, writes := srv.store.state()
 		th := victim.thief(sessionCookie)
+		srv.clock.Advance(registrationGrace)
 		if status, body := th.me(); status != http.StatusOK || body != "anonymous" {
 			t.Fatalf("downgraded: %d %q, want the page as for a signed-out visitor", status, body)
 		}
@@ -485,6 +495,54 @@ func TestSessionInstructions(t *testing.T) {
 		ch, err := parseSFList(resp.Header.Get(headerChallenge))
 		if err != nil || len(ch) != 1 || ch[0].item.kind != 's' || ch[0].params["id"].str != m.params["authorization"].str {
 			t.Fatalf("%s: %q", headerChallenge, resp.Header.Get(headerChallenge))
+		}
+	})
+}
+
+// TestJustRegistered: the page that a sign-in redirects to may reach the
+// server after the registration was stored but before the browser had the
+// bound cookie it set (Chromium sends it while it registers). For a moment
+// after the registration, such a request, one that carries no bound cookie
+// at all, gets 503 with Retry-After (and, as a page, one that reloads
+// itself): it is not served, and nothing is written; sent again with the
+// bound cookie, it is. A request with a wrong bound cookie is refused
+// outright, and after the moment, one without any is too.
+func TestJustRegistered(t *testing.T) {
+	onEachBackend(t, func(t *testing.T, start serverFunc) {
+		srv := start(t, nil)
+		b := newBrowser(t, srv, newTestKey(t, ES256))
+		b.login("alice")
+		before, writes := srv.store.state()
+		bound := b.cookies[DefaultCookieName]
+		delete(b.cookies, DefaultCookieName)
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/me", nil)
+		req.Header.Set("Cookie", b.cookieHeader())
+		req.Header.Set("Accept", "text/html,application/xhtml+xml")
+		resp, err := b.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "1" ||
+			!strings.Contains(string(page), `http-equiv="refresh"`) || strings.Contains(string(page), "alice") {
+			t.Fatalf("a page without its bound cookie just after the registration: %d, Retry-After %q\n%s",
+				resp.StatusCode, resp.Header.Get("Retry-After"), page)
+		}
+		assertUnchanged(t, srv, before, writes)
+		b.cookies[DefaultCookieName] = bound
+		if status, body := b.me(); status != http.StatusOK || body != "user alice" {
+			t.Fatalf("again, with the bound cookie: %d %q", status, body)
+		}
+		th := b.thief(sessionCookie)
+		th.cookies[DefaultCookieName] = jarCookie{value: newToken()}
+		if status, _ := th.me(); status != http.StatusUnauthorized {
+			t.Fatalf("a forged bound cookie just after the registration: %d, want 401", status)
+		}
+		srv.clock.Advance(registrationGrace)
+		delete(th.cookies, DefaultCookieName)
+		if status, _ := th.me(); status != http.StatusUnauthorized {
+			t.Fatalf("no bound cookie, past the moment after the registration: %d, want 401", status)
 		}
 	})
 }

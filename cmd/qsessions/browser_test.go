@@ -143,6 +143,35 @@ func screenshot(t *testing.T, tab context.Context, name string) {
 	}
 }
 
+// newChromium starts a headless Chromium with a fresh profile, and the
+// extra flags, for the test, and returns its first tab.
+func newChromium(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
+	t.Helper()
+	exe := chromium(t)
+	opts := append([]chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(exe),
+		chromedp.Headless,
+		chromedp.NoSandbox, // needed as root
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		// Without these, Chromium spends its first seconds reaching for a
+		// network that CI does not have.
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+	}, extra...)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	browser, cancelBrowser := chromedp.NewContext(alloc)
+	t.Cleanup(cancelBrowser)
+	within(t, 60*time.Second, "starting Chromium", func() error { return chromedp.Do(browser) })
+	return browser
+}
+
 func jsString(s string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
 }
@@ -164,28 +193,9 @@ func userAgent(ua string) chromedp.Action[chromedp.Void] {
 // "confirm it's you" step (--reauth-after 0 asks every time). The forms go
 // through the demo's CrossOriginProtection as a real browser sends them.
 func TestBrowser(t *testing.T) {
-	exe := chromium(t)
+	browser := newChromium(t)
 	d := startDemo(t, nil, "--reauth-after", "0")
 	keepsAuth, _ := sqliteStores(t)
-
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(exe),
-		chromedp.Headless,
-		chromedp.NoSandbox, // needed as root
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	defer cancelAlloc()
-	browser, cancelBrowser := chromedp.NewContext(alloc)
-	defer cancelBrowser()
-	within(t, 60*time.Second, "starting Chromium", func() error { return chromedp.Do(browser) })
 
 	// Two browser contexts: separate cookie jars, as two devices.
 	laptop, cancelLaptop := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())

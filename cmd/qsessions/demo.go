@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/tls"
+	"crypto/x509"
 	"embed"
 	"encoding/base64"
 	"errors"
@@ -24,6 +26,7 @@ import (
 
 	"github.com/qsessions/qsessions"
 	"github.com/qsessions/qsessions/clientip"
+	"github.com/qsessions/qsessions/dbsc"
 	"github.com/qsessions/qsessions/geo"
 	"github.com/qsessions/qsessions/memory"
 	"github.com/qsessions/qsessions/sqlite"
@@ -74,7 +77,13 @@ Sessions are kept in an SQLite file behind an in-process cache (go-cache),
 so they survive a restart. Locations need a GeoIP database: get DB-IP's
 free one, no account needed, with 'qsessions download-geoip --source dbip
 --dir .', then pass --geoip dbip-city-lite.mmdb (see 'qsessions
-download-geoip --help' for MaxMind's). Stop with Ctrl-C.`)
+download-geoip --help' for MaxMind's). Stop with Ctrl-C.
+
+With --dbsc, the demo serves HTTPS on localhost, with a self-signed
+certificate it keeps beside the database, and binds sessions to their
+browser with Device Bound Session Credentials: it prints the Chromium
+command line that makes a browser do it, and the session list then marks
+the session Device-bound.`)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen on this `host:port` (port 0 picks a free one)")
 	defaultDB := defaultDemoDB()
 	dbPath := fs.String("sqlite", defaultDB, "keep sessions in this SQLite `file`, created readable by you only when missing;\n"+
@@ -93,6 +102,9 @@ download-geoip --help' for MaxMind's). Stop with Ctrl-C.`)
 	idle := fs.Duration("idle-timeout", 0, "sign out sessions idle for this `duration` (0: never)")
 	maxSessions := fs.Int("max-sessions", 0, "keep at most `N` sessions per user: a sign-in beyond that signs out the least recently active (0: no cap)")
 	reauthAfter := fs.Duration("reauth-after", defaultReauthAfter, "ask to confirm it's you before signing out everywhere else when the sign-in is older than this `duration` (0: every time)")
+	withDBSC := fs.Bool("dbsc", false, "serve https://localhost with a self-signed certificate kept beside the --sqlite file (made 0600 when missing),\n"+
+		"and bind sessions to a key of their browser with DBSC (Device Bound Session Credentials);\n"+
+		"prints the Chromium command line that does it")
 	if err := fs.parseFlags(e, args); err != nil {
 		return err
 	}
@@ -118,6 +130,11 @@ download-geoip --help' for MaxMind's). Stop with Ctrl-C.`)
 	}
 	if *reauthAfter < 0 {
 		return usagef(fs.cmd, "--reauth-after must not be negative (0: ask every time)")
+	}
+	if *withDBSC {
+		if err := checkLocalAddr(*addr); err != nil {
+			return usagef(fs.cmd, "--dbsc: %v", err)
+		}
 	}
 	var proxies []netip.Prefix
 	for _, s := range strings.Split(*trust, ",") {
@@ -184,6 +201,21 @@ download-geoip --help' for MaxMind's). Stop with Ctrl-C.`)
 		return err
 	}
 	defer app.st.Wait() // OnLogin hooks read the database: before closing it
+	var tlsConfig *tls.Config
+	var certPath string
+	var certMade bool
+	if *withDBSC {
+		certPath = certPathFor(*dbPath)
+		cert, made, err := localhostCert(certPath, time.Now())
+		if err != nil {
+			return err
+		}
+		tlsConfig, certMade = &tls.Config{Certificates: []tls.Certificate{cert}}, made
+		app.cert = cert.Leaf
+		if app.binder, err = dbsc.New(app.st, &dbsc.Options{Logger: logger}); err != nil {
+			return err
+		}
+	}
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -192,6 +224,7 @@ download-geoip --help' for MaxMind's). Stop with Ctrl-C.`)
 	parser.Warm() // compile uap-core's regexes now, not on the first page
 	srv := &http.Server{
 		Handler:           app.handler(),
+		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -211,7 +244,18 @@ download-geoip --help' for MaxMind's). Stop with Ctrl-C.`)
 	if *maxSessions > 0 {
 		fmt.Fprintf(e.stdout, "qsessions demo: at most %s per user\n", plural(*maxSessions, "session"))
 	}
-	fmt.Fprintf(e.stdout, "qsessions demo listening on %s\n", listenURL(ln.Addr()))
+	u := listenURL(ln.Addr(), *withDBSC)
+	if *withDBSC {
+		verb := "from an earlier run"
+		if certMade {
+			verb = "new"
+		}
+		abs, _ := filepath.Abs(certPath)
+		fmt.Fprintf(e.stdout, "qsessions demo: DBSC on; the TLS certificate for localhost is %s (%s), SPKI SHA-256 %s\n", abs, verb, spkiHash(app.cert))
+		fmt.Fprintln(e.stdout, "qsessions demo: to bind a session to a key of its browser, sign in from a Chromium started with:")
+		fmt.Fprintln(e.stdout, "  "+chromiumCommand(app.cert, u))
+	}
+	fmt.Fprintf(e.stdout, "qsessions demo listening on %s\n", u)
 	fmt.Fprintln(e.stdout, "Open it in two browsers (or a normal and a private window), sign in with the same name in both, and sign one out from the other. Ctrl-C stops.")
 
 	var wg sync.WaitGroup
@@ -223,7 +267,13 @@ download-geoip --help' for MaxMind's). Stop with Ctrl-C.`)
 	wg.Go(func() { app.sweep(sweepCtx) })
 
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() {
+		if tlsConfig != nil {
+			served <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		served <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-served:
 		return fmt.Errorf("serve: %w", err)
@@ -249,17 +299,39 @@ download-geoip --help' for MaxMind's). Stop with Ctrl-C.`)
 }
 
 // listenURL is the URL to print for a listener: an unspecified address
-// (all interfaces) is reached through localhost.
-func listenURL(a net.Addr) string {
+// (all interfaces) is reached through localhost. With TLS (--dbsc) it is
+// https://localhost:PORT whatever the address: the name of the demo's
+// certificate, and a host on which Chromium runs DBSC.
+func listenURL(a net.Addr, secure bool) string {
 	ap, err := netip.ParseAddrPort(a.String())
 	if err != nil {
 		return "http://" + a.String()
 	}
 	host := ap.Addr().Unmap().WithZone("").String()
-	if ap.Addr().IsUnspecified() {
+	if ap.Addr().IsUnspecified() || secure {
 		host = "localhost"
 	}
-	return "http://" + net.JoinHostPort(host, fmt.Sprint(ap.Port()))
+	scheme := "http://"
+	if secure {
+		scheme = "https://"
+	}
+	return scheme + net.JoinHostPort(host, fmt.Sprint(ap.Port()))
+}
+
+// checkLocalAddr checks that addr, a --addr, is reached as localhost:
+// a loopback address, localhost, or all interfaces.
+func checkLocalAddr(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if host == "" || host == "localhost" {
+		return nil
+	}
+	if ip, err := netip.ParseAddr(host); err == nil && (ip.IsLoopback() || ip.IsUnspecified()) {
+		return nil
+	}
+	return fmt.Errorf("--addr %s: the demo's certificate is for localhost; listen on a loopback address such as 127.0.0.1:8443", addr)
 }
 
 // demoApp is the demo's web app.
@@ -281,6 +353,9 @@ type demoApp struct {
 	reauthAfter time.Duration    // "Sign out everywhere else" asks to confirm it's you beyond this
 	maxSessions int              // Options.MaxSessionsPerUser, 0 for none
 	now         func() time.Time // the Store's clock
+
+	binder *dbsc.Binder      // with --dbsc: binds sessions to their browser's key
+	cert   *x509.Certificate // with --dbsc: the certificate served
 }
 
 // open creates the app's Store over cache and p with opts, which it
@@ -340,7 +415,13 @@ func (a *demoApp) handler() http.Handler {
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Cross-origin request refused: this form can only be sent from this site.", http.StatusForbidden)
 	}))
-	h := cop.Handler(a.st.Middleware(mux))
+	var app http.Handler = mux
+	if a.binder != nil {
+		// The Binder serves its endpoints, and refuses a bound session
+		// without its bound cookie, behind the session middleware.
+		app = a.binder.Guard(mux)
+	}
+	h := cop.Handler(a.st.Middleware(app))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
 		hd.Set("Content-Security-Policy", a.csp)
@@ -551,6 +632,13 @@ func (a *demoApp) login(w http.ResponseWriter, r *http.Request) {
 	if err := s.LoginWith(r.Context(), name, method); err != nil {
 		a.fail(w, r, err)
 		return
+	}
+	if a.binder != nil {
+		// Ask the browser to bind the new session to a key; a browser
+		// without DBSC ignores it and keeps its plain session.
+		if err := a.binder.Offer(w, r); err != nil {
+			a.log.Warn("qsessions demo: offering DBSC", "error", err)
+		}
 	}
 	flash := "Signed in as " + name + " with " + method + ". Sign in with the same name from another browser to see a second session here."
 	if over > 0 {

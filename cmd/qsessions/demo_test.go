@@ -425,6 +425,8 @@ func TestDemoBadFlags(t *testing.T) {
 		{[]string{"demo", "--max-sessions", "two"}, 2, []string{"-max-sessions", "invalid value"}},
 		{[]string{"demo", "--reauth-after", "-5m"}, 2, []string{"--reauth-after must not be negative"}},
 		{[]string{"demo", "--reauth-after", "soon"}, 2, []string{"-reauth-after", "invalid value"}},
+		{[]string{"demo", "--dbsc", "--addr", "192.0.2.1:8443"}, 2, []string{"--dbsc", "certificate is for localhost", "127.0.0.1:8443"}},
+		{[]string{"demo", "--dbsc=maybe"}, 2, []string{"-dbsc", "invalid boolean value"}},
 		{[]string{"demo", "--sqlite", db, "--addr", busy.Addr().String()}, 1, []string{"address already in use", "--addr"}},
 		{[]string{"demo", "--sqlite", db, "--geoip", filepath.Join(dir, "missing.mmdb")}, 1, []string{"GeoIP database", "missing.mmdb"}},
 		{[]string{"demo", "--sqlite", db, "--geoip", garbage}, 1, []string{"GeoIP database"}},

@@ -12,7 +12,7 @@
 //
 //	qsessions demo [--addr host:port] [--sqlite FILE] [--geoip FILE] [--redis ADDR]
 //		[--trust-proxy NETWORKS [--client-ip-header NAME]]
-//		[--max-sessions N] [--reauth-after DURATION]
+//		[--max-sessions N] [--reauth-after DURATION] [--dbsc]
 //
 // runs the demo: sign-in under any name (no password), with a password or
 // a simulated passkey button that records the method; the list of the
@@ -35,10 +35,14 @@
 // ~/.cache/qsessions/demo.db on Linux) by default; the directory is
 // created 0700 and the database 0600. Behind a reverse proxy,
 // --trust-proxy names its networks and --client-ip-header the one header
-// it sets (X-Forwarded-For by default). Forms are protected with
-// http.CrossOriginProtection, and every change is a POST. It stops
-// cleanly on SIGINT or SIGTERM, once the OnLogin hooks in flight have
-// returned.
+// it sets (X-Forwarded-For by default). With --dbsc it serves
+// https://localhost with a self-signed certificate kept beside the
+// database (demo-tls.pem beside demo.db, 0600), binds sessions with
+// package dbsc, and prints the Chromium command line (the DBSC features,
+// the certificate's SPKI hash) under which a browser binds its session.
+// Forms are protected with http.CrossOriginProtection, and every change
+// is a POST. It stops cleanly on SIGINT or SIGTERM, once the OnLogin hooks
+// in flight have returned.
 //
 //	qsessions clear-expired (--sqlite FILE | --postgres DSN | --redis-persister ADDR)
 //

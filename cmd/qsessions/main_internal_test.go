@@ -41,7 +41,7 @@ func TestHelp(t *testing.T) {
 		wants []string
 	}{
 		{[]string{"demo", "--help"}, []string{"Usage: qsessions demo", "--addr host:port", "127.0.0.1:8080", "--sqlite file", "--geoip file", "no password",
-			"--max-sessions N", "--reauth-after duration", `(default "5m0s")`, "new sign-in", "confirm it's you"}},
+			"--max-sessions N", "--reauth-after duration", `(default "5m0s")`, "new sign-in", "confirm it's you", "--dbsc", "Device Bound Session Credentials"}},
 		{[]string{"help", "demo"}, []string{"Usage: qsessions demo", "--addr"}},
 		{[]string{"clear-expired", "--help"}, []string{"Usage: qsessions clear-expired", "--sqlite file", "--postgres DSN", "clearsessions"}},
 		{[]string{"download-geoip", "-h"}, []string{"Usage: qsessions download-geoip", "--account-id ID", "--license-key key", "MAXMIND_ACCOUNT_ID", "MAXMIND_LICENSE_KEY", "--edition", "GeoLite2-City", "--dir directory", "--base-url"}},

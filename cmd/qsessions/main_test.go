@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -249,8 +250,18 @@ func startDemo(t testing.TB, env []string, args ...string) *demo {
 	case <-time.After(60 * time.Second):
 		t.Fatalf("the demo printed no URL within a minute\n%s", d.output())
 	}
-	if !strings.HasPrefix(d.url, "http://127.0.0.1:") || strings.HasSuffix(d.url, ":0") {
-		t.Fatalf("the demo printed the URL %q, want http://127.0.0.1:PORT", d.url)
+	want := "http://127.0.0.1:"
+	for i, a := range args {
+		if a == "--addr" && i+1 < len(args) { // the last one counts
+			host, _, _ := net.SplitHostPort(args[i+1])
+			want = "http://" + host + ":"
+		}
+	}
+	if hasFlag(args, "--dbsc") {
+		want = "https://localhost:" // the name of its certificate
+	}
+	if !strings.HasPrefix(d.url, want) || strings.HasSuffix(d.url, ":0") {
+		t.Fatalf("the demo printed the URL %q, want %sPORT", d.url, want)
 	}
 	return d
 }
