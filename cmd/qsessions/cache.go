@@ -8,7 +8,6 @@ import (
 	"time"
 
 	gocachestore "github.com/eko/gocache/store/go_cache/v4"
-	redisstore "github.com/eko/gocache/store/redis/v4"
 	gocacheclient "github.com/patrickmn/go-cache"
 	"github.com/redis/go-redis/v9"
 
@@ -49,7 +48,9 @@ func openRedis(ctx context.Context, addr string) (qsessions.Cache, func(), error
 		client.Close()
 		return nil, nil, fmt.Errorf("redis at %s: %w", opts.Addr, err)
 	}
-	c, err := gocache.New(redisstore.NewRedis(client), nil)
+	// NewRedis writes conditionally: no stale copy and no revoked session
+	// can enter the cache that several processes share.
+	c, err := gocache.NewRedis(client, nil)
 	if err != nil {
 		client.Close()
 		return nil, nil, err
