@@ -183,7 +183,7 @@ func (st *Store) enforceCap(ctx context.Context, userID string) error {
 func (s *Session) AuthenticatedWithin(d time.Duration) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ensureLocked() != nil || s.base.UserID == "" || s.meta.authAt.IsZero() {
+	if s.ensureLocked() != nil || s.metaLocked() != nil || s.base.UserID == "" || s.meta.authAt.IsZero() {
 		return false
 	}
 	return s.store.clock().Sub(s.meta.authAt) < d

@@ -92,7 +92,7 @@ func (s *Session) binding() []byte {
 	accessed := s.accessed
 	err := s.ensureLocked()
 	s.accessed = accessed
-	if err != nil || s.isNew {
+	if err != nil || s.isNew || s.metaLocked() != nil {
 		return nil
 	}
 	return s.meta.binding

@@ -98,6 +98,42 @@ func parseMeta(b []byte, m *meta) error {
 	return nil
 }
 
+// clientOf returns the IP and User-Agent recorded in b without decoding
+// the rest: they come first, as encode writes the fields in tag order. ok
+// is false when b is malformed.
+func clientOf(b []byte) (ip netip.Addr, ua []byte, ok bool) {
+	if len(b) == 0 {
+		return ip, nil, true
+	}
+	if b[0] != metaVersion {
+		return ip, nil, false
+	}
+	for p := b[1:]; len(p) > 0; {
+		tag, n := binary.Uvarint(p)
+		if n <= 0 {
+			return ip, nil, false
+		}
+		p = p[n:]
+		size, n := binary.Uvarint(p)
+		if n <= 0 || size > uint64(len(p)-n) {
+			return ip, nil, false
+		}
+		v := p[n : n+int(size)]
+		p = p[n+int(size):]
+		switch {
+		case tag == tagIP:
+			if ip, ok = netip.AddrFromSlice(v); !ok {
+				return ip, nil, false
+			}
+		case tag == tagUserAgent:
+			ua = v
+		case tag > tagUserAgent && tag <= nTags:
+			return ip, ua, true
+		}
+	}
+	return ip, ua, true
+}
+
 func parseMilli(v []byte) (time.Time, bool) {
 	ms, n := binary.Varint(v)
 	if n <= 0 || n != len(v) {

@@ -34,10 +34,11 @@ type Session struct {
 	loaded  bool
 	err     error // sticky load error
 
-	token string // "" until one is needed
-	base  Record // as last read from or written to the backends; a write compares its Version
-	meta  meta   // base.Meta decoded, aliasing it
-	isNew bool   // no record in the Persister: base is a template
+	token    string // "" until one is needed
+	base     Record // as last read from or written to the backends; a write compares its Version
+	meta     meta   // base.Meta decoded, aliasing it, once metaDone
+	metaDone bool
+	isNew    bool // no record in the Persister: base is a template
 
 	vals   values // base.Data decoded, with the journal applied
 	client client // what the request says about the client, recorded at the next save
@@ -74,10 +75,15 @@ type client struct {
 	ua       string
 }
 
-// moved reports whether the request's client differs from what m records.
-// It allocates nothing.
-func (c *client) moved(m *meta) bool {
-	return c.observed && (c.ip != m.ip || string(m.userAgent) != c.ua)
+// moved reports whether the request's client differs from what the
+// encoded metadata b records. It allocates nothing, and decodes no more of
+// b than it needs.
+func (c *client) moved(b []byte) bool {
+	if !c.observed {
+		return false
+	}
+	ip, ua, ok := clientOf(b)
+	return !ok || c.ip != ip || string(ua) != c.ua
 }
 
 // changedLocked records a change to the session made by the handler.
@@ -101,8 +107,8 @@ func (s *Session) ensureLocked() error {
 	now := s.store.clock()
 	for _, token := range s.pending.list() {
 		found, err := s.store.load(ctx, token, now, &s.base)
-		if err == nil && found {
-			err = s.setBaseLocked(s.base)
+		if found {
+			s.metaDone = false
 		}
 		if err != nil {
 			s.err = err
@@ -118,12 +124,15 @@ func (s *Session) ensureLocked() error {
 	return nil
 }
 
-// setBaseLocked makes r the session's base and decodes its metadata.
-func (s *Session) setBaseLocked(r Record) error {
-	s.base = r
-	if err := parseMeta(r.Meta, &s.meta); err != nil {
-		return fmt.Errorf("qsessions: session %s: %w", r.ID, err)
+// metaLocked decodes base.Meta on first use.
+func (s *Session) metaLocked() error {
+	if s.metaDone {
+		return nil
 	}
+	if err := parseMeta(s.base.Meta, &s.meta); err != nil {
+		return fmt.Errorf("qsessions: session %s: %w", s.base.ID, err)
+	}
+	s.metaDone = true
 	return nil
 }
 
@@ -153,7 +162,7 @@ func (s *Session) resetLocked() {
 	now := s.store.clock()
 	s.token = ""
 	s.base = Record{UpdatedAt: now, ExpiresAt: now.Add(s.store.lifetime)}
-	s.meta = meta{createdAt: now}
+	s.meta, s.metaDone = meta{createdAt: now}, true
 	s.isNew = true
 	s.vals.reset(s.store.browserClose)
 }
@@ -161,7 +170,8 @@ func (s *Session) resetLocked() {
 // rebaseLocked makes the session's base, which a write replaced with a
 // newer record, current: it decodes it and applies the journal again.
 func (s *Session) rebaseLocked() error {
-	if err := s.setBaseLocked(s.base); err != nil {
+	s.metaDone = false
+	if err := s.metaLocked(); err != nil {
 		return err
 	}
 	return s.vals.rebase(s.base)
@@ -196,6 +206,7 @@ func (s *Session) expiresAtLocked(now time.Time) time.Time {
 // creation is not known (a record written by another application, with no
 // CreatedAt in its Meta) keeps the end it has.
 func (s *Session) cookieExpiryLocked() time.Time {
+	s.metaLocked() // a corrupt Meta fails the save before any cookie
 	switch {
 	case !s.vals.expiry.IsZero():
 		return s.vals.expiry
@@ -259,11 +270,8 @@ func (s *Session) saveLocked(ctx context.Context, detach bool) (cookieAction, er
 	}
 	switch op {
 	case writeCreate, writeUpdate:
-		s.isNew = false
+		s.isNew, s.metaDone = false, false
 		s.vals.journal = nil
-		if err := s.setBaseLocked(s.base); err != nil {
-			return cookieKeep, err
-		}
 	case writeSeal:
 		s.resetLocked()
 	}
@@ -300,10 +308,13 @@ func (p savePlan) replan(*Record) (writeOp, Record, error) {
 //     readModifyWrite for what happens when it loses).
 func (s *Session) planLocked(now time.Time) (writeOp, Record, error) {
 	st := s.store
-	moved := s.client.moved(&s.meta)
+	moved := !s.isNew && s.client.moved(s.base.Meta)
 	touchDue := now.Sub(s.base.UpdatedAt) >= st.touch
 	if !s.isNew && len(s.vals.journal) == 0 && !touchDue && !moved && now.Before(s.base.ExpiresAt) {
 		return writeNothing, Record{}, nil // the common read-only request, decided without decoding anything
+	}
+	if err := s.metaLocked(); err != nil {
+		return writeNothing, Record{}, err
 	}
 	if err := s.vals.decodeExpiry(s.base); err != nil {
 		return writeNothing, Record{}, err
@@ -408,7 +419,7 @@ func (s *Session) UserID() string {
 func (s *Session) Info() SessionInfo {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ensureLocked() != nil {
+	if s.ensureLocked() != nil || s.metaLocked() != nil {
 		return SessionInfo{}
 	}
 	i := s.store.infoOf(&s.base, &s.meta)
@@ -580,6 +591,9 @@ func (s *Session) rotate(ctx context.Context, login bool, change func() error) e
 	if err := s.valuesLocked(); err != nil {
 		return err
 	}
+	if err := s.metaLocked(); err != nil {
+		return err
+	}
 	st := s.store
 	if !s.isNew {
 		if err := s.sealLocked(ctx); err != nil {
@@ -682,7 +696,7 @@ func (st *Store) Save(ctx context.Context, s *Session) error {
 // afterSaveLocked runs what waits for the session to be saved: the OnLogin
 // hook of a sign-in.
 func (s *Session) afterSaveLocked(ctx context.Context) {
-	if s.login != noLogin && !s.isNew {
+	if s.login != noLogin && !s.isNew && s.metaLocked() == nil {
 		info := s.store.infoOf(&s.base, &s.meta)
 		s.store.afterLogin(ctx, info, s.login == reauthenticated)
 		s.login = noLogin

@@ -282,7 +282,6 @@ func (st *Store) revokeIDs(ctx context.Context, what string, ids []string, del f
 	if err != nil {
 		return nil, fmt.Errorf("qsessions: %s: %w", what, err)
 	}
-	st.locks.forget(deleted)
 	if err := st.cache.evict(ctx, deleted...); err != nil {
 		return deleted, fmt.Errorf("qsessions: %s: %w", what, &evictError{err})
 	}

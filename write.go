@@ -67,24 +67,21 @@ var sealedAt = time.UnixMilli(0).UTC()
 // is the record as stored (as it was before a seal). what names the
 // operation in errors. A session ended meanwhile (found gone or expired
 // when read again) makes it fail with ErrNotFound.
-func (st *Store) readModifyWrite(ctx context.Context, what string, cur *Record, op writeOp, next Record, p planner) (writeOp, error) {
-	lk, waited, err := st.locks.lock(ctx, cur.ID)
-	if waited {
-		st.stats.waits.Add(1)
-	}
+func (st *Store) readModifyWrite(ctx context.Context, what string, cur *Record, op writeOp, next Record, p planner) (done writeOp, err error) {
+	// When another write of this Store landed since cur was read, the
+	// turn starts from what it left, as kept or read again.
+	turn, fresh, reload, err := st.locks.lock(ctx, cur, &st.stats)
 	if err != nil {
 		return writeNothing, fmt.Errorf("qsessions: %s: waiting for its turn: %w", what, err)
 	}
-	defer st.locks.unlock(lk)
-	// When another write of this Store landed since cur was read, start
-	// from what it left, as kept or read again.
-	fresh, reload := lk.newer(cur)
+	kept := false // whether cur is what is stored now, for the next turn
+	id := cur.ID
+	defer func() { st.locks.unlock(turn, cur, kept) }()
 	var rt retrier
 	for {
 		if reload {
-			r, err := st.persister.Load(ctx, cur.ID)
+			r, err := st.persister.Load(ctx, id)
 			if err != nil {
-				lk.clear()
 				return op, fmt.Errorf("qsessions: %s: read again: %w", what, st.cause(ctx, &rt, err))
 			}
 			*cur = r
@@ -92,22 +89,22 @@ func (st *Store) readModifyWrite(ctx context.Context, what string, cur *Record, 
 		now := st.clock()
 		if fresh {
 			if !now.Before(cur.ExpiresAt) {
-				lk.clear()
 				return op, fmt.Errorf("qsessions: %s: ended by another request: %w", what, ErrNotFound)
 			}
 			if op, next, err = p.replan(cur); err != nil {
 				return op, fmt.Errorf("qsessions: %s: %w", what, err)
 			}
 			if op == writeNothing {
+				kept = true
 				return op, nil
 			}
 		}
 		err = st.apply(ctx, op, cur, &next, now)
 		if !errors.Is(err, ErrConflict) {
-			lk.wrote(op, cur, err)
 			if err != nil {
 				return op, fmt.Errorf("qsessions: %s: %w", what, st.cause(ctx, &rt, err))
 			}
+			kept = op != writeSeal
 			return op, nil
 		}
 		st.stats.conflicts.Add(1)
@@ -247,28 +244,32 @@ type stats struct {
 	giveUps   atomic.Int64 // writes that gave up retrying
 }
 
-// Write locks. Their memory is bounded: a lock exists while a write holds
-// it or waits for it; the last records written are kept in a fixed table.
+// Turns. A session's writes take turns through one of a fixed number of
+// stripes, picked by a hash of its ID: each stripe is a one-slot semaphore
+// and the last record written through it. Two sessions that share a
+// stripe take turns too, which costs little with this many stripes; a
+// session whose last record another one replaced loses at most one race
+// to its own Store, and retries. The memory is bounded: the stripes and
+// the records they keep (up to recentMaxLen bytes of Data and Meta each).
 const (
-	lockShards   = 64
-	recentSlots  = 64 // per shard: 4096 records in all
+	stripes      = 1024
 	recentMaxLen = 16 << 10
 )
 
 type writeLocks struct {
-	seed   maphash.Seed
-	shards [lockShards]lockShard
-	pool   sync.Pool // of *writeLock
+	seed    maphash.Seed
+	once    sync.Once
+	stripes []stripe // made on the first write
 }
 
-type lockShard struct {
-	mu     sync.Mutex
-	locks  map[string]*writeLock
-	recent [recentSlots]recentWrite
+// A stripe is one turn to write, and what the last turn left.
+type stripe struct {
+	sem  chan struct{}
+	last recentWrite // only the holder of sem reads or writes it
 }
 
-// A recentWrite is the last record that this Store wrote of a session:
-// its version, and the record itself when it is small.
+// A recentWrite is the last record that a stripe's turn wrote of a
+// session: its version, and the record itself when it is small.
 type recentWrite struct {
 	id      string
 	version int64
@@ -276,128 +277,54 @@ type recentWrite struct {
 	hasRec  bool
 }
 
-// A writeLock is one session's turn to write.
-type writeLock struct {
-	sem   chan struct{}
-	id    string
-	refs  int // holder and waiters; guarded by the shard's mu
-	shard *lockShard
-	slot  *recentWrite
-}
+func (l *writeLocks) init() { l.seed = maphash.MakeSeed() }
 
-func (l *writeLocks) init() {
-	l.seed = maphash.MakeSeed()
-	l.pool.New = func() any { return &writeLock{sem: make(chan struct{}, 1)} }
-}
-
-// lock waits for id's turn to write, or for ctx to end, and reports
-// whether it had to wait.
-func (l *writeLocks) lock(ctx context.Context, id string) (*writeLock, bool, error) {
-	h := maphash.String(l.seed, id)
-	sh := &l.shards[h%lockShards]
-	sh.mu.Lock()
-	lk := sh.locks[id]
-	if lk == nil {
-		if sh.locks == nil {
-			sh.locks = make(map[string]*writeLock)
+// lock waits for the turn of the session cur names to write, or for ctx to
+// end, counting a wait in stats. When this Store wrote the session since
+// cur was read, it replaces *cur with the record it wrote (fresh), or,
+// when that was too large to keep, reports that the caller must read it
+// (fresh and reload).
+func (l *writeLocks) lock(ctx context.Context, cur *Record, stats *stats) (sp *stripe, fresh, reload bool, err error) {
+	l.once.Do(func() {
+		l.stripes = make([]stripe, stripes)
+		for i := range l.stripes {
+			l.stripes[i].sem = make(chan struct{}, 1)
 		}
-		lk = l.pool.Get().(*writeLock)
-		lk.id, lk.shard, lk.slot = id, sh, &sh.recent[(h/lockShards)%recentSlots]
-		sh.locks[id] = lk
-	}
-	lk.refs++
-	sh.mu.Unlock()
+	})
+	sp = &l.stripes[maphash.String(l.seed, cur.ID)%stripes]
 	select {
-	case lk.sem <- struct{}{}:
-		return lk, false, nil
+	case sp.sem <- struct{}{}:
 	default:
-	}
-	select {
-	case lk.sem <- struct{}{}:
-		return lk, true, nil
-	case <-ctx.Done():
-		l.release(lk)
-		return nil, true, ctx.Err()
-	}
-}
-
-func (l *writeLocks) unlock(lk *writeLock) {
-	<-lk.sem
-	l.release(lk)
-}
-
-func (l *writeLocks) release(lk *writeLock) {
-	sh := lk.shard
-	sh.mu.Lock()
-	lk.refs--
-	free := lk.refs == 0
-	if free {
-		delete(sh.locks, lk.id)
-	}
-	sh.mu.Unlock()
-	if free {
-		lk.id, lk.shard, lk.slot = "", nil, nil
-		l.pool.Put(lk)
-	}
-}
-
-// newer reports whether this Store wrote a version of the session newer
-// than *cur, and then replaces *cur with that record, or, when the record
-// was too large to keep, reports that the caller must read it (reload).
-// The caller holds the lock.
-func (lk *writeLock) newer(cur *Record) (newer, reload bool) {
-	sh := lk.shard
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	w := lk.slot
-	if w.id != lk.id || w.version <= cur.Version {
-		return false, false
-	}
-	if !w.hasRec {
-		return true, true
-	}
-	*cur = w.rec
-	return true, false
-}
-
-// clear forgets what the Store knows of the session's last write.
-func (lk *writeLock) clear() {
-	sh := lk.shard
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if lk.slot.id == lk.id {
-		*lk.slot = recentWrite{}
-	}
-}
-
-// wrote remembers what a write of op left stored, given the outcome err:
-// the record *cur after a successful create or update; nothing after a
-// seal or a failure, which may mean the session is gone.
-func (lk *writeLock) wrote(op writeOp, cur *Record, err error) {
-	if err != nil || op == writeSeal {
-		lk.clear()
-		return
-	}
-	w := recentWrite{id: lk.id, version: cur.Version}
-	if len(cur.Data)+len(cur.Meta) <= recentMaxLen {
-		w.rec, w.hasRec = *cur, true
-	}
-	sh := lk.shard
-	sh.mu.Lock()
-	*lk.slot = w
-	sh.mu.Unlock()
-}
-
-// forget drops what the Store remembers of the sessions ids: they were
-// revoked.
-func (l *writeLocks) forget(ids []string) {
-	for _, id := range ids {
-		h := maphash.String(l.seed, id)
-		sh := &l.shards[h%lockShards]
-		sh.mu.Lock()
-		if slot := &sh.recent[(h/lockShards)%recentSlots]; slot.id == id {
-			*slot = recentWrite{}
+		stats.waits.Add(1)
+		select {
+		case sp.sem <- struct{}{}:
+		case <-ctx.Done():
+			return nil, false, false, ctx.Err()
 		}
-		sh.mu.Unlock()
 	}
+	w := &sp.last
+	switch {
+	case w.id != cur.ID || w.version <= cur.Version:
+	case !w.hasRec:
+		fresh, reload = true, true
+	default:
+		*cur, fresh = w.rec, true
+	}
+	return sp, fresh, reload, nil
+}
+
+// unlock ends the turn. With kept, *cur is what is stored now, and the
+// next turn may start from it; without, the stripe forgets what it knew of
+// the session's last write (a failure, or a seal, may mean it is gone).
+func (l *writeLocks) unlock(sp *stripe, cur *Record, kept bool) {
+	switch {
+	case kept:
+		sp.last = recentWrite{id: cur.ID, version: cur.Version}
+		if len(cur.Data)+len(cur.Meta) <= recentMaxLen {
+			sp.last.rec, sp.last.hasRec = *cur, true
+		}
+	case sp.last.id == cur.ID:
+		sp.last = recentWrite{}
+	}
+	<-sp.sem
 }
