@@ -109,10 +109,13 @@
 // Clear removes the values the request saw; a key that another request
 // sets concurrently survives it, like any change to a different key.
 //
-// The turns cost a Store a few hundred bytes per session being written
-// at that moment, and it remembers the last record it wrote of up to 4096
-// recently written sessions (those under 16 KiB) to start the next save
-// from. Set the Logger's level to debug to see each lost race.
+// The turns go through 1024 stripes, picked by a hash of the session ID:
+// each holds the last record written through it (when its values and
+// metadata are under 16 KiB), so a Store keeps at most that many records
+// for the purpose. Two sessions that share a stripe take turns too; one
+// whose last record the other replaced may lose one race to its own
+// Store, and retries. Set the Logger's level to debug to see each lost
+// race.
 //
 // # Persistence
 //
