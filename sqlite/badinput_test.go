@@ -149,7 +149,7 @@ func TestCorrupt(t *testing.T) {
 		errs = append(errs, p.Create(ctx, record("new", "u7", base)))
 		_, err = p.DeleteByUser(ctx, "u5")
 		errs = append(errs, err)
-		_, err = p.DeleteExpired(ctx, base.Add(100*24*time.Hour), 0)
+		_, err = p.DeleteExpired(ctx, base.Add(100*24*time.Hour))
 		errs = append(errs, err)
 		// The damage must be reported, not papered over.
 		if err := errors.Join(errs...); err == nil || !strings.Contains(err.Error(), "malformed") {
@@ -189,7 +189,7 @@ func TestReadOnly(t *testing.T) {
 	checkWriteFails("Delete many", p.Delete(ctx, "r1", "r2"))
 	_, err = p.DeleteByUser(ctx, "u1")
 	checkWriteFails("DeleteByUser", err)
-	_, err = p.DeleteExpired(ctx, base.Add(100*24*time.Hour), 10)
+	_, err = p.DeleteExpired(ctx, base.Add(100*24*time.Hour))
 	checkWriteFails("DeleteExpired", err)
 	wantLoad(t, p, want)
 	p.Close()

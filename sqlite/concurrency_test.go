@@ -74,7 +74,7 @@ func hammer(t *testing.T, d time.Duration, ps ...*sqlite.Persister) {
 						fail(fmt.Errorf("DeleteByUser: %w", err))
 					}
 				case 1:
-					if _, err := p.DeleteExpired(ctx, base, 50); err != nil {
+					if _, err := p.DeleteExpired(ctx, base); err != nil {
 						fail(fmt.Errorf("DeleteExpired: %w", err))
 					}
 				case 2, 3:

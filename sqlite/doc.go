@@ -25,16 +25,18 @@
 //
 // Open also turns SQLite's automatic checkpoints off. SQLite runs one in
 // the commit of whichever write finds the write-ahead log over 1000 pages,
-// so that write pays for copying the log into the database, fsync
-// included; instead the Persister counts its writes and, every 256 of them
-// and every 256 rows of a sweep, asks a goroutine of its own to checkpoint
-// (PASSIVE: it waits for no one and blocks no write). The log starts over
-// only after a checkpoint that copied all of it, which busy writes can
-// keep from happening; so once the log passes 8000 pages (32 MB) the
-// goroutine checkpoints until little is left to copy and copies that while
-// the Persister's writes wait, as SQLite would have made one of them wait. Close stops that goroutine;
-// closing the database's last connection checkpoints it. Processes that
-// open the file with SQLite's defaults keep checkpointing as SQLite does.
+// so that write, and the writes queued behind it, pay for copying the log
+// into the database, syncs to disk included; instead the Persister counts
+// its writes and, every 256 of them, asks a goroutine of its own to
+// checkpoint (PASSIVE: it waits for no one and blocks no write); a sweep
+// checkpoints for itself (see Expiry). The log starts over only after a
+// checkpoint that copied all of it, which busy writes can keep from
+// happening; so once the log passes 8000 pages (32 MB) the goroutine
+// copies what it can beside the writes, then the rest while the
+// Persister's writes wait, as SQLite would have made one of them wait.
+// Close stops that goroutine; closing the database's last connection
+// checkpoints it. Processes that open the file with SQLite's defaults keep
+// checkpointing as SQLite does.
 //
 // The path ":memory:" opens a private in-memory database on a single
 // connection, so that every call sees the same database; it vanishes on
@@ -61,7 +63,8 @@
 //
 // The schema is embedded in the package as a list of migrations, one per
 // schema version, each taking a table from the previous version in place;
-// they run when a Persister is made, inside one IMMEDIATE transaction. The
+// they run when a Persister is made, inside one IMMEDIATE transaction, so
+// that a migration that fails partway leaves the table as it was. The
 // version of each sessions table is recorded in the table qsessions_schema
 // (columns table_name, version). Opening a database that is already up to
 // date writes nothing, so a read-only database can be opened and read;
@@ -69,9 +72,8 @@
 // ([SchemaVersion]) is an error, never a silent downgrade.
 //
 // The sessions table is named "qsessions" unless [Options].Table says
-// otherwise (letters, digits and underscores only). Schema version 5 (the
-// table has had this shape since version 3; versions 4 and 5 added the
-// authentication and the device binding to its listing text) is:
+// otherwise (letters, digits and underscores only). Schema version 6 holds
+// the fields of a [qsessions.Record], each in a column of its own:
 //
 //	CREATE TABLE qsessions (
 //		id         TEXT    NOT NULL, -- Record.ID
@@ -79,59 +81,63 @@
 //		user_id    TEXT    NOT NULL, -- Record.UserID, "" when anonymous
 //		updated_at INTEGER NOT NULL, -- Record.UpdatedAt, Unix milliseconds UTC
 //		expires_at INTEGER NOT NULL, -- Record.ExpiresAt, Unix milliseconds UTC
-//		listing    TEXT    NOT NULL, -- every field but Data and UserID, see below
+//		meta       BLOB    NOT NULL, -- Record.Meta, as the Store encoded it; empty for nil
 //		data       BLOB              -- Record.Data; NULL for nil Data
 //	) STRICT;
-//	CREATE INDEX qsessions_id ON qsessions (substr(id, 1, 8));                     -- Load, Update, Delete
-//	CREATE INDEX qsessions_user ON qsessions (user_id, updated_at DESC, listing);  -- ListByUser, DeleteByUser
-//	CREATE INDEX qsessions_expires ON qsessions (expires_at);                      -- DeleteExpired
+//	CREATE INDEX qsessions_id ON qsessions (substr(id, 1, 8));                -- Load, Update, Delete
+//	CREATE INDEX qsessions_user ON qsessions (user_id, updated_at DESC,       -- ListByUser, DeleteByUser
+//		(printf('%d %d %d %d %d ', version, updated_at, expires_at, octet_length(id), octet_length(meta)) || id || meta));
+//	CREATE INDEX qsessions_expires ON qsessions (expires_at);                 -- DeleteExpired
 //
-// The listing text holds seven decimal integers, each followed by a space
-// (Version; CreatedAt, UpdatedAt and ExpiresAt in Unix milliseconds; the
-// lengths in bytes of ID, IP and UserAgent), then ID, IP and UserAgent back
-// to back; then AuthenticatedAt in Unix milliseconds and the length of
-// AuthMethod, each followed by a space, and AuthMethod; then the length of
-// Binding in unpadded standard base64, a space, and that base64. Times are
-// stored as whole milliseconds (sub-millisecond parts are dropped; the
-// Store never produces them) and come back in UTC; the zero time round-
-// trips.
+// Everything the Store keeps about a session beyond those fields (its IP,
+// User-Agent, creation time, authentication time and method, device
+// binding, and whatever later versions add) is in meta, which the
+// Persister stores and returns as it is; [qsessions.DecodeMeta] reads it,
+// in Go. A new Store feature therefore needs no new schema version.
+// Version 6 migrated the columns and the listing text of earlier versions
+// into meta. Times are stored as whole milliseconds (sub-millisecond parts
+// are dropped; the Store never produces them) and come back in UTC; the
+// zero time round-trips.
 //
 // The layout is chosen for listing a user's sessions and for deleting
 // expired ones by the hundred thousand:
-//   - a listing is one statement that concatenates the listing texts of a
-//     user from the user index (group_concat), reading no row and
-//     returning one value, which the Persister parses: the cost of a
-//     listing is mostly one index lookup;
+//   - a listing is one statement that reads the user index alone, no row:
+//     the index holds, for each session, every field a listing returns as
+//     one text (five integers, then the ID and Meta), which SQLite
+//     computes when it writes the row; the statement concatenates them
+//     (group_concat), returning one value that the Persister parses. The
+//     cost of a listing is mostly one index lookup;
 //   - deleting a row writes every index page that holds one of its
 //     entries; the rows and the expiry index are in expiry order (rows are
 //     appended in creation order, which is expiry order for a fixed
-//     lifetime, and version 3's migration copies them in expiry order),
-//     the ID and user indexes are not, so the ID index holds only the
-//     first 8 bytes of each ID (48 random bits for the IDs the Store
-//     makes, a third of the whole ID's size), lookups compare the whole ID
-//     in the row, and Create checks uniqueness in the statement that
-//     inserts.
+//     lifetime, and the migrations that rebuilt the table, to versions 3
+//     and 6, copied them in expiry order), the ID and user indexes are
+//     not, so the ID index holds only the first 8 bytes of each ID (48
+//     random bits for the IDs the Store makes, a third of the whole ID's
+//     size), lookups compare the whole ID in the row, and Create checks
+//     uniqueness in the statement that inserts.
 //
 // Update is a compare-and-swap: it writes only where the stored version is
 // the record's, and bumps it.
 //
 // # Expiry
 //
-// [Persister.DeleteExpired] deletes expired rows, oldest first, in
+// [Persister.DeleteExpired] deletes every expired row, oldest first, in
 // transactions that each hold the write lock for about
-// [Options].SweepBudget (5ms by default), in statements of 16 rows. When
-// another write of the Persister is waiting, the sweep commits after the
-// statement in progress and lets it go first, then pauses twice as long as
-// its transaction took and goes on in one-statement transactions while
-// writes keep coming: a write waits for at most one statement, and a sweep
-// holds the lock at most a third of the time of a busy site. For a second
-// after it made way for a write, its statements delete 4 rows and it
-// yields the processor between them. The write-ahead log is checkpointed
-// outside the write lock, so that no write pays for copying the sweep's
-// pages: after each transaction, beside the sweep, while the site is
-// quiet; every 256 rows, in the sweep's own goroutine, while it is busy,
-// so that the sweep keeps one processor busy, not two. A limit caps the
-// total; with no limit one call clears everything that expired.
+// [Options].SweepBudget (5ms by default), in statements of 16 rows, and
+// yields the processor between statements. When another write of the
+// Persister is waiting, the sweep commits after the statement in progress
+// and lets it go first, then pauses twice as long as its transaction took:
+// a write waits for at most one statement, and a sweep holds the lock at
+// most a third of the time of a busy site. Every 256 rows the write-ahead
+// log is checkpointed outside the write lock, so that no write pays for
+// copying the sweep's pages: by the Persister's goroutine, beside the
+// sweep, while the site is quiet; once the sweep has made way for a write,
+// by the sweep itself, which from then on deletes 4 rows per statement,
+// so that the sweep and its checkpoints keep one processor busy, not two.
+// Over a *sql.DB with SQLite's automatic checkpoints on (see New), the
+// sweep checkpoints itself all along, and SQLite may still run one in a
+// commit.
 //
 // # Platforms
 //

@@ -36,10 +36,9 @@ func ExampleOpen() {
 		err := p.Create(ctx, qsessions.Record{
 			ID:        fmt.Sprint("session-", i),
 			UserID:    "alice",
-			UserAgent: ua,
-			CreatedAt: now,
 			UpdatedAt: now.Add(time.Duration(i) * time.Minute),
 			ExpiresAt: now.Add(14 * 24 * time.Hour),
+			Meta:      qsessions.EncodeMeta(qsessions.SessionInfo{UserAgent: ua, CreatedAt: now}),
 		})
 		if err != nil {
 			log.Fatal(err)
@@ -51,7 +50,11 @@ func ExampleOpen() {
 		log.Fatal(err)
 	}
 	for _, s := range sessions {
-		fmt.Println(s.ID, s.UserAgent, s.UpdatedAt.Format(time.Kitchen))
+		info, err := qsessions.DecodeMeta(s.Meta)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(s.ID, info.UserAgent, s.UpdatedAt.Format(time.Kitchen))
 	}
 
 	revoked, err := p.DeleteByUser(ctx, "alice", "session-1")
@@ -94,7 +97,7 @@ func ExampleNew() {
 	for i := range 3 {
 		p.Create(ctx, qsessions.Record{ID: fmt.Sprint("old-", i), ExpiresAt: expired})
 	}
-	n, err := p.DeleteExpired(ctx, time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC), 1000)
+	n, err := p.DeleteExpired(ctx, time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -34,8 +34,8 @@ func wantModes(t *testing.T, path string, want os.FileMode) {
 func writeOne(t *testing.T, p *sqlite.Persister) {
 	t.Helper()
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	r := qsessions.Record{ID: "filemode", Data: []byte("{}"), UserID: "alice", IP: "192.0.2.1",
-		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	r := qsessions.Record{ID: "filemode", Data: []byte("{}"), UserID: "alice", UpdatedAt: now, ExpiresAt: now.Add(time.Hour),
+		Meta: qsessions.EncodeMeta(qsessions.SessionInfo{IP: "192.0.2.1", CreatedAt: now})}
 	if err := p.Create(context.Background(), r); err != nil {
 		t.Fatal(err)
 	}

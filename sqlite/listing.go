@@ -3,103 +3,73 @@
 package sqlite
 
 import (
-	"encoding/base64"
 	"errors"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/qsessions/qsessions"
 )
 
-// A session's listing text holds what ListByUser returns of it, all its
-// fields but Data (and UserID, which the listing is by):
+// A listing is what ListByUser returns of one session, all its fields but
+// Data (and UserID, which the listing is by):
 //
-//	version created updated expires len(id) len(ip) len(ua) SP id ip ua
-//	authenticated len(method) SP method len(binding) SP binding
+//	version updated expires len(id) len(meta) SP id meta
 //
-// decimal integers (times in Unix milliseconds, lengths in bytes), each
-// followed by a space, and the strings back to back after their lengths;
-// binding is in unpadded standard base64, so that the text column holds
-// text. The user index holds it, so that a listing reads one index range,
-// and the listings of a user's sessions, concatenated by SQLite's
-// group_concat, parse one after another. Each schema version that added
-// fields appended them, and its migration appended them, empty, to the
-// texts already stored (version 3 wrote the first line with printf,
-// version 4 the authentication, version 5 the binding).
+// five decimal integers (times in Unix milliseconds, lengths in bytes),
+// each followed by a space, then ID and Meta back to back. listingSQL
+// writes it from a row's columns, and the user index holds its value for
+// every row (an index on that expression, which SQLite computes when it
+// writes the row), so that a listing reads one index range, no row, and
+// computes nothing: SQLite's group_concat concatenates the listings of a
+// user's sessions, and they parse one after another. The listing statement
+// must spell the expression exactly as the index does (TestQueryPlans
+// checks that it is read, not computed). Load computes a row's listing
+// too: one value to scan rather than four. The bytes of Meta are kept as
+// they are: SQLite's concatenation and the driver copy text by its length,
+// so any byte, NUL included, comes back.
+const listingSQL = `printf('%d %d %d %d %d ', version, updated_at, expires_at, octet_length(id), octet_length(meta)) || id || meta`
 
-var b64 = base64.RawStdEncoding
+var errListing = errors.New("malformed listing in the database")
 
-// appendListing appends r's listing text, at the given version, to b.
-func appendListing(b []byte, r qsessions.Record, version int64) []byte {
-	for _, v := range [...]int64{version, ms(r.CreatedAt), ms(r.UpdatedAt), ms(r.ExpiresAt),
-		int64(len(r.ID)), int64(len(r.IP)), int64(len(r.UserAgent))} {
-		b = strconv.AppendInt(b, v, 10)
-		b = append(b, ' ')
-	}
-	b = append(b, r.ID...)
-	b = append(b, r.IP...)
-	b = append(b, r.UserAgent...)
-	b = strconv.AppendInt(b, ms(r.AuthenticatedAt), 10)
-	b = append(b, ' ')
-	b = strconv.AppendInt(b, int64(len(r.AuthMethod)), 10)
-	b = append(b, ' ')
-	b = append(b, r.AuthMethod...)
-	b = strconv.AppendInt(b, int64(b64.EncodedLen(len(r.Binding))), 10)
-	b = append(b, ' ')
-	return b64.AppendEncode(b, r.Binding)
-}
-
-// listing returns r's listing text at the given version.
-func listing(r qsessions.Record, version int64) string {
-	n := 10*8 + len(r.ID) + len(r.IP) + len(r.UserAgent) + len(r.AuthMethod) + b64.EncodedLen(len(r.Binding))
-	return string(appendListing(make([]byte, 0, n), r, version))
-}
-
-var errListing = errors.New("malformed listing text in the database")
-
-// parseListing parses the listing text at the start of s into r (every
-// field but UserID and Data) and returns the rest of s. The strings in r
-// share s's memory.
-func parseListing(s string, r *qsessions.Record) (rest string, err error) {
-	var v [7]int64
-	if s, err = parseInts(s, v[:]); err != nil {
-		return "", err
-	}
-	lid, lip, lua := v[4], v[5], v[6]
-	if lid < 0 || lip < 0 || lua < 0 || lid+lip+lua > int64(len(s)) {
-		return "", errListing
-	}
-	r.Version = v[0]
-	r.CreatedAt, r.UpdatedAt, r.ExpiresAt = fromMS(v[1]), fromMS(v[2]), fromMS(v[3])
-	r.ID, s = s[:lid], s[lid:]
-	r.IP, s = s[:lip], s[lip:]
-	r.UserAgent, s = s[:lua], s[lua:]
-
-	var auth [2]int64
-	if s, err = parseInts(s, auth[:]); err != nil {
-		return "", err
-	}
-	if auth[1] < 0 || auth[1] > int64(len(s)) {
-		return "", errListing
-	}
-	r.AuthenticatedAt = fromMS(auth[0])
-	r.AuthMethod, s = s[:auth[1]], s[auth[1]:]
-
-	var lb [1]int64
-	if s, err = parseInts(s, lb[:]); err != nil {
-		return "", err
-	}
-	if lb[0] < 0 || lb[0] > int64(len(s)) {
-		return "", errListing
-	}
-	r.Binding = nil
-	if lb[0] > 0 {
-		if r.Binding, err = b64.DecodeString(s[:lb[0]]); err != nil {
-			return "", errListing
+// parseListings parses the concatenated listings of userID's sessions into
+// records, newest UpdatedAt first, ties by ID. The listings come in the
+// user index's order, which is that one, so there is rarely anything to
+// sort. The IDs share s's memory; the Metas share one new buffer.
+func parseListings(s, userID string) ([]qsessions.Record, error) {
+	out := make([]qsessions.Record, 0, 10)
+	buf := []byte(s)
+	for off := 0; off < len(s); {
+		out = append(out, qsessions.Record{UserID: userID})
+		var err error
+		if off, err = parseListing(s, buf, off, &out[len(out)-1]); err != nil {
+			return nil, err
 		}
 	}
-	return s[lb[0]:], nil
+	if !slices.IsSortedFunc(out, newestFirst) {
+		slices.SortFunc(out, newestFirst)
+	}
+	return out, nil
+}
+
+// parseListing parses the listing at s[off:] into r (every field but
+// UserID and Data) and returns where the next one starts. buf holds s's
+// bytes: r.Meta is a slice of it, capped at its length so that appending
+// to one Meta cannot overwrite the next. r.ID shares s's memory.
+func parseListing(s string, buf []byte, off int, r *qsessions.Record) (int, error) {
+	var v [5]int64
+	rest, err := parseInts(s[off:], v[:])
+	if err != nil {
+		return 0, err
+	}
+	lid, lmeta := v[3], v[4]
+	if lid < 0 || lmeta < 0 || lid+lmeta > int64(len(rest)) {
+		return 0, errListing
+	}
+	at := len(s) - len(rest) + int(lid) // where Meta starts
+	end := at + int(lmeta)
+	r.ID, r.Version, r.Meta = rest[:lid], v[0], buf[at:end:end]
+	r.UpdatedAt, r.ExpiresAt = fromMS(v[1]), fromMS(v[2])
+	return end, nil
 }
 
 // parseInts parses len(v) decimal integers, each followed by a space, from
@@ -131,24 +101,6 @@ func parseInts(s string, v []int64) (string, error) {
 		v[i], s = n, s[j+1:]
 	}
 	return s, nil
-}
-
-// parseListings parses the concatenated listing texts of userID's sessions
-// into records, newest UpdatedAt first, ties by ID. The texts come in the
-// user index's order, newest first, so there is rarely anything to sort.
-func parseListings(s, userID string) ([]qsessions.Record, error) {
-	out := make([]qsessions.Record, 0, 10)
-	for s != "" {
-		out = append(out, qsessions.Record{UserID: userID})
-		var err error
-		if s, err = parseListing(s, &out[len(out)-1]); err != nil {
-			return nil, err
-		}
-	}
-	if !slices.IsSortedFunc(out, newestFirst) {
-		slices.SortFunc(out, newestFirst)
-	}
-	return out, nil
 }
 
 // newestFirst orders records by UpdatedAt, newest first, then by ID.

@@ -5,12 +5,16 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+
+	"github.com/qsessions/qsessions"
+	"github.com/qsessions/qsessions/internal/binding"
 )
 
 // schemaTable records the schema version of each sessions table, one row
@@ -24,17 +28,20 @@ const SchemaVersion = len(migrations)
 // A migration takes a sessions table from one schema version to the next.
 // Its SQL may hold several statements; in it {{table}} stands for the
 // table's quoted name and {{name}} for its bare name, from which index
-// names are derived.
+// names are derived. A migration that needs Go runs copy after sql and then
+// the SQL of then, all in the same transaction.
 type migration struct {
 	name string // what it does, in a word or three
 	sql  string
+	copy func(ctx context.Context, conn *sql.Conn, table string) error
+	then string
 }
 
 // migrations[i] takes a sessions table from version i to version i+1, all of
 // them in one transaction. Append; never edit a released entry, since
 // databases in the field were made by it.
 var migrations = [...]migration{
-	{"create_sessions", `CREATE TABLE {{table}} (
+	{name: "create_sessions", sql: `CREATE TABLE {{table}} (
 		id         TEXT    NOT NULL PRIMARY KEY,
 		data       BLOB,
 		user_id    TEXT    NOT NULL,
@@ -49,7 +56,7 @@ var migrations = [...]migration{
 
 	// Version 2: Record.Version, for Update's compare-and-swap. Rows
 	// written before it are version 1.
-	{"record_version", `ALTER TABLE {{table}} ADD COLUMN version INTEGER NOT NULL DEFAULT 1;`},
+	{name: "record_version", sql: `ALTER TABLE {{table}} ADD COLUMN version INTEGER NOT NULL DEFAULT 1;`},
 
 	// Version 3: the scale layout. Deleting a row costs a write to every
 	// index page that holds one of its entries, so the indexes that are in
@@ -61,12 +68,11 @@ var migrations = [...]migration{
 	//   - what a listing returns of a session (all but its values) is kept
 	//     as one text, listing, in the user index, after updated_at (the
 	//     listing's order), which a listing reads and concatenates in one
-	//     step, reading no row: see listing.go for its format, which the
-	//     SELECT below writes too.
+	//     step, reading no row (see v5Listing for its format).
 	// The rows are copied in expiry order, so that the rows a sweep
 	// deletes together sit together; new rows are appended in creation
 	// order, which is expiry order for a fixed lifetime.
-	{"scale_layout", `CREATE TABLE "{{name}}_v3" (
+	{name: "scale_layout", sql: `CREATE TABLE "{{name}}_v3" (
 		id         TEXT    NOT NULL,
 		version    INTEGER NOT NULL,
 		user_id    TEXT    NOT NULL,
@@ -87,15 +93,129 @@ var migrations = [...]migration{
 	CREATE INDEX "{{name}}_user" ON {{table}} (user_id, updated_at DESC, listing);
 	CREATE INDEX "{{name}}_expires" ON {{table}} (expires_at);`},
 
-	// Version 4: authentication metadata, Record.AuthenticatedAt and
-	// AuthMethod, appended to the listing text (see listing.go): sessions
-	// stored before it were never authenticated as far as the record
-	// knows, so the zero time (-62135596800000 ms) and no method.
-	{"auth_metadata", `UPDATE {{table}} SET listing = listing || '-62135596800000 0 ';`},
+	// Version 4: authentication metadata, appended to the listing text:
+	// sessions stored before it were never authenticated as far as the
+	// record knows, so the zero time (-62135596800000 ms) and no method.
+	{name: "auth_metadata", sql: `UPDATE {{table}} SET listing = listing || '-62135596800000 0 ';`},
 
-	// Version 5: device binding, Record.Binding, appended to the listing
-	// text, in base64: sessions stored before it are unbound.
-	{"device_binding", `UPDATE {{table}} SET listing = listing || '0 ';`},
+	// Version 5: device binding, appended to the listing text, in base64:
+	// sessions stored before it are unbound.
+	{name: "device_binding", sql: `UPDATE {{table}} SET listing = listing || '0 ';`},
+
+	// Version 6: the narrow Record. What the Store keeps beyond the
+	// indexed fields is one opaque blob, Record.Meta, column meta, which
+	// the root package encodes: copyV5 encodes each row's IP, User-Agent,
+	// creation and authentication times, method and binding, read from
+	// its listing text, into it. The user index holds each row's listing,
+	// which SQLite computes from the row when it writes it (an index on
+	// an expression, listingSQL), so that a listing still reads no row
+	// and computes nothing. The rows are copied in expiry order, as
+	// version 3 did.
+	{name: "meta_blob", sql: `CREATE TABLE "{{name}}_v6" (
+		id         TEXT    NOT NULL,
+		version    INTEGER NOT NULL,
+		user_id    TEXT    NOT NULL,
+		updated_at INTEGER NOT NULL,
+		expires_at INTEGER NOT NULL,
+		meta       BLOB    NOT NULL,
+		data       BLOB
+	) STRICT;`,
+		copy: copyV5,
+		then: `DROP TABLE {{table}};
+	ALTER TABLE "{{name}}_v6" RENAME TO "{{name}}";
+	CREATE INDEX "{{name}}_id" ON {{table}} (substr(id, 1, 8));
+	CREATE INDEX "{{name}}_user" ON {{table}} (user_id, updated_at DESC,
+		(printf('%d %d %d %d %d ', version, updated_at, expires_at, octet_length(id), octet_length(meta)) || id || meta));
+	CREATE INDEX "{{name}}_expires" ON {{table}} (expires_at);`},
+}
+
+// copyV5 copies the rows of a version 5 table into the version 6 table, in
+// expiry order, each with its listing text turned into Meta.
+func copyV5(ctx context.Context, conn *sql.Conn, table string) error {
+	rows, err := conn.QueryContext(ctx, `SELECT id, version, user_id, updated_at, expires_at, listing, data, data IS NULL
+		FROM "`+table+`" ORDER BY expires_at, rowid`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	insert, err := conn.PrepareContext(ctx, `INSERT INTO "`+table+`_v6" (id, version, user_id, updated_at, expires_at, meta, data)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer insert.Close()
+	for rows.Next() {
+		var (
+			id, userID, listing string
+			version, up, exp    int64
+			data                []byte
+			dataNull            bool
+		)
+		if err := rows.Scan(&id, &version, &userID, &up, &exp, &listing, &data, &dataNull); err != nil {
+			return err
+		}
+		meta, err := v5Meta(listing)
+		if err != nil {
+			return fmt.Errorf("session %q: %w", id, err)
+		}
+		if data == nil && !dataNull {
+			data = []byte{} // the driver reads a zero-length BLOB as nil
+		}
+		if _, err := insert.ExecContext(ctx, id, version, userID, up, exp, meta, data); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// v5Meta returns the Meta of the session whose version 5 listing text is s:
+//
+//	version created updated expires len(id) len(ip) len(ua) SP id ip ua
+//	authenticated len(method) SP method len(binding) SP binding
+//
+// decimal integers (times in Unix milliseconds, lengths in bytes), each
+// followed by a space, the strings back to back after their lengths, and
+// the binding in unpadded standard base64. Version, ID and the other times
+// are columns of their own.
+func v5Meta(s string) ([]byte, error) {
+	var v [7]int64
+	s, err := parseInts(s, v[:])
+	if err != nil {
+		return nil, err
+	}
+	lid, lip, lua := v[4], v[5], v[6]
+	if lid < 0 || lip < 0 || lua < 0 || lid+lip+lua > int64(len(s)) {
+		return nil, errListing
+	}
+	info := qsessions.SessionInfo{CreatedAt: fromMS(v[1])}
+	s = s[lid:]
+	info.IP, s = s[:lip], s[lip:]
+	info.UserAgent, s = s[:lua], s[lua:]
+	var auth [2]int64
+	if s, err = parseInts(s, auth[:]); err != nil {
+		return nil, err
+	}
+	if auth[1] < 0 || auth[1] > int64(len(s)) {
+		return nil, errListing
+	}
+	info.AuthenticatedAt = fromMS(auth[0])
+	info.AuthMethod, s = s[:auth[1]], s[auth[1]:]
+	var lb [1]int64
+	if s, err = parseInts(s, lb[:]); err != nil {
+		return nil, err
+	}
+	if lb[0] < 0 || lb[0] != int64(len(s)) {
+		return nil, errListing
+	}
+	bound, err := base64.RawStdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, errListing
+	}
+	meta := qsessions.EncodeMeta(info)
+	if len(bound) > 0 {
+		return binding.SetInMeta(meta, bound)
+	}
+	return meta, nil
 }
 
 // migrate brings table to SchemaVersion. A database that is up to date is
@@ -145,7 +265,14 @@ func migrate(ctx context.Context, db *sql.DB, table string) error {
 	placeholders := strings.NewReplacer("{{table}}", `"`+table+`"`, "{{name}}", table)
 	for ; v < SchemaVersion; v++ {
 		m := migrations[v]
-		if _, err := conn.ExecContext(ctx, placeholders.Replace(m.sql)); err != nil {
+		_, err := conn.ExecContext(ctx, placeholders.Replace(m.sql))
+		if err == nil && m.copy != nil {
+			err = m.copy(ctx, conn, table)
+		}
+		if err == nil && m.then != "" {
+			_, err = conn.ExecContext(ctx, placeholders.Replace(m.then))
+		}
+		if err != nil {
 			return fmt.Errorf("migrate table %q to schema version %d (%s): %w", table, v+1, m.name, err)
 		}
 	}

@@ -41,58 +41,6 @@ const (
 // creates when [Options].FileMode is zero: readable by its owner only.
 const DefaultFileMode os.FileMode = 0o600
 
-// sweepChunk is how many rows one statement of DeleteExpired deletes: the
-// granularity at which a sweep looks at the clock and at waiting writes,
-// so what a waiting write waits for at most (about 1.5 ms on a million
-// rows, whose index pages are rarely in SQLite's cache). While writes keep
-// coming, its statements delete sweepChunkBusy rows instead (about
-// 0.4 ms). Measured with bench/cmd/scale: 16 rows while writes were
-// waiting gave them a p99 of 5.1 ms where 4 gave 3.2 ms.
-const (
-	sweepChunk     = 16
-	sweepChunkBusy = 4
-)
-
-// sweepCheckpoint is how many rows a sweep that makes way for writes
-// deletes between two checkpoints of the write-ahead log: about SQLite's
-// default of 1000 pages, a handful per row. Each checkpoint syncs the log
-// and the database to disk, so a checkpoint after each of its
-// one-statement transactions would cost more than the deletes.
-const sweepCheckpoint = 256
-
-// sweepBusyFor is how long after a transaction that made way for a write a
-// sweep takes the site for busy: statements of sweepChunkBusy rows, the
-// processor yielded between them, and checkpoints every sweepCheckpoint
-// rows in its own goroutine (see DeleteExpired). Measured with
-// bench/cmd/scale: running so only right after a transaction that made way
-// left the writes' p99 where it was (7 ms), running so always made the
-// sweep of a quiet database 1.3 times slower.
-const sweepBusyFor = time.Second
-
-// sweepPause is how long a sweep pauses after a transaction that made way
-// for a waiting write, in multiples of the transaction's length: while
-// writes keep coming, the sweep holds the write lock at most a third of
-// the time.
-const sweepPause = 2
-
-// checkpointEvery is how many writes (a handful of log frames each) a
-// Persister that runs its own checkpoints lets go between two of them:
-// about SQLite's own default of 1000 frames.
-const checkpointEvery = 256
-
-// forceCheckpoint is the size of the write-ahead log, in pages, over which
-// the checkpointer makes writes wait for the end of a checkpoint, so that
-// the log can start over (see checkpointer): 32 MiB with SQLite's default
-// 4 KiB pages. Measured with bench/cmd/scale -big, 32000 pages made such
-// waits four times rarer during a sweep under write load but no shorter
-// (tens of milliseconds: two syncs to disk), did not change the writes'
-// p99, and let a longer log slow the sweep's commits past 20 ms.
-const forceCheckpoint = 8000
-
-// forceRest is how many pages of the log, at most, the checkpointer leaves
-// to copy while writes wait, when it can (see checkpointer).
-const forceRest = 256
-
 // Options configure a [Persister]. The zero value, and a nil *Options, mean
 // the defaults.
 type Options struct {
@@ -143,16 +91,16 @@ type Persister struct {
 	// here (honouring ctx) instead of in SQLite's sleeping busy handler.
 	wsem chan struct{}
 
-	budget  time.Duration // how long one sweep transaction runs
-	chunk   int           // rows per DELETE statement of a sweep
-	waiting atomic.Int32  // writes waiting in lockWrite
+	budget    time.Duration                             // how long one sweep transaction runs
+	chunk     int                                       // rows per DELETE statement of a sweep
+	waiting   atomic.Int32                              // writes waiting in lockWrite
+	sweepHook func(step string, n int, d time.Duration) // tests: see trace
 
 	// For a database in WAL mode whose automatic checkpoints are off (as
-	// Open sets them), a goroutine of the Persister runs the checkpoints,
-	// so that no write waits for one: checkpoints signals it, writes
-	// counts the writes since the last signal (under wsem), and
-	// checkpointerDone is closed when it has stopped. checkpoints is nil
-	// otherwise.
+	// Open sets them), a goroutine of the Persister runs the checkpoints
+	// (see checkpoint.go): checkpoints signals it, writes counts the
+	// writes since the last signal (under wsem), and checkpointerDone is
+	// closed when it has stopped. checkpoints is nil otherwise.
 	checkpoints      chan struct{}
 	writes           int
 	checkpointerDone chan struct{}
@@ -395,7 +343,7 @@ func newPersister(db *sql.DB, o Options) (*Persister, error) {
 		db:      db,
 		table:   o.Table,
 		budget:  o.SweepBudget,
-		chunk:   sweepChunk,
+		chunk:   sweepRows,
 		forceAt: forceCheckpoint,
 		wsem:    make(chan struct{}, 1),
 		closed:  make(chan struct{}),
@@ -417,22 +365,9 @@ func newPersister(db *sql.DB, o Options) (*Persister, error) {
 		}
 		*s.s = st
 	}
-	// A database in WAL mode whose automatic checkpoints are off, as Open
-	// sets it, is checkpointed by the Persister, in the background.
-	var mode string
-	var auto int
-	if err := db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
+	if err := p.startCheckpointer(ctx); err != nil {
 		p.closeStmts()
 		return nil, err
-	}
-	if err := db.QueryRowContext(ctx, `PRAGMA wal_autocheckpoint`).Scan(&auto); err != nil {
-		p.closeStmts()
-		return nil, err
-	}
-	if strings.EqualFold(mode, "wal") && auto <= 0 {
-		p.checkpoints = make(chan struct{}, 1)
-		p.checkpointerDone = make(chan struct{})
-		go p.checkpointer()
 	}
 	return p, nil
 }
@@ -451,26 +386,27 @@ func queries(table string) queryText {
 	// takes the ID twice.
 	const byID = `substr(id, 1, 8) = substr(?, 1, 8) AND id = ?`
 	return queryText{
-		load: `SELECT version, user_id, listing, data, data IS NULL FROM ` + t + ` WHERE ` + byID,
+		// The fields but Data as a listing: one value, one allocation.
+		load: `SELECT user_id, ` + listingSQL + `, data, data IS NULL FROM ` + t + ` WHERE ` + byID,
 		// The index on the ID's prefix is not unique: Create checks that
 		// the ID is free, in the statement that inserts it.
-		create: `INSERT INTO ` + t + ` (id, version, user_id, updated_at, expires_at, listing, data)
+		create: `INSERT INTO ` + t + ` (id, version, user_id, updated_at, expires_at, meta, data)
 			SELECT ?, ?, ?, ?, ?, ?, ?
 			WHERE NOT EXISTS (SELECT 1 FROM ` + t + ` WHERE ` + byID + `)`,
 		// touch is update for the usual write, which keeps the user and
 		// the expiry: it leaves the expiry index's column alone, so SQLite
 		// does not rewrite its entry. The unary + keeps the planner from
 		// looking the row up by user or expiry.
-		touch: `UPDATE ` + t + ` SET updated_at = ?, listing = ?, data = ?, version = version + 1
+		touch: `UPDATE ` + t + ` SET updated_at = ?, meta = ?, data = ?, version = version + 1
 			WHERE ` + byID + ` AND version = ? AND +user_id = ? AND +expires_at = ?`,
-		update: `UPDATE ` + t + ` SET user_id = ?, updated_at = ?, expires_at = ?, listing = ?, data = ?, version = version + 1
+		update: `UPDATE ` + t + ` SET user_id = ?, updated_at = ?, expires_at = ?, meta = ?, data = ?, version = version + 1
 			WHERE ` + byID + ` AND version = ?`,
 		exists: `SELECT EXISTS (SELECT 1 FROM ` + t + ` WHERE ` + byID + `)`,
 		del:    `DELETE FROM ` + t + ` WHERE ` + byID,
-		// One row: the user's listing texts, concatenated from the user
-		// index without reading the rows (see listing.go), in the
+		// One row: the user's listings, written and concatenated from the
+		// user index without reading the rows (see listing.go), in the
 		// index's order, newest first.
-		listByUser: `SELECT group_concat(listing, '') FROM ` + t + ` WHERE user_id = ?`,
+		listByUser: `SELECT group_concat(` + listingSQL + `, '') FROM ` + t + ` WHERE user_id = ?`,
 		// The except list travels as one JSON array of hex-encoded IDs, so
 		// the statement is prepared once and any byte string is matched
 		// exactly.
@@ -560,82 +496,6 @@ func (p *Persister) lockWrite(ctx context.Context, op string) error {
 	}
 }
 
-func (p *Persister) unlockWrite() {
-	if p.checkpoints != nil {
-		if p.writes++; p.writes >= checkpointEvery {
-			p.writes = 0
-			p.signalCheckpoint()
-		}
-	}
-	<-p.wsem
-}
-
-// checkpointer runs the checkpoints of p's database, one at a time, until p
-// is closed. Each copies what it can of the write-ahead log into the
-// database without waiting for anyone or blocking any write (PASSIVE);
-// a failed one costs only a longer log until the next.
-//
-// The log starts over from its beginning only when a write begins after a
-// checkpoint that copied all of it, which a checkpoint running beside busy
-// writes may never do. So when the log holds over forceCheckpoint pages
-// after a checkpoint, the checkpointer checkpoints again (up to four times
-// in all) until at most forceRest pages are left to copy, then copies the
-// rest while this Persister's writes wait, as SQLite's automatic
-// checkpoints would have made one of them wait: the pages written
-// meanwhile, a fraction of the log.
-func (p *Persister) checkpointer() {
-	defer close(p.checkpointerDone)
-	for {
-		select {
-		case <-p.closed:
-			return
-		case <-p.checkpoints:
-		}
-		// log is the pages in the log, copied or not: over
-		// forceCheckpoint, the log has not started over for a while.
-		// Copy what can be copied beside the writes until little is
-		// left, so that the writes wait only for the rest.
-		var busy, log, copied int
-		for range 4 {
-			err := p.db.QueryRow(`PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &log, &copied)
-			if err != nil || log <= p.forceAt || log-copied <= forceRest {
-				break
-			}
-		}
-		if log <= p.forceAt {
-			continue
-		}
-		select {
-		case p.wsem <- struct{}{}:
-		case <-p.closed:
-			return
-		}
-		p.db.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
-		<-p.wsem
-	}
-}
-
-// signalCheckpoint asks the checkpointer for a checkpoint, unless one is
-// already asked for.
-func (p *Persister) signalCheckpoint() {
-	select {
-	case p.checkpoints <- struct{}{}:
-	default:
-	}
-}
-
-// checkpoint checkpoints the write-ahead log after a sweep's transaction,
-// outside the write lock: in the background when p runs its own
-// checkpoints and here is false, or else here (PASSIVE; a failure costs
-// only a longer log).
-func (p *Persister) checkpoint(ctx context.Context, here bool) {
-	if p.checkpoints != nil && !here {
-		p.signalCheckpoint()
-		return
-	}
-	p.db.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
-}
-
 // fail wraps err, a failure of op, adding ctx's error when ctx ended
 // meanwhile (SQLite reports an interrupted call as "interrupted").
 func fail(ctx context.Context, op string, err error) error {
@@ -676,7 +536,7 @@ func (p *Persister) Create(ctx context.Context, r qsessions.Record) error {
 	}
 	defer p.unlockWrite()
 	res, err := p.create.ExecContext(ctx, r.ID, r.Version, r.UserID, ms(r.UpdatedAt), ms(r.ExpiresAt),
-		listing(r, r.Version), r.Data, r.ID, r.ID)
+		notNull(r.Meta), r.Data, r.ID, r.ID)
 	if err != nil {
 		return fail(ctx, "create", err)
 	}
@@ -701,8 +561,8 @@ func (p *Persister) Update(ctx context.Context, r qsessions.Record) error {
 		return err
 	}
 	defer p.unlockWrite()
-	text := listing(r, r.Version+1)
-	res, err := p.touch.ExecContext(ctx, ms(r.UpdatedAt), text, r.Data, r.ID, r.ID, r.Version, r.UserID, ms(r.ExpiresAt))
+	meta := notNull(r.Meta)
+	res, err := p.touch.ExecContext(ctx, ms(r.UpdatedAt), meta, r.Data, r.ID, r.ID, r.Version, r.UserID, ms(r.ExpiresAt))
 	if err != nil {
 		return fail(ctx, "update", err)
 	}
@@ -712,7 +572,7 @@ func (p *Persister) Update(ctx context.Context, r qsessions.Record) error {
 		return nil
 	}
 	// Another user or expiry, another version, or no row.
-	res, err = p.update.ExecContext(ctx, r.UserID, ms(r.UpdatedAt), ms(r.ExpiresAt), text, r.Data, r.ID, r.ID, r.Version)
+	res, err = p.update.ExecContext(ctx, r.UserID, ms(r.UpdatedAt), ms(r.ExpiresAt), meta, r.Data, r.ID, r.ID, r.Version)
 	if err != nil {
 		return fail(ctx, "update", err)
 	}
@@ -771,7 +631,7 @@ func (p *Persister) Delete(ctx context.Context, ids ...string) error {
 
 // ListByUser returns userID's records, newest UpdatedAt first (ties broken
 // by ID), or an empty slice when there are none. It leaves Data out (nil):
-// the listing is read from the user index alone, in one row.
+// the listing is read from the user index alone, in one value.
 func (p *Persister) ListByUser(ctx context.Context, userID string) ([]qsessions.Record, error) {
 	if err := p.begin(ctx, "list by user"); err != nil {
 		return nil, err
@@ -826,189 +686,34 @@ func (p *Persister) DeleteByUser(ctx context.Context, userID string, except ...s
 	return deleted, nil
 }
 
-// DeleteExpired removes at most limit records whose ExpiresAt is before
-// before, oldest ExpiresAt first, and returns how many it removed; a limit of
-// zero or less means no limit.
-//
-// It deletes in transactions, so that it never holds the write lock for
-// long, and it makes way for the other writes of this Persister:
-//   - a transaction lasts about [Options].SweepBudget, and ends after the
-//     statement in progress (16 rows) when a write is waiting, which then
-//     goes first;
-//   - after such a transaction the sweep pauses twice as long as the
-//     transaction took, and its next transaction is one statement long, so
-//     that while writes keep coming it holds the lock at most a third of
-//     the time, in small steps;
-//   - for a second after such a transaction it takes the site for busy:
-//     its statements delete 4 rows, and between two of them it lets other
-//     goroutines run (runtime.Gosched), so that on a small machine the
-//     requests that will write get to the point of asking;
-//   - it never makes a write pay for a checkpoint of the pages it deleted:
-//     it checkpoints the write-ahead log outside the write lock. On a
-//     quiet site, after each transaction, in the background when the
-//     Persister runs its own checkpoints (as it does for a database that
-//     Open opened), beside the sweep; on a busy one, every 256 rows (a
-//     thousand pages or so of the log) and at the end, in the sweep's own
-//     goroutine, before its pause, so that the sweep and its checkpoints
-//     keep one processor busy at a time and leave the others to the
-//     requests.
-//
-// When ctx ends between transactions, it returns the count removed so far
-// with an error wrapping ctx.Err().
-func (p *Persister) DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error) {
-	const op = "delete expired"
-	if err := p.begin(ctx, op); err != nil {
-		return 0, err
-	}
-	cutoff := ms(before)
-	total := 0
-	unchecked := 0 // rows deleted since the last checkpoint
-	yielded := false
-	var lastYield time.Time // when a transaction last made way for a write
-	for limit <= 0 || total < limit {
-		if total > 0 {
-			if err := p.begin(ctx, op); err != nil {
-				return total, err
-			}
-		}
-		left := 0
-		if limit > 0 {
-			left = limit - total
-		}
-		start := time.Now()
-		busy := !lastYield.IsZero() && start.Sub(lastYield) < sweepBusyFor
-		n, done, y, err := p.sweep(ctx, cutoff, left, yielded, busy)
-		yielded = y
-		took := time.Since(start)
-		if yielded {
-			lastYield, busy = time.Now(), true
-		}
-		total += n
-		if err != nil {
-			return total, err
-		}
-		// While writes keep coming, checkpoint every sweepCheckpoint
-		// rows, here; otherwise after each transaction, beside the
-		// sweep.
-		if unchecked += n; unchecked > 0 && (!busy || unchecked >= sweepCheckpoint || done) {
-			p.checkpoint(ctx, busy)
-			unchecked = 0
-		}
-		if done {
-			break
-		}
-		if yielded {
-			// Writes are coming in: leave them twice as much time as
-			// the transaction took, so that the next ones need not
-			// wait for the sweep either.
-			select {
-			case <-time.After(sweepPause * took):
-			case <-ctx.Done():
-			}
-		}
-	}
-	return total, nil
-}
-
-// sweep runs one transaction of DeleteExpired: it deletes expired rows, in
-// statements of p.chunk rows (at most sweepChunkBusy when busy), until
-// none is left or left rows are deleted (left > 0): done; until a write is
-// waiting: yielded; or until p.budget has passed, or after one statement
-// when short.
-func (p *Persister) sweep(ctx context.Context, cutoff int64, left int, short, busy bool) (n int, done, yielded bool, err error) {
-	const op = "delete expired"
-	if err := p.lockWrite(ctx, op); err != nil {
-		return 0, false, false, err
-	}
-	defer p.unlockWrite()
-	start := time.Now()
-	// The connection is taken under the write lock, as every write does,
-	// so that a pool of one connection cannot deadlock.
-	conn, err := p.db.Conn(ctx)
-	if err != nil {
-		return 0, false, false, fail(ctx, op, err)
-	}
-	defer conn.Close()
-	// No automatic checkpoint inside this commit: DeleteExpired runs one
-	// after it, outside the write lock.
-	var auto int
-	if err := conn.QueryRowContext(ctx, `PRAGMA wal_autocheckpoint`).Scan(&auto); err != nil {
-		return 0, false, false, fail(ctx, op, err)
-	}
-	if auto > 0 {
-		if _, err := conn.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 0`); err != nil {
-			return 0, false, false, fail(ctx, op, err)
-		}
-		defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA wal_autocheckpoint = `+strconv.Itoa(auto))
-	}
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, false, false, fail(ctx, op, err)
-	}
-	defer tx.Rollback()
-	del := tx.StmtContext(ctx, p.deleteExpired)
-	for {
-		chunk := p.chunk
-		if busy {
-			chunk = min(chunk, sweepChunkBusy)
-		}
-		if left > 0 {
-			chunk = min(chunk, left-n)
-		}
-		res, err := del.ExecContext(ctx, cutoff, chunk)
-		if err != nil {
-			return 0, false, false, fail(ctx, op, err)
-		}
-		k, err := res.RowsAffected()
-		if err != nil {
-			return 0, false, false, fail(ctx, op, err)
-		}
-		n += int(k)
-		if int(k) < chunk || (left > 0 && n >= left) {
-			done = true
-			break
-		}
-		if p.waiting.Load() > 0 {
-			yielded = true
-			break
-		}
-		if busy {
-			// Writes keep coming: let the goroutines that are ready
-			// run, the requests that will ask for the lock among
-			// them, which on a machine with few processors may wait
-			// for one.
-			runtime.Gosched()
-		}
-		if short || time.Since(start) >= p.budget {
-			break
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, false, false, fail(ctx, op, err)
-	}
-	return n, done, yielded, nil
-}
-
-// scanRecord scans the row of the load statement into r.
+// scanRecord scans the row of the load statement into r, whose ID is set.
 func scanRecord(row *sql.Row, r *qsessions.Record) error {
 	var (
-		version  int64
 		text     string
 		dataNull bool
 	)
-	if err := row.Scan(&version, &r.UserID, &text, &r.Data, &dataNull); err != nil {
+	if err := row.Scan(&r.UserID, &text, &r.Data, &dataNull); err != nil {
 		return err
 	}
 	id := r.ID
-	if _, err := parseListing(text, r); err != nil {
+	if _, err := parseListing(text, []byte(text), 0, r); err != nil {
 		return err
 	}
-	r.ID, r.Version = id, version
+	r.ID = id
 	// The driver returns a zero-length BLOB as nil; tell it from NULL.
 	if r.Data == nil && !dataNull {
 		r.Data = []byte{}
 	}
 	return nil
+}
+
+// notNull returns b, or an empty slice for nil, which the driver would
+// store as NULL: the meta column holds no NULL.
+func notNull(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
 }
 
 // ms returns t as Unix milliseconds, the way times are stored.
