@@ -98,7 +98,10 @@ func TestSaveKeepsLosingRaces(t *testing.T) {
 			switch {
 			case c.cancelAt > 0 && n != c.cancelAt:
 				t.Errorf("Save made %d Updates, want %d: it stops once its context is cancelled", n, c.cancelAt)
-			case c.cancelAt == 0 && n < 3:
+			case c.cancelAt == 0 && n < 2:
+				// Two at least: it retried. (How many more fit in the
+				// time depends on the timers of the platform: on js/wasm
+				// under load, two.)
 				t.Errorf("Save made %d Updates in %v: it should keep retrying while its context has time", n, elapsed)
 			}
 			if elapsed > 2*time.Second {
