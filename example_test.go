@@ -38,7 +38,7 @@ func ExampleStore_Load() {
 }
 
 // The clearsessions job: remove expired sessions from the Persister.
-// Schedule it (hourly, say); the Store starts no goroutines.
+// Schedule it (hourly, say): the Store runs no sweep of its own.
 func ExampleStore_DeleteExpired() {
 	ctx := context.Background()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
