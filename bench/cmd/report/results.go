@@ -131,19 +131,25 @@ func (s *results) write(w io.Writer, ratio string) error {
 	if ratio == "cpu" {
 		unit = unitCPU
 	}
-	counts := map[int]bool{}
+	// Most rows have every run; name those that have fewer.
+	most := 0
 	for _, rows := range s.rows {
 		for _, r := range rows {
-			counts[len(r.values[unitNs])] = true
+			most = max(most, len(r.values[unitNs]))
 		}
 	}
-	runs := slices.Sorted(func(yield func(int) bool) {
-		for n := range counts {
-			if !yield(n) {
-				return
+	var fewer []string
+	for _, wl := range s.workloads {
+		for _, r := range s.rows[wl] {
+			if n := len(r.values[unitNs]); n < most {
+				fewer = append(fewer, fmt.Sprintf("%s %s: %d", wl, r.backend, n))
 			}
 		}
-	})
+	}
+	runs := ""
+	if len(fewer) > 0 {
+		runs = " (fewer for " + strings.Join(fewer, ", ") + ")"
+	}
 
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "| Workload | Backend | ns/req | CPU ns/req | allocs/req | B/req | %s |\n",
@@ -164,8 +170,8 @@ func (s *results) write(w io.Writer, ratio string) error {
 			fmt.Fprintf(bw, "| %s |\n", strings.Join(cells, " | "))
 		}
 	}
-	fmt.Fprintf(bw, "\nMedians of %s run(s) per benchmark. Ratios divide the row's %s time by that of scs on the same workload: below 1 is faster than scs.\n\n",
-		joinInts(runs), map[string]string{"wall": "wall-clock", "cpu": "CPU"}[ratio])
+	fmt.Fprintf(bw, "\nMedians of %d runs per benchmark%s. Ratios divide the row's %s time by that of scs on the same workload: below 1 is faster than scs.\n\n",
+		most, runs, map[string]string{"wall": "wall-clock", "cpu": "CPU"}[ratio])
 	for _, l := range machine(s.config) {
 		fmt.Fprintf(bw, "- %s\n", l)
 	}
@@ -281,12 +287,4 @@ func fmtRatio(r float64) string {
 	default:
 		return fmt.Sprintf("%.0f×", r)
 	}
-}
-
-func joinInts(v []int) string {
-	s := make([]string, len(v))
-	for i, n := range v {
-		s[i] = strconv.Itoa(n)
-	}
-	return strings.Join(s, "/")
 }

@@ -100,7 +100,7 @@ func TestWrite(t *testing.T) {
 		"ReadOnly: django-cached_db ÷ qsessions-memory+sqlite = 30.0× (CPU 62.5×); target ≥ 20×: met",
 		"Load average (1, 5, 15 min): before 1.00 0.50 0.20, after 2.00 1.00 0.50",
 		"Django: 3.2.25 on Python 3.11.2",
-		"Medians of 1/3 run(s)",
+		"Medians of 3 runs per benchmark (fewer for Baseline net-http: 1, Baseline django: 1, ReadOnly scs-memstore: 1, ReadOnly django-cached_db: 1, Write qsessions-memory+sqlite: 1, Write scs-sqlite3store: 1).",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
