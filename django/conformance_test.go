@@ -71,7 +71,7 @@ func TestConformancePostgres(t *testing.T) {
 // does not forward internal/keys.Plain, so that Store hashes the session
 // keys that the others use as they are, and finds none of their sessions:
 // the subtest cannot run over a Persister whose keys are plain. What they
-// check is checked here by TestConcurrentDjangoWrites and TestRacingWrites.
+// check is checked here by TestRacingWrites and by the race of TestDjangoInterop.
 var wrapsPersister = map[string]bool{"StaleFill": true, "RevokeDuringFill": true, "Contention": true}
 
 func skipWrapped(t *testing.T) {

@@ -127,9 +127,9 @@
 // [Options].SweepBudget (5ms by default), in statements of 16 rows, and
 // yields the processor between statements. When another write of the
 // Persister is waiting, the sweep commits after the statement in progress
-// and lets it go first, then pauses twice as long as its transaction took:
-// a write waits for at most one statement, and a sweep holds the lock at
-// most a third of the time of a busy site. Every 256 rows the write-ahead
+// and lets it go first, then pauses three times as long as its transaction
+// took: a write waits for at most one statement, and a sweep holds the lock
+// at most a quarter of the time of a busy site. Every 256 rows the write-ahead
 // log is checkpointed outside the write lock, so that no write pays for
 // copying the sweep's pages: by the Persister's goroutine, beside the
 // sweep, while the site is quiet; once the sweep has made way for a write,
