@@ -1,7 +1,6 @@
 package django
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/qsessions/qsessions"
+	"github.com/qsessions/qsessions/internal/listorder"
 )
 
 // queries holds the SQL of a Persister's statements, with $n parameters.
@@ -418,12 +418,7 @@ func (p *Persister) ListByUser(ctx context.Context, userID string) ([]qsessions.
 		r.Data = nil
 		out = append(out, r)
 	}
-	slices.SortFunc(out, func(a, b qsessions.Record) int {
-		if c := b.UpdatedAt.Compare(a.UpdatedAt); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.ID, b.ID)
-	})
+	slices.SortFunc(out, listorder.Compare)
 	return out, nil
 }
 

@@ -1,7 +1,6 @@
 package memory
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -9,6 +8,7 @@ import (
 	"time"
 
 	"github.com/qsessions/qsessions"
+	"github.com/qsessions/qsessions/internal/listorder"
 )
 
 var _ qsessions.Persister = (*Persister)(nil)
@@ -113,12 +113,7 @@ func (p *Persister) ListByUser(ctx context.Context, userID string) ([]qsessions.
 		out = append(out, clone(p.byID[id]))
 	}
 	p.mu.RUnlock()
-	slices.SortFunc(out, func(a, b qsessions.Record) int {
-		if c := b.UpdatedAt.Compare(a.UpdatedAt); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.ID, b.ID)
-	})
+	slices.SortFunc(out, listorder.Compare)
 	return out, nil
 }
 

@@ -15,6 +15,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/qsessions/qsessions"
+	"github.com/qsessions/qsessions/internal/listorder"
 )
 
 var _ qsessions.Persister = (*Persister)(nil)
@@ -449,12 +450,7 @@ func (p *Persister) ListByUser(ctx context.Context, userID string) ([]qsessions.
 			recs = append(recs, r)
 		}
 	}
-	slices.SortFunc(recs, func(a, b qsessions.Record) int {
-		if c := b.UpdatedAt.Compare(a.UpdatedAt); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
+	slices.SortFunc(recs, listorder.Compare)
 	return recs, nil
 }
 

@@ -5,9 +5,9 @@ package sqlite
 import (
 	"errors"
 	"slices"
-	"strings"
 
 	"github.com/qsessions/qsessions"
+	"github.com/qsessions/qsessions/internal/listorder"
 )
 
 // A listing is what ListByUser returns of one session, all its fields but
@@ -45,8 +45,8 @@ func parseListings(s, userID string) ([]qsessions.Record, error) {
 			return nil, err
 		}
 	}
-	if !slices.IsSortedFunc(out, newestFirst) {
-		slices.SortFunc(out, newestFirst)
+	if !slices.IsSortedFunc(out, listorder.Compare) {
+		slices.SortFunc(out, listorder.Compare)
 	}
 	return out, nil
 }
@@ -101,12 +101,4 @@ func parseInts(s string, v []int64) (string, error) {
 		v[i], s = n, s[j+1:]
 	}
 	return s, nil
-}
-
-// newestFirst orders records by UpdatedAt, newest first, then by ID.
-func newestFirst(a, b qsessions.Record) int {
-	if c := b.UpdatedAt.Compare(a.UpdatedAt); c != 0 {
-		return c
-	}
-	return strings.Compare(a.ID, b.ID)
 }
