@@ -30,6 +30,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/qsessions/qsessions"
+	"github.com/qsessions/qsessions/internal/redistest"
 	"github.com/qsessions/qsessions/internal/testenv"
 	"github.com/qsessions/qsessions/redis"
 )
@@ -105,46 +106,8 @@ func newPrefix(tb testing.TB, client goredis.UniversalClient) string {
 	var b [8]byte
 	rand.Read(b[:])
 	prefix := "qsessions-test:redis:" + hex.EncodeToString(b[:]) + ":"
-	tb.Cleanup(func() { deleteKeys(tb, client, prefix) })
+	tb.Cleanup(func() { redistest.DeleteKeys(tb, client, prefix) })
 	return prefix
-}
-
-// deleteKeys deletes every key under prefix, on every master, and nothing
-// else.
-func deleteKeys(tb testing.TB, client goredis.UniversalClient, prefix string) {
-	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	del := func(ctx context.Context, c *goredis.Client) error {
-		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		pipe := c.Pipeline()
-		n := 0
-		for iter.Next(ctx) {
-			pipe.Unlink(ctx, iter.Val()) // one key per command: keys of a cluster node differ in slot
-			if n++; n%1000 == 0 {
-				if _, err := pipe.Exec(ctx); err != nil {
-					return err
-				}
-			}
-		}
-		if err := iter.Err(); err != nil {
-			return err
-		}
-		_, err := pipe.Exec(ctx)
-		return err
-	}
-	var err error
-	switch c := client.(type) {
-	case *goredis.ClusterClient:
-		err = c.ForEachMaster(ctx, del)
-	case *goredis.Client:
-		err = del(ctx, c)
-	default:
-		err = fmt.Errorf("client %T", client)
-	}
-	if err != nil {
-		tb.Errorf("delete keys %s*: %v", prefix, err)
-	}
 }
 
 // newPersister returns a Persister over client with opts (nil for the

@@ -14,6 +14,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/qsessions/qsessions"
+	"github.com/qsessions/qsessions/internal/redistest"
 	qsredis "github.com/qsessions/qsessions/redis"
 )
 
@@ -70,7 +71,7 @@ func testRedisPersister(t *testing.T, client goredis.UniversalClient, addr strin
 			t.Fatal(err)
 		}
 	}
-	t.Cleanup(func() { deleteRedisKeys(t, client, prefix) })
+	t.Cleanup(func() { redistest.DeleteKeys(t, client, prefix) })
 
 	r := cli(t, nil, append([]string{"clear-expired"}, flags...)...)
 	wantExit(t, r, 0)
@@ -142,29 +143,5 @@ func TestRedisPersisterUsage(t *testing.T) {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("clear-expired --help does not show %q\n%s", want, r.stdout)
 		}
-	}
-}
-
-// deleteRedisKeys deletes every key under prefix, on every master.
-func deleteRedisKeys(t *testing.T, client goredis.UniversalClient, prefix string) {
-	ctx := context.Background()
-	del := func(ctx context.Context, c *goredis.Client) error {
-		keys, err := c.Keys(ctx, prefix+"*").Result()
-		for _, k := range keys {
-			if err == nil {
-				err = c.Unlink(ctx, k).Err()
-			}
-		}
-		return err
-	}
-	var err error
-	switch c := client.(type) {
-	case *goredis.ClusterClient:
-		err = c.ForEachMaster(ctx, del)
-	case *goredis.Client:
-		err = del(ctx, c)
-	}
-	if err != nil {
-		t.Errorf("delete keys %s*: %v", prefix, err)
 	}
 }
